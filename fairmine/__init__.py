@@ -1,0 +1,14 @@
+"""fairmine: unbiased representations by mutual-information backpropagation.
+
+A scikit-learn classifier (:class:`MIUnbiasedClassifier`) that learns a
+representation predictive of the task and carrying as little information as
+possible about a sensitive or bias attribute, as in Ragonesi et al.,
+"Learning Unbiased Representations via Mutual Information Backpropagation".
+"""
+
+from ._estimate_mi import estimate_mi
+from ._estimator import MIUnbiasedClassifier
+
+__all__ = ["MIUnbiasedClassifier", "__version__", "estimate_mi"]
+
+__version__ = "0.1.0.dev0"

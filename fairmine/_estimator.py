@@ -1,0 +1,460 @@
+"""``MIUnbiasedClassifier``: the scikit-learn face of fairmine."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Sequence
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.dataset import unpack_data
+from skorch.utils import to_device
+
+from ._mine import make_marginal
+from ._modules import MLP, MIClassifierModule, StatisticsNetwork
+from ._net import MINet
+from ._sensitive import SENSITIVE_ENCODINGS, encode_sensitive_features
+from .exceptions import NoSensitiveFeaturesWarning, RepresentationCollapseWarning
+
+__all__ = ["MIUnbiasedClassifier"]
+
+
+class MIUnbiasedClassifier(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClassifierMixin, BaseEstimator
+):
+    """Classifier whose representation carries little information about a sensitive attribute.
+
+    A feature extractor ``g`` maps ``x`` to a representation ``z`` and a logit
+    layer ``f`` predicts ``y`` from ``z``. A statistics network ``T`` (the
+    critic) estimates the mutual information ``I(Z; C)`` between ``z`` and the
+    sensitive attribute ``C`` with the Donsker-Varadhan bound of MINE.
+    Training alternates ``critic_steps`` critic updates that maximise the
+    bound on detached ``z`` with one update of ``g`` and ``f`` that minimises
+    ``task loss + mi_weight * MI estimate`` (Algorithm 1 of Ragonesi et al.).
+    The attribute is needed by ``fit`` only: ``predict``, ``predict_proba``,
+    ``score`` and ``transform`` use ``X`` alone.
+
+    Parameters
+    ----------
+    mi_weight : float, default=1.0
+        Weight lambda of the MI penalty. 0 trains plain empirical risk
+        minimisation (ERM) while still monitoring the MI in ``history_``.
+    critic_steps : int, default=10
+        Critic updates (K) before each update of the encoder and logit layer.
+        0 switches the critic off entirely (no MI monitoring; only valid with
+        ``mi_weight=0``).
+    critic_lr : float, default=1e-3
+        Learning rate of the critic.
+    critic_optimizer : type of torch.optim.Optimizer, default=torch.optim.Adam
+        Optimizer class of the critic.
+    critic_hidden : tuple of int, default=(64, 64)
+        Hidden layer widths of the critic ``T``, which reads ``[z, c]``.
+    critic_warmup_steps : int, default=100
+        Critic updates made before the first encoder update, so that the
+        first MI gradients come from a trained critic.
+    critic_sampling : {"bank", "fresh"}, default="bank"
+        Where the critic's minibatches come from. ``"fresh"`` is Algorithm 1
+        as printed: every critic update draws a new minibatch and pushes it
+        through the encoder (K extra forward passes per encoder step).
+        ``"bank"`` draws from a ring buffer of the ``critic_bank_size`` most
+        recent detached ``(z, c)`` pairs that the encoder steps produce
+        anyway, so critic updates cost no encoder pass.
+    critic_bank_size : int, default=1024
+        Capacity of that buffer (filled by one no-gradient pass at the start).
+    critic_batch_size : int or None, default=None
+        Minibatch size of the critic updates; None uses ``batch_size``. MINE
+        benefits from large critic batches (paper, section 4.2), which the
+        bank makes cheap.
+    embedding_dim : int, default=8
+        Size of the representation ``z`` (a ReLU layer). Low dimensions make
+        the MI easier to estimate (paper, section 4.2).
+    hidden_units : tuple of int, default=(64,)
+        Hidden layer widths of the default MLP feature extractor, before the
+        ``embedding_dim`` bottleneck.
+    mi_update : {"joint", "separate"}, default="joint"
+        How the MI gradient reaches the encoder. ``"joint"`` (Algorithm 1 as
+        printed) takes one step on ``task gradient + mi_weight * clipped MI
+        gradient``. ``"separate"`` (the paper's reference code) steps the
+        optimizer on the task gradient, then a second instance of
+        ``optimizer`` with learning rate ``lr * mi_weight`` on the clipped MI
+        gradient; its penalty keeps its force when the task gradient shrinks
+        late in training, which suits long runs on images.
+    clip_mi_gradient : bool, default=True
+        MINE's adaptive clipping: each weight tensor's MI gradient is scaled
+        down to at most the norm of its task gradient.
+    bias_correction : bool, default=True
+        Replace the minibatch denominator of the DV gradient by an exponential
+        moving average of ``E[exp T]`` (MINE's bias correction).
+    bias_correction_rate : float, default=0.01
+        Rate of that moving average.
+    sensitive_encoding : {"auto", "categorical", "continuous", "passthrough"}, default="auto"
+        How ``sensitive_features`` become the critic's input ``c``. ``"auto"``:
+        a 2-D numeric input of 0/1 entries with two or more columns (such as a
+        24-bit colour code) is used as it is; otherwise every floating-point
+        column is standardised and every boolean, integer, string or category
+        column is one-hot encoded. The other values force one treatment.
+    max_epochs : int, default=30
+        Passes over the training data.
+    lr : float, default=1e-3
+        Learning rate of ``optimizer`` for the encoder and logit layer.
+    batch_size : int, default=64
+        Minibatch size of every update, critic updates included.
+    optimizer : type of torch.optim.Optimizer, default=torch.optim.Adam
+        Optimizer class of the encoder and logit layer.
+    device : str, default="cpu"
+        Torch device to train on, such as ``"cuda"``.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (deep-copied at each ``fit``).
+    train_split : callable or None, default=None
+        skorch's split of the training data, such as
+        ``skorch.dataset.ValidSplit(0.2)``; then ``history_`` also holds
+        ``valid_loss``, ``valid_task_loss``, ``valid_acc`` and ``valid_mi``.
+    verbose : int, default=0
+        1 prints one line per epoch (skorch's ``PrintLog``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the critic's marginal
+        samples. The global torch random state is left untouched.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column names.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the torch model and
+        ``net_.critic_`` the critic (absent when no critic was trained).
+    history_ : skorch.History
+        One row per epoch with ``train_loss`` (task loss + ``mi_weight`` * MI),
+        ``train_task_loss``, ``train_mi`` (the critic's DV estimate on the
+        encoder's minibatches, in nats), ``train_z_active`` (fraction of ``z``
+        units that vary within a batch) and ``dur``.
+
+    See Also
+    --------
+    fairmine.estimate_mi : MI between any representation and an attribute.
+
+    References
+    ----------
+    .. [1] R. Ragonesi, R. Volpi, J. Cavazza and V. Murino, "Learning Unbiased
+       Representations via Mutual Information Backpropagation", CVPR Workshops 2021.
+    .. [2] M. I. Belghazi et al., "Mutual Information Neural Estimation", ICML 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairmine import MIUnbiasedClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> group = rng.randint(0, 2, 200)
+    >>> X = np.c_[rng.normal(size=(200, 3)), group + rng.normal(scale=0.1, size=200)]
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> clf = MIUnbiasedClassifier(max_epochs=5, random_state=0)
+    >>> clf.fit(X, y, sensitive_features=group).predict(X[:3]).shape
+    (3,)
+    >>> clf.transform(X).shape
+    (200, 8)
+    """
+
+    __metadata_request__fit: ClassVar[dict] = {"sensitive_features": True}
+
+    _parameter_constraints: ClassVar[dict] = {
+        "mi_weight": [Interval(Real, 0, None, closed="left")],
+        "critic_steps": [Interval(Integral, 0, None, closed="left")],
+        "critic_lr": [Interval(Real, 0, None, closed="neither")],
+        "critic_optimizer": [type],
+        "critic_hidden": ["array-like"],
+        "critic_warmup_steps": [Interval(Integral, 0, None, closed="left")],
+        "critic_sampling": [StrOptions({"bank", "fresh"})],
+        "critic_bank_size": [Interval(Integral, 1, None, closed="left")],
+        "critic_batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_units": ["array-like"],
+        "mi_update": [StrOptions({"separate", "joint"})],
+        "clip_mi_gradient": ["boolean"],
+        "bias_correction": ["boolean"],
+        "bias_correction_rate": [Interval(Real, 0, 1, closed="right")],
+        "sensitive_encoding": [StrOptions(set(SENSITIVE_ENCODINGS))],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [type],
+        "device": [str, torch.device],
+        "callbacks": [list, None],
+        "train_split": [callable, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        mi_weight: float = 1.0,
+        critic_steps: int = 10,
+        critic_lr: float = 1e-3,
+        critic_optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        critic_hidden: Sequence[int] = (64, 64),
+        critic_warmup_steps: int = 100,
+        critic_sampling: str = "bank",
+        critic_bank_size: int = 1024,
+        critic_batch_size: int | None = None,
+        embedding_dim: int = 8,
+        hidden_units: Sequence[int] = (64,),
+        mi_update: str = "joint",
+        clip_mi_gradient: bool = True,
+        bias_correction: bool = True,
+        bias_correction_rate: float = 0.01,
+        sensitive_encoding: str = "auto",
+        max_epochs: int = 30,
+        lr: float = 1e-3,
+        batch_size: int = 64,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        device: str | torch.device = "cpu",
+        callbacks: list | None = None,
+        train_split: Callable | None = None,
+        verbose: int = 0,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.mi_weight = mi_weight
+        self.critic_steps = critic_steps
+        self.critic_lr = critic_lr
+        self.critic_optimizer = critic_optimizer
+        self.critic_hidden = critic_hidden
+        self.critic_warmup_steps = critic_warmup_steps
+        self.critic_sampling = critic_sampling
+        self.critic_bank_size = critic_bank_size
+        self.critic_batch_size = critic_batch_size
+        self.embedding_dim = embedding_dim
+        self.hidden_units = hidden_units
+        self.mi_update = mi_update
+        self.clip_mi_gradient = clip_mi_gradient
+        self.bias_correction = bias_correction
+        self.bias_correction_rate = bias_correction_rate
+        self.sensitive_encoding = sensitive_encoding
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.device = device
+        self.callbacks = callbacks
+        self.train_split = train_split
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # ---------------------------------------------------------------- fitting
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, *, sensitive_features: Any = None
+    ) -> MIUnbiasedClassifier:
+        """Train the encoder, the logit layer and the critic (Algorithm 1).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs, numeric.
+        y : array-like of shape (n_samples,)
+            Class labels of any type, two classes or more.
+        sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns), \
+                default=None
+            The attribute whose information ``z`` should not carry: a list,
+            numpy array, pandas Series or DataFrame (see ``sensitive_encoding``
+            for how it is encoded). None trains plain ERM and warns with
+            :class:`~fairmine.exceptions.NoSensitiveFeaturesWarning`.
+
+        Returns
+        -------
+        self : MIUnbiasedClassifier
+            The fitted estimator.
+        """
+        self._validate_params()
+        self._check_param_combinations()
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        X = _writable(X)
+        y_index = self._encode_target(y)
+        c = self._encode_sensitive(sensitive_features, n_samples=X.shape[0])
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        with torch.random.fork_rng(devices=self._cuda_devices()):
+            torch.manual_seed(seed)
+            self.net_ = self._build_net(n_features=X.shape[1], c=c)
+            self.net_.fit(X if c is None else {"X": X, "c": c}, y_index)
+        self.history_ = self.net_.history
+        self._n_features_out = self.embedding_dim
+        self._warn_on_collapse()
+        return self
+
+    def _check_param_combinations(self) -> None:
+        if self.mi_weight > 0 and self.critic_steps == 0:
+            raise ValueError(
+                f"critic_steps must be >= 1 when mi_weight > 0 (got critic_steps=0 and "
+                f"mi_weight={self.mi_weight!r}): the MI penalty needs a trained critic."
+            )
+
+    def _encode_target(self, y: np.ndarray) -> np.ndarray:
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y must hold at least two classes to train a classifier, got only "
+                f"class {self.classes_[0]!r}."
+            )
+        return encoder.transform(y).astype(np.int64)
+
+    def _encode_sensitive(self, sensitive_features: Any, n_samples: int) -> np.ndarray | None:
+        if sensitive_features is None:
+            warnings.warn(
+                "fit was called without sensitive_features: the mutual-information penalty "
+                "is off and MIUnbiasedClassifier trains as plain ERM.",
+                NoSensitiveFeaturesWarning,
+                stacklevel=3,
+            )
+            return None
+        c = encode_sensitive_features(sensitive_features, encoding=self.sensitive_encoding)
+        if c.shape[0] != n_samples:
+            raise ValueError(
+                f"sensitive_features has {c.shape[0]} rows but X has {n_samples} samples; "
+                "they must describe the same samples."
+            )
+        return c
+
+    def _cuda_devices(self) -> list[int]:
+        device = torch.device(self.device)
+        if device.type != "cuda":
+            return []
+        return [device.index if device.index is not None else torch.cuda.current_device()]
+
+    def _build_net(self, n_features: int, c: np.ndarray | None) -> MINet:
+        backbone = MLP(n_features, tuple(self.hidden_units))
+        module = MIClassifierModule(
+            backbone, backbone.out_features, self.embedding_dim, len(self.classes_)
+        )
+        critic = marginal = None
+        if c is not None and self.critic_steps > 0:
+            critic = StatisticsNetwork(self.embedding_dim, c.shape[1], tuple(self.critic_hidden))
+            marginal = make_marginal(c, device=self.device)
+        return MINet(
+            module,
+            critic=critic,
+            marginal=marginal,
+            critic_optimizer=self.critic_optimizer,
+            critic_lr=self.critic_lr,
+            critic_steps=self.critic_steps,
+            critic_warmup_steps=self.critic_warmup_steps,
+            critic_sampling=self.critic_sampling,
+            critic_bank_size=self.critic_bank_size,
+            critic_batch_size=self.critic_batch_size or self.batch_size,
+            mi_weight=self.mi_weight,
+            mi_update=self.mi_update,
+            clip_mi_gradient=self.clip_mi_gradient,
+            bias_correction=self.bias_correction,
+            bias_correction_rate=self.bias_correction_rate,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=self.train_split,
+            callbacks=copy.deepcopy(self.callbacks),
+            verbose=self.verbose,
+            device=self.device,
+            iterator_train__shuffle=True,
+        )
+
+    def _warn_on_collapse(self) -> None:
+        if self.history_[-1].get("train_z_active", 1.0) == 0.0:
+            warnings.warn(
+                "every unit of the representation z is constant over the training batches "
+                "(representation collapse); predictions are a single class. Lower lr "
+                f"(now {self.lr!r}) or mi_weight (now {self.mi_weight!r}), or keep "
+                "clip_mi_gradient=True.",
+                RepresentationCollapseWarning,
+                stacklevel=3,
+            )
+
+    # ------------------------------------------------------------- predicting
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Class probabilities, from ``X`` alone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        X = _writable(validate_data(self, X, reset=False, dtype=np.float32))
+        logits = self._apply(self.net_.module_, X)
+        return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Predicted class labels, from ``X`` alone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels taken from ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def transform(self, X: ArrayLike) -> np.ndarray:
+        """Return the learned representation ``z``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, embedding_dim), dtype float32
+            The representation the MI penalty acted on.
+        """
+        check_is_fitted(self)
+        X = _writable(validate_data(self, X, reset=False, dtype=np.float32))
+        return self._apply(self.net_.module_.encode, X)
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], X: np.ndarray) -> np.ndarray:
+        """Run ``fn`` over ``X`` in evaluation mode, batch by batch."""
+        net = self.net_
+        net.module_.eval()
+        outputs = []
+        with torch.no_grad():
+            for batch in net.get_iterator(net.get_dataset(X), training=False):
+                x, _ = unpack_data(batch)
+                outputs.append(fn(to_device(x, net.device)).cpu())
+        return torch.cat(outputs).numpy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.non_deterministic = torch.device(self.device).type != "cpu"
+        return tags
+
+
+def _writable(X: np.ndarray) -> np.ndarray:
+    """Copy read-only arrays (pandas' copy-on-write views), which torch cannot wrap."""
+    return np.require(X, requirements="W")

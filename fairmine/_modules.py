@@ -1,0 +1,111 @@
+"""The torch modules fairmine trains: encoder g, logit layer f and critic T.
+
+All classes are importable at top level so that fitted estimators pickle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["MLP", "MIClassifierModule", "StatisticsNetwork"]
+
+
+class MLP(nn.Sequential):
+    """Fully connected layers, each followed by an activation.
+
+    Parameters
+    ----------
+    in_features : int
+        Size of the input.
+    hidden_units : sequence of int
+        Width of each hidden layer; empty means the identity.
+    activation : type of nn.Module, default=nn.ReLU
+        Activation class placed after every layer.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_units: Sequence[int],
+        activation: type[nn.Module] = nn.ReLU,
+    ) -> None:
+        layers: list[nn.Module] = []
+        for width in hidden_units:
+            layers += [nn.Linear(in_features, width), activation()]
+            in_features = width
+        super().__init__(*layers)
+        self.out_features = in_features
+
+
+class MIClassifierModule(nn.Module):
+    """Feature extractor ``g`` (backbone + bottleneck) and logit layer ``f``.
+
+    ``z = bottleneck(backbone(x))`` is the representation whose information
+    about the sensitive attribute is penalised; ``f(z)`` are the class logits.
+
+    Parameters
+    ----------
+    backbone : nn.Module
+        Maps a batch of inputs to a batch of feature vectors (flattened here).
+    backbone_features : int
+        Number of features the backbone outputs per sample.
+    embedding_dim : int
+        Size of ``z``.
+    n_classes : int
+        Number of logits.
+    """
+
+    def __init__(
+        self, backbone: nn.Module, backbone_features: int, embedding_dim: int, n_classes: int
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.bottleneck = nn.Sequential(
+            nn.Flatten(), nn.Linear(backbone_features, embedding_dim), nn.ReLU()
+        )
+        self.head = nn.Linear(embedding_dim, n_classes)
+
+    def encode(self, X: Tensor) -> Tensor:
+        """Return the representation ``z`` of a batch."""
+        return self.bottleneck(self.backbone(X))
+
+    def forward(self, X: Tensor) -> Tensor:
+        """Return the class logits of a batch."""
+        return self.head(self.encode(X))
+
+    def encoder_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters of ``g``: the only ones the MI penalty moves."""
+        yield from self.backbone.parameters()
+        yield from self.bottleneck.parameters()
+
+
+class StatisticsNetwork(nn.Module):
+    """MINE's statistics network ``T(z, c)`` on the concatenation ``[z, c]``.
+
+    Parameters
+    ----------
+    embedding_dim : int
+        Size of ``z``.
+    sensitive_dim : int
+        Size of the encoded attribute ``c``.
+    hidden_units : sequence of int
+        Widths of the hidden layers (leaky ReLU activations).
+    """
+
+    def __init__(self, embedding_dim: int, sensitive_dim: int, hidden_units: Sequence[int]) -> None:
+        super().__init__()
+        self.standardize = nn.BatchNorm1d(embedding_dim, affine=False, track_running_stats=False)
+        body = MLP(embedding_dim + sensitive_dim, hidden_units, activation=nn.LeakyReLU)
+        self.net = nn.Sequential(body, nn.Linear(body.out_features, 1))
+
+    def forward(self, z: Tensor, c: Tensor) -> Tensor:
+        """Return ``T(z, c)`` for each row, shape (n,).
+
+        ``z`` is standardised with the statistics of the batch it comes in, so
+        that the encoder cannot hide information from the critic by shrinking
+        or stretching ``z`` (MI is invariant to such rescaling).
+        """
+        return self.net(torch.cat([self.standardize(z), c], dim=1)).squeeze(1)

@@ -1,0 +1,157 @@
+"""Turn the sensitive attribute(s) into the float matrix ``c`` the critic reads.
+
+Rules of ``encoding="auto"`` (documented in ``MIUnbiasedClassifier``):
+
+* a 2-D numeric input whose entries are all 0 or 1 and that has at least two
+  columns is a ready-made code (for example the 24-bit colour code of coloured
+  MNIST) and is used as it is;
+* otherwise each column is encoded on its own: floating-point columns are
+  continuous and standardised; booleans, integers, strings and pandas
+  categories are categorical and one-hot encoded (a two-valued column becomes
+  a single 0/1 column).
+
+``"categorical"``, ``"continuous"`` and ``"passthrough"`` force one treatment
+for every column.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from .exceptions import FairmineWarning, UninformativeSensitiveFeaturesWarning
+
+__all__ = ["SENSITIVE_ENCODINGS", "encode_sensitive_features"]
+
+SensitiveEncoding = Literal["auto", "categorical", "continuous", "passthrough"]
+SENSITIVE_ENCODINGS = ("auto", "categorical", "continuous", "passthrough")
+
+#: a categorical column with more distinct values than this draws a warning
+MAX_CATEGORIES_WITHOUT_WARNING = 32
+
+
+def encode_sensitive_features(
+    sensitive_features: Any,
+    *,
+    encoding: SensitiveEncoding = "auto",
+    name: str = "sensitive_features",
+) -> np.ndarray:
+    """Encode sensitive features into a 2-D float32 array.
+
+    Parameters
+    ----------
+    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns)
+        A list, numpy array, pandas Series or DataFrame.
+    encoding : {"auto", "categorical", "continuous", "passthrough"}, default="auto"
+        How to encode the columns; see the module docstring.
+    name : str, default="sensitive_features"
+        The argument name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_encoded), dtype float32
+
+    Raises
+    ------
+    ValueError
+        For missing or infinite values, an empty input, more than two
+        dimensions, non-numeric columns with ``"continuous"`` or
+        ``"passthrough"``, or an unknown ``encoding``.
+    """
+    if encoding not in SENSITIVE_ENCODINGS:
+        raise ValueError(
+            f"sensitive_encoding must be one of {SENSITIVE_ENCODINGS}, got {encoding!r}"
+        )
+    frame = _as_frame(sensitive_features, name)
+    _check_no_missing(frame, name)
+    if encoding == "auto" and _is_binary_code(frame):
+        encoding = "passthrough"
+    blocks = [_encode_column(frame[col], encoding, name, col) for col in frame.columns]
+    encoded = np.hstack(blocks).astype(np.float32, copy=False)
+    if encoded.shape[0] > 1 and not np.any(np.ptp(encoded, axis=0) > 0):
+        warnings.warn(
+            f"{name} takes a single value in the training data; the mutual-information "
+            "penalty cannot act on it and training is plain ERM.",
+            UninformativeSensitiveFeaturesWarning,
+            stacklevel=3,
+        )
+    return encoded
+
+
+def _as_frame(values: Any, name: str) -> pd.DataFrame:
+    if isinstance(values, pd.DataFrame):
+        frame = values.reset_index(drop=True)
+    elif isinstance(values, pd.Series):
+        frame = values.reset_index(drop=True).to_frame()
+    else:
+        array = np.asarray(values)
+        if array.ndim == 0:
+            raise ValueError(f"{name} must be 1-D or 2-D, got a scalar {values!r}")
+        if array.ndim > 2:
+            raise ValueError(f"{name} must be 1-D or 2-D, got an array of shape {array.shape}")
+        if array.size == 0:
+            raise ValueError(f"{name} is empty (shape {array.shape})")
+        frame = pd.DataFrame(array.reshape(len(array), -1))
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {frame.shape})")
+    frame.columns = [str(col) for col in frame.columns]
+    return frame
+
+
+def _check_no_missing(frame: pd.DataFrame, name: str) -> None:
+    missing = frame.isna().to_numpy()
+    if missing.any():
+        column = frame.columns[np.flatnonzero(missing.any(axis=0))[0]]
+        raise ValueError(
+            f"{name} contains missing values (NaN/None) in column {column!r}; "
+            "fairmine never imputes a sensitive attribute: drop or fill those rows first."
+        )
+    for col in frame.columns:
+        if _is_numeric(frame[col]) and not np.isfinite(frame[col].to_numpy(float)).all():
+            raise ValueError(f"{name} contains infinite values in column {col!r}")
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+
+
+def _is_binary_code(frame: pd.DataFrame) -> bool:
+    if frame.shape[1] < 2 or not all(_is_numeric(frame[col]) for col in frame.columns):
+        return False
+    values = frame.to_numpy(dtype=float)
+    return bool(np.isin(values, (0.0, 1.0)).all())
+
+
+def _encode_column(column: pd.Series, encoding: str, name: str, label: str) -> np.ndarray:
+    if encoding == "auto":
+        encoding = "continuous" if pd.api.types.is_float_dtype(column) else "categorical"
+    if encoding == "categorical":
+        return _one_hot(column, name, label)
+    if not _is_numeric(column):
+        raise ValueError(
+            f"{name} column {label!r} has non-numeric values (dtype {column.dtype}); "
+            f"sensitive_encoding={encoding!r} needs numbers. Use 'categorical' or 'auto'."
+        )
+    values = column.to_numpy(dtype=np.float64).reshape(-1, 1)
+    if encoding == "continuous":
+        return StandardScaler().fit_transform(values)
+    return values
+
+
+def _one_hot(column: pd.Series, name: str, label: str) -> np.ndarray:
+    as_text = column.astype(str).to_numpy().reshape(-1, 1)
+    n_categories = len(np.unique(as_text))
+    if n_categories > MAX_CATEGORIES_WITHOUT_WARNING:
+        warnings.warn(
+            f"{name} column {label!r} is treated as categorical and has {n_categories} "
+            "distinct values. If it is a continuous quantity (such as age in years), "
+            "pass it as floats or set sensitive_encoding='continuous'.",
+            FairmineWarning,
+            stacklevel=4,
+        )
+    encoder = OneHotEncoder(drop="if_binary", sparse_output=False, dtype=np.float32)
+    return encoder.fit_transform(as_text)
