@@ -1,0 +1,49 @@
+"""Shared fixtures: small synthetic problems and the preprocessed German credit data."""
+
+import numpy as np
+import pytest
+import torch
+
+from fairmine.datasets import load_german
+from fairmine.experiments import german_preprocessor
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """Tests are timed on 2 cores; one torch thread per process is the fastest there."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def biased_data():
+    """Binary task where one input column reveals the group and correlates with y."""
+    rng = np.random.RandomState(0)
+    n = 300
+    group = rng.randint(0, 2, n)
+    signal = rng.normal(size=n)
+    y = ((signal + 0.8 * group + rng.normal(scale=0.5, size=n)) > 0.4).astype(int)
+    X = np.c_[signal, group + rng.normal(scale=0.1, size=n), rng.normal(size=(n, 2))]
+    return X.astype(np.float32), y, group
+
+
+@pytest.fixture(scope="session")
+def german_split():
+    """One 70/30 split of German credit, preprocessed as in the paper's protocol."""
+    german = load_german()
+    X, y = german.data, german.target.to_numpy()
+    young = (X["age"] < 25).to_numpy()
+    rng = np.random.RandomState(0)
+    order = rng.permutation(len(y))
+    train, test = order[:700], order[700:]
+    prep = german_preprocessor().fit(X.iloc[train])
+    return {
+        "X_train": prep.transform(X.iloc[train]),
+        "X_test": prep.transform(X.iloc[test]),
+        "y_train": y[train],
+        "y_test": y[test],
+        "young_train": young[train],
+        "young_test": young[test],
+    }
