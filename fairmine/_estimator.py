@@ -310,8 +310,8 @@ class MIUnbiasedClassifier(
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
             raise ValueError(
-                f"y must hold at least two classes to train a classifier, got only "
-                f"class {self.classes_[0]!r}."
+                f"y must hold at least two classes to train a classifier, got one class "
+                f"only ({self.classes_[0]})."
             )
         return encoder.transform(y).astype(np.int64)
 

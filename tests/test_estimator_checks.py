@@ -1,0 +1,27 @@
+"""scikit-learn's estimator checks on MIUnbiasedClassifier (fast settings)."""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fairmine import MIUnbiasedClassifier
+
+# Fast and still a real fit: 10 epochs with a large learning rate so the checks that demand a
+# minimum training accuracy pass; K = 2 so the critic does run.
+FAST = MIUnbiasedClassifier(
+    max_epochs=10, lr=0.01, critic_steps=2, critic_warmup_steps=2, random_state=0
+)
+
+# The checks call fit(X, y) without sensitive_features, which warns by design; and some fit
+# random labels on unscaled inputs (mean 100), where the ReLU representation does collapse and
+# the warning is right. The checks' own assertions still run.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::fairmine.exceptions.NoSensitiveFeaturesWarning"),
+    pytest.mark.filterwarnings("ignore::fairmine.exceptions.RepresentationCollapseWarning"),
+]
+
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+@parametrize_with_checks([FAST], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
