@@ -372,6 +372,7 @@ class MIUnbiasedClassifier(
             verbose=self.verbose,
             device=self.device,
             iterator_train__shuffle=True,
+            torch_load_kwargs={"weights_only": True},
         )
 
     def _warn_on_collapse(self) -> None:

@@ -183,7 +183,7 @@ def test_empty_input_is_rejected():
 
 def test_one_class_y_is_rejected(biased_data):
     X, _, group = biased_data
-    with pytest.raises(ValueError, match="at least two classes.*one class"):
+    with pytest.raises(ValueError, match=r"at least two classes.*one class"):
         MIUnbiasedClassifier(**FAST).fit(X, np.ones(len(X)), sensitive_features=group)
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import equal_opportunity_difference
+from fairlearn.metrics import demographic_parity_difference, equal_opportunity_difference
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.model_selection import ShuffleSplit
@@ -77,27 +78,33 @@ def run_german_protocol(
     runs: int = 10,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    catch_errors: bool = False,
 ) -> pd.DataFrame:
     """Fit and score each model on the same random 70/30 splits of German credit.
 
     Parameters
     ----------
     models : mapping of str to callable
-        Model name to a factory ``run_index -> unfitted estimator``. Estimators
-        whose ``fit`` takes ``sensitive_features`` (by name or through
-        ``**kwargs``) receive the training part's ``age < 25`` flags.
+        Model name to a factory ``run_index -> unfitted estimator``. A model
+        whose ``fit`` (or ``predict``) takes ``sensitive_features``, by name or
+        through ``**kwargs``, receives the ``age < 25`` flags of the training
+        (or test) part.
     runs : int, default=10
         Number of random splits.
     seed : int, default=0
         Seed of the splits (``ShuffleSplit(random_state=seed)``).
     progress : callable or None, default=None
         Called with one line of text after every fit.
+    catch_errors : bool, default=False
+        Record a model that raises, or predicts non-finite values, as a row
+        with NaN scores and the error text instead of stopping.
 
     Returns
     -------
     pandas.DataFrame
         One row per (run, model) with columns ``run``, ``model``,
-        ``accuracy``, ``eo`` and ``fit_seconds``.
+        ``accuracy``, ``eo`` (equal-opportunity difference), ``dp``
+        (demographic-parity difference), ``fit_seconds`` and ``error``.
 
     Examples
     --------
@@ -120,34 +127,46 @@ def run_german_protocol(
         prep = german_preprocessor().fit(X.iloc[train])
         X_train, X_test = prep.transform(X.iloc[train]), prep.transform(X.iloc[test])
         for name, make_model in models.items():
-            model = make_model(run)
             start = time.perf_counter()
-            if _accepts_sensitive_features(model):
-                model.fit(X_train, y[train], sensitive_features=young[train])
-            else:
-                model.fit(X_train, y[train])
-            seconds = time.perf_counter() - start
-            y_pred = model.predict(X_test)
-            row = {
-                "run": run,
-                "model": name,
-                "accuracy": float(np.mean(y_pred == y[test])),
-                "eo": float(
-                    equal_opportunity_difference(y[test], y_pred, sensitive_features=young[test])
-                ),
-                "fit_seconds": seconds,
-            }
+            try:
+                model = make_model(run)
+                _call(model.fit, X_train, y[train], sensitive_features=young[train])
+                seconds = time.perf_counter() - start
+                y_pred = np.asarray(_call(model.predict, X_test, sensitive_features=young[test]))
+                row = {"run": run, "model": name, **_scores(y[test], y_pred, young[test])}
+                row.update(fit_seconds=seconds, error=None)
+            except Exception as error:  # a peer that fails is reported, not dropped
+                if not catch_errors:
+                    raise
+                row = {"run": run, "model": name, "accuracy": np.nan, "eo": np.nan, "dp": np.nan}
+                row.update(fit_seconds=time.perf_counter() - start, error=repr(error))
             rows.append(row)
             if progress is not None:
+                outcome = (
+                    f"failed: {row['error']}"
+                    if row["error"]
+                    else f"accuracy {row['accuracy']:.3f}  EO {row['eo']:.3f}"
+                )
                 progress(
-                    f"run {run + 1}/{runs}  {name:<10} accuracy {row['accuracy']:.3f}  "
-                    f"EO {row['eo']:.3f}  ({seconds:.1f} s)"
+                    f"run {run + 1}/{runs}  {name:<10} {outcome}  ({row['fit_seconds']:.1f} s)"
                 )
     return pd.DataFrame(rows)
 
 
+def _scores(y_true: np.ndarray, y_pred: np.ndarray, young: np.ndarray) -> dict[str, float]:
+    if y_pred.shape != y_true.shape or not np.isin(y_pred, (0, 1)).all():
+        raise ValueError(f"predictions are not 0/1 labels of shape {y_true.shape}")
+    return {
+        "accuracy": float(np.mean(y_pred == y_true)),
+        "eo": float(equal_opportunity_difference(y_true, y_pred, sensitive_features=young)),
+        "dp": float(demographic_parity_difference(y_true, y_pred, sensitive_features=young)),
+    }
+
+
 def summarise_runs(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation of each metric per model, in input order.
+
+    Failed runs (NaN scores) are left out of the means and counted apart.
 
     Parameters
     ----------
@@ -158,36 +177,50 @@ def summarise_runs(results: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Indexed by model, columns ``accuracy``, ``accuracy_std``, ``eo``,
-        ``eo_std``, ``fit_seconds`` (median) and ``runs``.
+        ``eo_std``, ``dp``, ``dp_std``, ``fit_seconds`` (median over finished
+        runs), ``runs`` (finished) and ``failed``.
 
     Examples
     --------
     >>> import pandas as pd
     >>> from fairmine.experiments import summarise_runs
-    >>> runs = pd.DataFrame({"run": [0, 1], "model": "m", "accuracy": [0.7, 0.8],
-    ...                      "eo": [0.1, 0.0], "fit_seconds": [1.0, 3.0]})
-    >>> summarise_runs(runs).round(3)[["accuracy", "accuracy_std", "eo", "runs"]]
+    >>> runs = pd.DataFrame({"run": [0, 1, 2], "model": "m", "accuracy": [0.7, 0.8, None],
+    ...     "eo": [0.1, 0.0, None], "dp": [0.0, 0.0, None], "fit_seconds": [1.0, 3.0, 0.1]})
+    >>> summarise_runs(runs).round(3)[["accuracy", "accuracy_std", "eo", "runs", "failed"]]
     ... # doctest: +NORMALIZE_WHITESPACE
-           accuracy  accuracy_std    eo  runs
+           accuracy  accuracy_std    eo  runs  failed
     model
-    m          0.75          0.05  0.05     2
+    m          0.75          0.05  0.05     2       1
     """
-    grouped = results.groupby("model", sort=False)
-    return pd.DataFrame(
+    finished = results.dropna(subset=["accuracy"])
+    grouped = finished.groupby("model", sort=False)
+    summary = pd.DataFrame(
         {
             "accuracy": grouped["accuracy"].mean(),
             "accuracy_std": grouped["accuracy"].std(ddof=0),
             "eo": grouped["eo"].mean(),
             "eo_std": grouped["eo"].std(ddof=0),
+            "dp": grouped["dp"].mean(),
+            "dp_std": grouped["dp"].std(ddof=0),
             "fit_seconds": grouped["fit_seconds"].median(),
             "runs": grouped["run"].count(),
         }
-    )
+    ).reindex(results["model"].unique())
+    summary["runs"] = summary["runs"].fillna(0).astype(int)
+    summary["failed"] = results.groupby("model", sort=False)["run"].count() - summary["runs"]
+    return summary
 
 
-def _accepts_sensitive_features(model: BaseEstimator) -> bool:
-    """Whether ``model.fit`` takes ``sensitive_features`` (by name or through ``**kwargs``)."""
-    parameters = inspect.signature(model.fit).parameters.values()
+def _call(method: Callable[..., Any], *args: Any, sensitive_features: np.ndarray) -> Any:
+    """Call ``method``, passing ``sensitive_features`` only if it takes them."""
+    if _accepts_sensitive_features(method):
+        return method(*args, sensitive_features=sensitive_features)
+    return method(*args)
+
+
+def _accepts_sensitive_features(method: Callable[..., Any]) -> bool:
+    """Whether ``method`` takes ``sensitive_features`` (by name or through ``**kwargs``)."""
+    parameters = inspect.signature(method).parameters.values()
     return any(
         p.name == "sensitive_features" or p.kind is inspect.Parameter.VAR_KEYWORD
         for p in parameters

@@ -1,0 +1,187 @@
+"""Scorers for fairness metrics and for mutual information, ready for model selection.
+
+scikit-learn scorers only receive ``sensitive_features`` through metadata
+routing. Every scorer here already *requests* it, so with
+``sklearn.set_config(enable_metadata_routing=True)`` they work in
+``GridSearchCV``, ``cross_validate`` and multi-metric ``scoring={...}`` with
+nothing more than ``fit(X, y, sensitive_features=...)``. Without routing
+they raise an error that says how to turn it on (instead of fairlearn's bare
+"missing keyword argument").
+
+All scorers follow scikit-learn's convention that greater is better:
+fairness differences and mutual information are returned negated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+import sklearn
+from fairlearn.metrics import (
+    demographic_parity_difference,
+    equal_opportunity_difference,
+    equalized_odds_difference,
+)
+from sklearn.metrics._scorer import _cached_call, _Scorer
+
+from ._estimate_mi import estimate_mi
+
+__all__ = [
+    "SensitiveFeaturesScorer",
+    "demographic_parity_scorer",
+    "equal_opportunity_scorer",
+    "equalized_odds_scorer",
+    "make_fairness_scorer",
+    "make_mi_scorer",
+]
+
+_ROUTING_HINT = (
+    "Turn metadata routing on with sklearn.set_config(enable_metadata_routing=True) and pass "
+    "sensitive_features to fit (GridSearchCV.fit(X, y, sensitive_features=s) or "
+    "cross_validate(..., params={'sensitive_features': s})); the scorer already requests it."
+)
+
+
+class SensitiveFeaturesScorer(_Scorer):
+    """A scikit-learn scorer that requests ``sensitive_features`` by default.
+
+    Build it with :func:`make_fairness_scorer` or :func:`make_mi_scorer`.
+    It behaves like the scorers of :func:`sklearn.metrics.make_scorer` and
+    fails with a clear message when called without ``sensitive_features``.
+
+    Examples
+    --------
+    >>> from fairmine.metrics import equal_opportunity_scorer
+    >>> equal_opportunity_scorer.get_metadata_routing()
+    {'score': {'sensitive_features': True}}
+    """
+
+    def __init__(
+        self,
+        score_func: Callable[..., float],
+        sign: int,
+        kwargs: dict[str, Any],
+        response_method: str = "predict",
+    ) -> None:
+        super().__init__(score_func, sign, kwargs, response_method)
+        with sklearn.config_context(enable_metadata_routing=True):
+            self.set_score_request(sensitive_features=True)
+
+    def __call__(self, estimator: Any, X: Any, y_true: Any, **kwargs: Any) -> float:
+        """Score ``estimator`` on ``X``; ``sensitive_features`` may be passed directly.
+
+        Parameters
+        ----------
+        estimator : fitted estimator
+            The model to score.
+        X : array-like
+            Inputs.
+        y_true : array-like or None
+            True labels (unused by the MI scorer).
+        **kwargs
+            ``sensitive_features`` and any other metadata.
+
+        Returns
+        -------
+        float
+            The score (greater is better).
+        """
+        return self._score(partial(_cached_call, None), estimator, X, y_true, **kwargs)
+
+    def _score(self, method_caller, estimator, X, y_true, **kwargs):
+        if kwargs.get("sensitive_features") is None:
+            raise ValueError(
+                f"the scorer {self!r} needs sensitive_features but received none. " + _ROUTING_HINT
+            )
+        return super()._score(method_caller, estimator, X, y_true, **kwargs)
+
+
+def make_fairness_scorer(
+    metric: Callable[..., float],
+    *,
+    greater_is_better: bool = False,
+    response_method: str = "predict",
+    **kwargs: Any,
+) -> SensitiveFeaturesScorer:
+    """Turn a fairlearn-style metric into a scorer that requests ``sensitive_features``.
+
+    Parameters
+    ----------
+    metric : callable
+        ``metric(y_true, y_pred, *, sensitive_features, **kwargs) -> float``,
+        such as :func:`fairlearn.metrics.equal_opportunity_difference`.
+    greater_is_better : bool, default=False
+        False for disparities (0 is best): the scorer returns ``-metric``.
+    response_method : str, default="predict"
+        The estimator method whose output is passed as ``y_pred``.
+    **kwargs
+        Further keyword arguments of ``metric`` (e.g. ``pos_label``).
+
+    Returns
+    -------
+    SensitiveFeaturesScorer
+        A scorer ``scorer(estimator, X, y, sensitive_features=...)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairlearn.metrics import demographic_parity_ratio
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from fairmine.metrics import make_fairness_scorer
+    >>> scorer = make_fairness_scorer(demographic_parity_ratio, greater_is_better=True)
+    >>> X, y = np.zeros((4, 1)), np.array([0, 1, 1, 1])
+    >>> clf = DummyClassifier().fit(X, y)
+    >>> float(scorer(clf, X, y, sensitive_features=["a", "a", "b", "b"]))
+    1.0
+    """
+    return SensitiveFeaturesScorer(metric, 1 if greater_is_better else -1, kwargs, response_method)
+
+
+#: ``-equal_opportunity_difference``: gap in true-positive rate between groups.
+equal_opportunity_scorer = make_fairness_scorer(equal_opportunity_difference)
+#: ``-equalized_odds_difference``: the larger of the TPR and FPR gaps.
+equalized_odds_scorer = make_fairness_scorer(equalized_odds_difference)
+#: ``-demographic_parity_difference``: gap in selection rate between groups.
+demographic_parity_scorer = make_fairness_scorer(demographic_parity_difference)
+
+
+def _negative_mi(y_true: Any, Z: np.ndarray, *, sensitive_features: Any, **kwargs: Any) -> float:
+    return estimate_mi(Z, sensitive_features, **kwargs)
+
+
+def make_mi_scorer(**estimate_mi_kwargs: Any) -> SensitiveFeaturesScorer:
+    """Scorer of the mutual information between ``transform(X)`` and the attribute.
+
+    It returns ``-estimate_mi(estimator.transform(X), sensitive_features)``
+    (a fresh critic trained and evaluated on halves of the scored samples),
+    so that it ranks models the scikit-learn way and never reads ``y``.
+    Used with :class:`fairmine.model_selection.MISelectionRule` to choose
+    ``mi_weight`` without validation labels.
+
+    Parameters
+    ----------
+    **estimate_mi_kwargs
+        Passed to :func:`fairmine.estimate_mi` (``max_steps``,
+        ``random_state``, ``sensitive_encoding``, ...).
+
+    Returns
+    -------
+    SensitiveFeaturesScorer
+        The scorer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairmine import MIUnbiasedClassifier
+    >>> from fairmine.metrics import make_mi_scorer
+    >>> rng = np.random.RandomState(0)
+    >>> X, c = rng.normal(size=(200, 3)), rng.randint(0, 2, 200)
+    >>> clf = MIUnbiasedClassifier(max_epochs=2).fit(X, X[:, 0] > 0, sensitive_features=c)
+    >>> mi = -make_mi_scorer(max_steps=500, random_state=0)(clf, X, None, sensitive_features=c)
+    >>> bool(mi < 0.1)
+    True
+    """
+    return SensitiveFeaturesScorer(_negative_mi, -1, estimate_mi_kwargs, "transform")

@@ -1,0 +1,186 @@
+"""Pipelines, grid search, cross-validation and scorers, with metadata routing on and off."""
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from fairmine import MIUnbiasedClassifier
+from fairmine.metrics import (
+    demographic_parity_scorer,
+    equal_opportunity_scorer,
+    equalized_odds_scorer,
+)
+
+FAST = {"max_epochs": 2, "critic_steps": 1, "critic_warmup_steps": 2, "random_state": 0}
+
+
+@pytest.fixture(params=[True, False], ids=["routing-on", "routing-off"])
+def routing(request):
+    with sklearn.config_context(enable_metadata_routing=request.param):
+        yield request.param
+
+
+def _fit_params(routing: bool, sensitive, prefix: str = "") -> dict:
+    """How a user passes the attribute: by its name with routing, by step name without."""
+    return {("" if routing else prefix) + "sensitive_features": sensitive}
+
+
+class RecordingClassifier(MIUnbiasedClassifier):
+    """Records the rows it is fitted on, to check that each fold gets its own slice."""
+
+    fits: ClassVar[list] = []
+
+    def fit(self, X, y, *, sensitive_features=None):
+        X = np.asarray(X)
+        RecordingClassifier.fits.append((X[:, 0].copy(), np.asarray(sensitive_features)))
+        return super().fit(X, y, sensitive_features=sensitive_features)
+
+
+@pytest.fixture
+def aligned_data():
+    """Column 0 is a unique row id; the attribute is a string derived from it."""
+    rng = np.random.RandomState(0)
+    n = 120
+    row_id = np.arange(n, dtype=float)
+    X = np.c_[row_id, rng.normal(size=(n, 3))]
+    y = (X[:, 1] > 0).astype(int)
+    sensitive = np.where(row_id % 3 == 0, "third", "rest")
+    return X, y, sensitive
+
+
+def _assert_slices_aligned(n_fits: int):
+    assert len(RecordingClassifier.fits) == n_fits
+    for row_id, sensitive in RecordingClassifier.fits:
+        assert len(row_id) == len(sensitive)
+        expected = np.where(row_id.astype(int) % 3 == 0, "third", "rest")
+        np.testing.assert_array_equal(sensitive, expected)
+
+
+@pytest.fixture
+def german_frame():
+    from fairmine.datasets import load_german
+
+    german = load_german()
+    X = german.data.iloc[:300]
+    X = X.astype({c: str for c in X.select_dtypes("category").columns})  # plain strings
+    age_group = pd.Series(np.where(X["age"] < 25, "young", "older"), name="age_group")
+    return X, german.target.iloc[:300], age_group
+
+
+def _german_pipeline(**params):
+    prep = ColumnTransformer(
+        [
+            (
+                "text",
+                OneHotEncoder(handle_unknown="ignore"),
+                make_column_selector(dtype_exclude="number"),
+            ),
+            ("numbers", StandardScaler(), make_column_selector(dtype_include="number")),
+        ]
+    )
+    return Pipeline([("prep", prep), ("clf", MIUnbiasedClassifier(**{**FAST, **params}))])
+
+
+def test_pipeline_on_a_dataframe_with_string_categories(routing, german_frame):
+    X, y, age_group = german_frame
+    pipe = _german_pipeline()
+    pipe.fit(X, y, **_fit_params(routing, age_group, "clf__"))
+    clf = pipe.named_steps["clf"]
+    assert np.isfinite(clf.history_[:, "train_mi"]).all()
+    assert hasattr(clf.net_, "critic_")
+    assert pipe.predict_proba(X).shape == (300, 2)
+
+
+def test_sensitive_features_are_requested_without_set_fit_request():
+    with sklearn.config_context(enable_metadata_routing=True):
+        requests = MIUnbiasedClassifier().get_metadata_routing().fit.requests
+    assert requests == {"sensitive_features": True}
+
+
+def test_grid_search_gives_each_fold_its_slice(routing, aligned_data):
+    X, y, sensitive = aligned_data
+    RecordingClassifier.fits = []
+    search = GridSearchCV(
+        RecordingClassifier(**FAST),
+        {"mi_weight": [0.0, 1.0], "critic_steps": [1, 2]},
+        cv=KFold(3, shuffle=True, random_state=0),
+    )
+    search.fit(X, y, sensitive_features=sensitive)
+    _assert_slices_aligned(4 * 3 + 1)  # 4 candidates x 3 folds, then the refit on all rows
+    assert [len(row_id) for row_id, _ in RecordingClassifier.fits] == [80] * 12 + [120]
+    assert search.best_params_["mi_weight"] in (0.0, 1.0)
+
+
+def test_grid_search_over_a_pipeline(routing, german_frame):
+    X, y, age_group = german_frame
+    search = GridSearchCV(
+        _german_pipeline(), {"clf__mi_weight": [0.0, 2.0], "clf__critic_steps": [1, 2]}, cv=2
+    )
+    search.fit(X, y, **_fit_params(routing, age_group, "clf__"))
+    assert set(search.cv_results_["param_clf__mi_weight"]) == {0.0, 2.0}
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_cross_validate_with_params(routing, aligned_data):
+    X, y, sensitive = aligned_data
+    RecordingClassifier.fits = []
+    results = cross_validate(
+        RecordingClassifier(**FAST), X, y, cv=3, params={"sensitive_features": sensitive}
+    )
+    _assert_slices_aligned(3)
+    assert [len(row_id) for row_id, _ in RecordingClassifier.fits] == [80] * 3
+    assert len(results["test_score"]) == 3
+
+
+# -------------------------------------------------------------------- scorers
+def test_fairness_scorers_in_multi_metric_grid_search_with_routing(aligned_data):
+    X, y, sensitive = aligned_data
+    with sklearn.config_context(enable_metadata_routing=True):
+        search = GridSearchCV(
+            MIUnbiasedClassifier(**FAST),
+            {"mi_weight": [0.0, 1.0]},
+            scoring={
+                "accuracy": "accuracy",
+                "eo": equal_opportunity_scorer,
+                "eodds": equalized_odds_scorer,
+                "dp": demographic_parity_scorer,
+            },
+            refit="eo",
+            cv=2,
+            error_score="raise",
+        ).fit(X, y, sensitive_features=sensitive)
+    for key in ("eo", "eodds", "dp"):
+        scores = search.cv_results_[f"mean_test_{key}"]
+        assert np.isfinite(scores).all()
+        assert (scores <= 0).all()  # negated disparities
+    assert search.best_index_ == int(np.argmax(search.cv_results_["mean_test_eo"]))
+
+
+def test_fairness_scorer_values_match_fairlearn(biased_data):
+    from fairlearn.metrics import equal_opportunity_difference
+
+    X, y, group = biased_data
+    clf = MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=group)
+    expected = equal_opportunity_difference(y, clf.predict(X), sensitive_features=group)
+    assert equal_opportunity_scorer(clf, X, y, sensitive_features=group) == -expected
+
+
+def test_fairness_scorer_without_routing_says_how_to_turn_it_on(aligned_data):
+    X, y, sensitive = aligned_data
+    search = GridSearchCV(
+        MIUnbiasedClassifier(**FAST),
+        {"mi_weight": [0.0]},
+        scoring=equal_opportunity_scorer,
+        cv=2,
+        error_score="raise",
+    )
+    with sklearn.config_context(enable_metadata_routing=False):
+        with pytest.raises(ValueError, match=r"enable_metadata_routing=True"):
+            search.fit(X, y, sensitive_features=sensitive)
