@@ -21,9 +21,16 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 from skorch.dataset import unpack_data
 from skorch.utils import to_device
+from torch import nn
+from torch.utils.data import Dataset
 
 from ._mine import make_marginal
 from ._modules import MLP, MIClassifierModule, StatisticsNetwork
@@ -85,7 +92,14 @@ class MIUnbiasedClassifier(
         the MI easier to estimate (paper, section 4.2).
     hidden_units : tuple of int, default=(64,)
         Hidden layer widths of the default MLP feature extractor, before the
-        ``embedding_dim`` bottleneck.
+        ``embedding_dim`` bottleneck (ignored when ``backbone`` is given).
+    backbone : torch.nn.Module or None, default=None
+        A feature extractor of your own, such as a CNN mapping images
+        (N, C, H, W) to features; the estimator adds the bottleneck to
+        ``embedding_dim`` (``z``) and the logit layer, and trains all of it.
+        ``X`` may then be an array of any shape the backbone takes, or a
+        ``torch.utils.data.Dataset`` (see ``fit``). The module passed in is
+        never modified: each ``fit`` trains a deep copy. None uses an MLP.
     mi_update : {"joint", "separate"}, default="joint"
         How the MI gradient reaches the encoder. ``"joint"`` (Algorithm 1 as
         printed) takes one step on ``task gradient + mi_weight * clipped MI
@@ -186,6 +200,7 @@ class MIUnbiasedClassifier(
         "critic_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_units": ["array-like"],
+        "backbone": [nn.Module, None],
         "mi_update": [StrOptions({"separate", "joint"})],
         "clip_mi_gradient": ["boolean"],
         "bias_correction": ["boolean"],
@@ -216,6 +231,7 @@ class MIUnbiasedClassifier(
         critic_batch_size: int | None = None,
         embedding_dim: int = 8,
         hidden_units: Sequence[int] = (64,),
+        backbone: nn.Module | None = None,
         mi_update: str = "joint",
         clip_mi_gradient: bool = True,
         bias_correction: bool = True,
@@ -242,6 +258,7 @@ class MIUnbiasedClassifier(
         self.critic_batch_size = critic_batch_size
         self.embedding_dim = embedding_dim
         self.hidden_units = hidden_units
+        self.backbone = backbone
         self.mi_update = mi_update
         self.clip_mi_gradient = clip_mi_gradient
         self.bias_correction = bias_correction
@@ -259,21 +276,28 @@ class MIUnbiasedClassifier(
 
     # ---------------------------------------------------------------- fitting
     def fit(
-        self, X: ArrayLike, y: ArrayLike, *, sensitive_features: Any = None
+        self, X: ArrayLike | Dataset, y: ArrayLike | None = None, *, sensitive_features: Any = None
     ) -> MIUnbiasedClassifier:
         """Train the encoder, the logit layer and the critic (Algorithm 1).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs, numeric.
-        y : array-like of shape (n_samples,)
-            Class labels of any type, two classes or more.
+        X : array-like of shape (n_samples, n_features) or torch Dataset
+            Training inputs, numeric. With a ``backbone``, any array shape the
+            backbone takes (e.g. images (n_samples, C, H, W)), or a
+            ``torch.utils.data.Dataset`` whose items are ``(input, target)``
+            pairs, read batch by batch so that data larger than memory can
+            stream from disk.
+        y : array-like of shape (n_samples,) or None
+            Class labels of any type, two classes or more. With a Dataset,
+            None reads the dataset's ``targets`` attribute.
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns), \
                 default=None
             The attribute whose information ``z`` should not carry: a list,
             numpy array, pandas Series or DataFrame (see ``sensitive_encoding``
-            for how it is encoded). None trains plain ERM and warns with
+            for how it is encoded). With a Dataset, None reads the dataset's
+            ``sensitive_features`` attribute when it has one. None otherwise
+            trains plain ERM and warns with
             :class:`~fairmine.exceptions.NoSensitiveFeaturesWarning`.
 
         Returns
@@ -283,15 +307,24 @@ class MIUnbiasedClassifier(
         """
         self._validate_params()
         self._check_param_combinations()
-        X, y = validate_data(self, X, y, dtype=np.float32)
-        X = _writable(X)
+        if isinstance(X, Dataset):
+            self._reset_input_attributes()
+            y = _dataset_attribute(X, "targets", "y") if y is None else y
+            if sensitive_features is None:
+                sensitive_features = getattr(X, "sensitive_features", None)
+            y = column_or_1d(y, warn=True)
+            check_consistent_length(np.empty(len(X)), y)
+        else:
+            X, y = self._validate_X(X, y)
         y_index = self._encode_target(y)
-        c = self._encode_sensitive(sensitive_features, n_samples=X.shape[0])
+        c = self._encode_sensitive(sensitive_features, n_samples=len(y_index))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         with torch.random.fork_rng(devices=self._cuda_devices()):
             torch.manual_seed(seed)
-            self.net_ = self._build_net(n_features=X.shape[1], c=c)
-            self.net_.fit(X if c is None else {"X": X, "c": c}, y_index)
+            self.net_ = self._build_net(
+                sample=X[:2] if not isinstance(X, Dataset) else _first_inputs(X), c=c
+            )
+            self.net_.fit(*_training_data(X, y_index, c))
         self.history_ = self.net_.history
         self._n_features_out = self.embedding_dim
         self._warn_on_collapse()
@@ -338,10 +371,23 @@ class MIUnbiasedClassifier(
             return []
         return [device.index if device.index is not None else torch.cuda.current_device()]
 
-    def _build_net(self, n_features: int, c: np.ndarray | None) -> MINet:
-        backbone = MLP(n_features, tuple(self.hidden_units))
+    def _validate_X(self, X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Validate array input; a backbone may take any array shape (images)."""
+        images = self.backbone is not None
+        X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=images)
+        return _writable(X), y
+
+    def _reset_input_attributes(self) -> None:
+        for name in ("n_features_in_", "feature_names_in_"):
+            self.__dict__.pop(name, None)
+
+    def _build_net(self, sample: torch.Tensor | np.ndarray, c: np.ndarray | None) -> MINet:
+        if self.backbone is None:
+            backbone: nn.Module = MLP(sample.shape[1], tuple(self.hidden_units))
+        else:
+            backbone = copy.deepcopy(self.backbone)
         module = MIClassifierModule(
-            backbone, backbone.out_features, self.embedding_dim, len(self.classes_)
+            backbone, _output_size(backbone, sample), self.embedding_dim, len(self.classes_)
         )
         critic = marginal = None
         if c is not None and self.critic_steps > 0:
@@ -400,9 +446,7 @@ class MIUnbiasedClassifier(
         ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        check_is_fitted(self)
-        X = _writable(validate_data(self, X, reset=False, dtype=np.float32))
-        logits = self._apply(self.net_.module_, X)
+        logits = self._apply("forward", X)
         return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -434,14 +478,17 @@ class MIUnbiasedClassifier(
         ndarray of shape (n_samples, embedding_dim), dtype float32
             The representation the MI penalty acted on.
         """
-        check_is_fitted(self)
-        X = _writable(validate_data(self, X, reset=False, dtype=np.float32))
-        return self._apply(self.net_.module_.encode, X)
+        return self._apply("encode", X)
 
-    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], X: np.ndarray) -> np.ndarray:
-        """Run ``fn`` over ``X`` in evaluation mode, batch by batch."""
+    def _apply(self, method: str, X: Any) -> np.ndarray:
+        """Validate ``X`` and run a module method over it in eval mode, batch by batch."""
+        check_is_fitted(self)
+        if not isinstance(X, Dataset):
+            images = self.backbone is not None
+            X = _writable(validate_data(self, X, reset=False, dtype=np.float32, allow_nd=images))
         net = self.net_
         net.module_.eval()
+        fn = getattr(net.module_, method)
         outputs = []
         with torch.no_grad():
             for batch in net.get_iterator(net.get_dataset(X), training=False):
@@ -454,6 +501,56 @@ class MIUnbiasedClassifier(
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = torch.device(self.device).type != "cpu"
         return tags
+
+
+def _dataset_attribute(dataset: Dataset, attribute: str, argument: str) -> Any:
+    if not hasattr(dataset, attribute):
+        raise ValueError(
+            f"X is a {type(dataset).__name__} without a {attribute!r} attribute: pass "
+            f"{argument}= to fit."
+        )
+    return getattr(dataset, attribute)
+
+
+def _first_inputs(dataset: Dataset) -> torch.Tensor:
+    """Stack the inputs of the first two items of a Dataset (for a shape probe)."""
+    items = [dataset[i] for i in range(min(2, len(dataset)))]
+    if not items or not isinstance(items[0], tuple | list):
+        raise ValueError(
+            "a Dataset passed as X must yield (input, target) pairs and hold at least one item"
+        )
+    return torch.stack([torch.as_tensor(item[0]) for item in items])
+
+
+def _output_size(backbone: nn.Module, sample: torch.Tensor | np.ndarray) -> int:
+    """Count the features ``backbone`` outputs per sample, by a dry run in eval mode."""
+    training = backbone.training
+    backbone.eval()
+    with torch.no_grad():
+        out = backbone(torch.as_tensor(sample, dtype=torch.float32))
+    backbone.train(training)
+    return int(out[0].numel())
+
+
+def _training_data(X: Any, y: np.ndarray, c: np.ndarray | None) -> tuple[Any, Any]:
+    """Build ``net_.fit``'s input: the attribute travels with X so skorch batches and splits it."""
+    if isinstance(X, Dataset):
+        return _DatasetWithAttribute(X, y, c), None
+    return (X if c is None else {"X": X, "c": c}), y
+
+
+class _DatasetWithAttribute(Dataset):
+    """Items ``({"X": input, "c": attribute}, label)`` (or ``(input, label)`` without one)."""
+
+    def __init__(self, dataset: Dataset, y: np.ndarray, c: np.ndarray | None) -> None:
+        self.dataset, self.y, self.c = dataset, y, c
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index: int) -> tuple[Any, np.int64]:
+        x = self.dataset[index][0]
+        return (x if self.c is None else {"X": x, "c": self.c[index]}), self.y[index]
 
 
 def _writable(X: np.ndarray) -> np.ndarray:

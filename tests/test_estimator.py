@@ -245,3 +245,9 @@ def test_collapse_is_reported(biased_data):
     with pytest.warns(RepresentationCollapseWarning, match="collapse"):
         clf.fit(X, y, sensitive_features=group)
     assert len(np.unique(clf.predict(X))) == 1
+
+
+def test_missing_y_is_rejected_for_arrays(biased_data):
+    X, _, group = biased_data
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        MIUnbiasedClassifier(**FAST).fit(X, sensitive_features=group)
