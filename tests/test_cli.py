@@ -54,3 +54,15 @@ def test_reproduce_colored_mnist_on_a_small_source(tmp_path, capsys):
     assert "variance 0.020 seed 1  fairmine" in err
     assert "ERM (measured)" in out and "fairmine (measured)" in out
     assert "Ragonesi et al., 60k                   0.864" in out
+
+
+def test_reproduce_imdb_on_a_tiny_fake_dataset(tmp_path, capsys):
+    from test_imdb_faces import _faces, _write_imdb
+
+    root = _write_imdb(tmp_path, _faces()[0])
+    argv = ["reproduce", "imdb", "--root", str(root), "--weights", "none", "--image-size", "32"]
+    assert main([*argv, "--seeds", "1", "--max-epochs", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "seed 0 fairmine train eb2 test eb1" in err
+    for protocol in ("train eb1, test eb2", "train eb1, test test", "train eb2, test eb1"):
+        assert f"ERM        {protocol}" in out and f"fairmine   {protocol}" in out
