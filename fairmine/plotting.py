@@ -1,0 +1,529 @@
+"""Plots for training curves, the accuracy-fairness trade-off and per-group audits.
+
+Needs matplotlib (``pip install "fairmine[plot]"``); ``import fairmine`` does
+not import this module, so the estimator works without it. Each function
+draws on the axes it is given, or on a new figure made with
+:func:`matplotlib.pyplot.subplots` (shown by Jupyter at the end of the cell),
+returns the axes it drew on and never calls ``plt.show()``.
+
+- :func:`plot_history`: task loss and MI estimate per epoch, one line per model.
+- :func:`plot_tradeoff`: accuracy against a fairness disparity across
+  ``mi_weight``, coloured by MI, from a grid search or a table of runs.
+- :func:`plot_group_metrics`: grouped bars of a fairlearn ``MetricFrame``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["plot_group_metrics", "plot_history", "plot_tradeoff"]
+
+#: Axis labels of the quantities fairmine records or scores, by key.
+_LABELS = {
+    "task_loss": "task loss (cross-entropy)",
+    "loss": "loss (task + mi_weight x MI)",
+    "mi": "MI estimate (nats)",
+    "acc": "accuracy",
+    "accuracy": "accuracy",
+    "z_active": "active units of z (fraction)",
+    "eo": "equal-opportunity difference",
+    "equal_opportunity": "equal-opportunity difference",
+    "eod": "equalized-odds difference",
+    "equalized_odds": "equalized-odds difference",
+    "dp": "demographic-parity difference",
+    "demographic_parity": "demographic-parity difference",
+}
+
+
+def _label(key: str) -> str:
+    return _LABELS.get(key, key.replace("_", " "))
+
+
+def _subplots(n_panels: int, width: float = 5.0, height: float = 3.8) -> np.ndarray:
+    import matplotlib.pyplot as plt
+
+    _, axes = plt.subplots(
+        1, n_panels, figsize=(width * n_panels, height), squeeze=False, layout="constrained"
+    )
+    return axes[0]
+
+
+def _axes_array(ax: Axes | Sequence[Axes]) -> np.ndarray:
+    """Return one Axes or a (nested) sequence of them as a flat object array."""
+    return np.atleast_1d(np.asarray(ax, dtype=object)).ravel()
+
+
+# ---------------------------------------------------------------- histories
+def _final_step(model: Any) -> Any:
+    """Return the estimator at the end of a Pipeline, or the object itself."""
+    steps = getattr(model, "steps", None)
+    return steps[-1][1] if steps else model
+
+
+def _history_rows(model: Any) -> list[Mapping[str, Any]]:
+    history = getattr(_final_step(model), "history_", model)
+    if (
+        isinstance(history, str | bytes)
+        or not isinstance(history, Sequence)
+        or not history
+        or not all(isinstance(row, Mapping) for row in history)
+    ):
+        raise TypeError(
+            "plot_history takes fitted MIUnbiasedClassifier instances (or pipelines ending in "
+            "one) or their history_ (a skorch History: a list of one dict per epoch); got "
+            f"{type(model).__name__}"
+        )
+    return list(history)
+
+
+def _default_label(model: Any, index: int) -> str:
+    weight = getattr(_final_step(model), "mi_weight", None)
+    if weight is None:
+        return f"model {index + 1}"
+    return "ERM (mi_weight=0)" if weight == 0 else f"mi_weight={weight:g}"
+
+
+def plot_history(
+    *models: Any,
+    labels: Sequence[str] | None = None,
+    metrics: Sequence[str] = ("task_loss", "mi"),
+    ax: Axes | Sequence[Axes] | None = None,
+) -> np.ndarray:
+    """Plot training curves per epoch: by default the task loss and the MI estimate.
+
+    One panel per entry of ``metrics``, one colour per model. A metric ``m``
+    draws the history columns ``train_m`` (solid) and ``valid_m`` (dashed,
+    present when the estimator had a ``train_split``); a metric that is
+    itself a column, such as one recorded by a callback of yours, is drawn
+    as it is.
+
+    Parameters
+    ----------
+    *models : MIUnbiasedClassifier, Pipeline or skorch History
+        Fitted estimators (or pipelines ending in one) or their ``history_``.
+    labels : sequence of str or None, default=None
+        Legend entry of each model; None labels estimators by their
+        ``mi_weight`` (``"ERM (mi_weight=0)"``, ``"mi_weight=3"``) and
+        histories as ``"model 1"``, ``"model 2"``, ...
+    metrics : str or sequence of str, default=("task_loss", "mi")
+        What to plot, one panel each: ``"task_loss"`` (cross-entropy),
+        ``"mi"`` (the critic's Donsker-Varadhan estimate, nats), ``"loss"``,
+        ``"acc"`` (validation only), ``"z_active"``, or any history column.
+    ax : Axes, sequence of Axes or None, default=None
+        One Axes per metric to draw on; None makes a new figure.
+
+    Returns
+    -------
+    ndarray of matplotlib Axes
+        One per metric; ``axes[0].figure`` is the figure.
+
+    Raises
+    ------
+    KeyError
+        When no model recorded one of ``metrics``.
+
+    See Also
+    --------
+    fairmine.MIUnbiasedClassifier : its ``history_`` attribute lists the columns.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # draw off-screen
+    >>> import numpy as np
+    >>> from fairmine import MIUnbiasedClassifier
+    >>> from fairmine.plotting import plot_history
+    >>> rng = np.random.RandomState(0)
+    >>> X, c = rng.normal(size=(100, 3)), rng.randint(0, 2, 100)
+    >>> y = (X[:, 0] + c > 0.5).astype(int)
+    >>> quick = dict(max_epochs=3, critic_steps=1, critic_warmup_steps=10, random_state=0)
+    >>> erm = MIUnbiasedClassifier(mi_weight=0, **quick).fit(X, y, sensitive_features=c)
+    >>> fair = MIUnbiasedClassifier(mi_weight=3, **quick).fit(X, y, sensitive_features=c)
+    >>> axes = plot_history(erm, fair, labels=["ERM", "fairmine"])
+    >>> [a.get_ylabel() for a in axes]
+    ['task loss (cross-entropy)', 'MI estimate (nats)']
+    >>> [line.get_label() for line in axes[1].get_lines()]  # one line per model
+    ['ERM', 'fairmine']
+    """
+    if not models:
+        raise TypeError("plot_history needs at least one fitted estimator or history")
+    histories = [_history_rows(model) for model in models]
+    if labels is None:
+        labels = [_default_label(model, i) for i, model in enumerate(models)]
+    elif len(labels) != len(models):
+        raise ValueError(f"got {len(labels)} labels for {len(models)} models")
+    from matplotlib.ticker import MaxNLocator
+
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    axes = _subplots(len(metrics)) if ax is None else _axes_array(ax)
+    if len(axes) != len(metrics):
+        raise ValueError(f"ax must hold one Axes per metric ({len(metrics)}), got {len(axes)}")
+
+    for metric, panel in zip(metrics, axes, strict=True):
+        drawn = 0
+        for i, (rows, label) in enumerate(zip(histories, labels, strict=True)):
+            columns = set().union(*rows)
+            keys = [k for k in (f"train_{metric}", f"valid_{metric}") if k in columns]
+            if not keys and metric in columns:
+                keys = [metric]
+            for key in keys:
+                epochs = [row.get("epoch", n + 1) for n, row in enumerate(rows)]
+                values = [row.get(key, np.nan) for row in rows]
+                suffix = f" ({key.split('_')[0]})" if len(keys) > 1 else ""
+                style = "--" if key.startswith("valid_") else "-"
+                panel.plot(epochs, values, style, color=f"C{i}", marker=".", label=label + suffix)
+                drawn += 1
+        if drawn == 0:
+            raise KeyError(
+                f"no model recorded {metric!r} (looked for train_{metric}, valid_{metric} and "
+                f"{metric}); the first history has {sorted(histories[0][-1])}"
+            )
+        panel.set_xlabel("epoch")
+        panel.set_ylabel(_label(metric))
+        panel.xaxis.set_major_locator(MaxNLocator(integer=True))
+        panel.grid(alpha=0.3)
+        panel.legend(fontsize="small")
+    return axes
+
+
+# ----------------------------------------------------------------- trade-off
+def _tradeoff_from_search(
+    cv_results: Mapping[str, Any],
+    columns: Mapping[str, str],
+    param: str,
+    splits: Mapping[str, str],
+) -> pd.DataFrame:
+    param_key = f"param_{param}"
+    if param_key not in cv_results:
+        raise KeyError(
+            f"cv_results_ has no {param_key!r}; set param= to the grid's name of the penalty "
+            f"(e.g. 'clf__mi_weight' in a pipeline). Parameters: "
+            f"{sorted(k for k in cv_results if k.startswith('param_'))}"
+        )
+    table = pd.DataFrame({param: np.asarray(cv_results[param_key], dtype=float)})
+    if table[param].duplicated().any():
+        raise ValueError(
+            f"the grid has several candidates per {param} (it varies other parameters too); "
+            f"pass a DataFrame of the rows to compare instead, one per value of {param} "
+            "(or several runs of each, which are averaged)"
+        )
+    for role, name in columns.items():
+        mean_key = f"mean_{splits[role]}_{name}"
+        if mean_key not in cv_results:
+            raise KeyError(
+                f"cv_results_ has no {mean_key!r}: score the search with a scoring dict "
+                f"holding {name!r} (and return_train_score=True for the training folds). "
+                f"Scores: {sorted(k for k in cv_results if k.startswith('mean_'))}"
+            )
+        # fairness and MI scorers follow scikit-learn's "greater is better": negate them back
+        sign = 1.0 if role == "accuracy" else -1.0
+        table[role] = sign * np.asarray(cv_results[mean_key], dtype=float)
+        table[f"{role}_std"] = np.asarray(cv_results[f"std_{splits[role]}_{name}"], dtype=float)
+    return table
+
+
+def _tradeoff_from_rows(
+    rows: pd.DataFrame | Sequence[Mapping[str, Any]], columns: Mapping[str, str], param: str
+) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    missing = [c for c in (param, *columns.values()) if c not in frame]
+    if missing:
+        raise KeyError(f"results lack the columns {missing}; they have {list(frame.columns)}")
+    grouped = frame.groupby(param, sort=True)[list(columns.values())]
+    means, stds, counts = grouped.mean(), grouped.std(ddof=0), grouped.count()
+    table = pd.DataFrame({param: means.index.to_numpy(dtype=float)})
+    for role, name in columns.items():
+        table[role] = means[name].to_numpy(dtype=float)
+        # no error bar for a lambda measured once
+        table[f"{role}_std"] = stds[name].where(counts[name] > 1).to_numpy(dtype=float)
+    return table
+
+
+def plot_tradeoff(
+    results: Any,
+    *,
+    accuracy: str = "accuracy",
+    fairness: str = "eo",
+    mi: str | None = "mi",
+    param: str = "mi_weight",
+    split: str = "test",
+    mi_split: str | None = None,
+    selected: float | None = None,
+    ax: Axes | Sequence[Axes] | None = None,
+) -> np.ndarray:
+    """Plot the accuracy-fairness trade-off across the MI weight lambda.
+
+    The first panel puts each lambda at (fairness disparity, accuracy), joined
+    in order of lambda, annotated with its value and coloured by the MI
+    between ``z`` and the attribute: the upper left is accurate and fair.
+    The second panel (when ``mi`` is given and ``ax`` is not a single Axes)
+    draws that MI against lambda. Error bars are standard deviations over
+    the folds of a search, or over the rows of a table that share a lambda.
+
+    Parameters
+    ----------
+    results : fitted GridSearchCV, its ``cv_results_``, DataFrame or list of dicts
+        Either a search over ``param`` scored with a scoring dict (such as
+        ``{"accuracy": "accuracy", "eo": equal_opportunity_scorer,
+        "mi": make_mi_scorer()}``), where the keys below name the scorers; or
+        a table with one row per lambda, or several (runs or splits, which
+        are averaged), where the keys below name its columns. Scorers return
+        the negated disparity and MI (greater is better) and are negated
+        back; table columns hold the plain values.
+    accuracy : str, default="accuracy"
+        Scorer key or column of the task score.
+    fairness : str, default="eo"
+        Scorer key or column of the disparity (0 is fair), such as an
+        equal-opportunity difference.
+    mi : str or None, default="mi"
+        Scorer key or column of the MI (nats); None draws neither the colour
+        nor the second panel.
+    param : str, default="mi_weight"
+        Name of lambda in the grid (``"clf__mi_weight"`` for a pipeline step
+        named ``clf``) or in the table.
+    split : {"test", "train"}, default="test"
+        For a search: read accuracy and disparity on the held-out folds
+        (``mean_test_*``) or, with ``return_train_score=True``, on the
+        training folds (``mean_train_*``).
+    mi_split : {"test", "train"} or None, default=None
+        For a search: where the MI is read; None uses ``split``.
+        :class:`~fairmine.model_selection.MISelectionRule` ranks the
+        training-fold MI by default, so ``"train"`` shows what it saw.
+    selected : float or None, default=None
+        A lambda to ring in red; None rings the refitted candidate of a
+        search (``best_index_``) and nothing for a table.
+    ax : Axes, pair of Axes or None, default=None
+        A single Axes draws only the trade-off panel; a pair draws both;
+        None makes a new figure.
+
+    Returns
+    -------
+    ndarray of matplotlib Axes
+        The trade-off panel, then the MI panel when drawn.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # draw off-screen
+    >>> from fairmine.plotting import plot_tradeoff
+    >>> runs = [  # one row per model, e.g. test scores and an estimate_mi audit
+    ...     {"mi_weight": 0.0, "accuracy": 0.75, "eo": 0.13, "mi": 0.020},
+    ...     {"mi_weight": 1.0, "accuracy": 0.75, "eo": 0.08, "mi": 0.008},
+    ...     {"mi_weight": 3.0, "accuracy": 0.74, "eo": 0.05, "mi": 0.004},
+    ... ]
+    >>> tradeoff, mi_panel = plot_tradeoff(runs, selected=3.0)
+    >>> tradeoff.get_xlabel(), tradeoff.get_ylabel()
+    ('equal-opportunity difference (lower is fairer)', 'accuracy')
+    >>> mi_panel.get_ylabel()
+    'MI of z with the attribute (nats)'
+
+    With a search (metadata routing on, see the user guide)::
+
+        search = GridSearchCV(
+            make_pipeline(german_preprocessor(), MIUnbiasedClassifier()),
+            {"miunbiasedclassifier__mi_weight": [0.0, 1.0, 3.0, 10.0]},
+            scoring={"accuracy": "accuracy", "eo": equal_opportunity_scorer,
+                     "mi": make_mi_scorer()},
+            refit=MISelectionRule(param="miunbiasedclassifier__mi_weight"),
+            return_train_score=True,
+        ).fit(X, y, sensitive_features=s)
+        plot_tradeoff(search, param="miunbiasedclassifier__mi_weight", mi_split="train")
+    """
+    if split not in ("test", "train") or mi_split not in ("test", "train", None):
+        raise ValueError(
+            f"split and mi_split must be 'test' or 'train', got {split!r} and {mi_split!r}"
+        )
+    columns = {"accuracy": accuracy, "fairness": fairness}
+    if mi is not None:
+        columns["mi"] = mi
+    cv_results = getattr(results, "cv_results_", results)
+    if isinstance(cv_results, Mapping) and "params" in cv_results:
+        splits = {"accuracy": split, "fairness": split, "mi": mi_split or split}
+        table = _tradeoff_from_search(cv_results, columns, param, splits)
+        notes = {role: _FOLD_NOTES[where] for role, where in splits.items()}
+        if selected is None and hasattr(results, "best_index_"):
+            selected = float(table[param].iloc[results.best_index_])
+    else:
+        table = _tradeoff_from_rows(results, columns, param)
+        notes = {"accuracy": "", "fairness": "", "mi": ""}
+
+    n_panels = 1 if mi is None else 2
+    if ax is None:
+        axes = _subplots(n_panels, width=5.2)
+    else:
+        axes = _axes_array(ax)
+        if len(axes) not in (1, n_panels):
+            raise ValueError(f"ax must hold 1 or {n_panels} Axes, got {len(axes)}")
+    chosen = None if selected is None else (table[param] == selected).to_numpy()
+    _draw_tradeoff(axes[0], table, columns, notes, param, chosen)
+    if len(axes) == 2:
+        _draw_mi(axes[1], table, notes["mi"], param, chosen)
+    return axes
+
+
+_FOLD_NOTES = {"test": ", held-out folds", "train": ", training folds"}
+_LAMBDA = "\N{GREEK SMALL LETTER LAMDA}"
+
+
+def _ring(panel: Axes, x: np.ndarray, y: np.ndarray, chosen: np.ndarray | None) -> None:
+    """Circle the selected candidate in red and add it to the legend."""
+    if chosen is None or not chosen.any():
+        return
+    panel.scatter(
+        x[chosen], y[chosen], s=220, facecolors="none", edgecolors="red", linewidths=1.5,
+        zorder=3, label="selected",
+    )  # fmt: skip
+    panel.legend(fontsize="small")
+
+
+def _errors(std: np.ndarray) -> np.ndarray | None:
+    return std if np.isfinite(std).any() else None
+
+
+def _draw_tradeoff(
+    panel: Axes,
+    table: pd.DataFrame,
+    columns: Mapping[str, str],
+    notes: Mapping[str, str],
+    param: str,
+    chosen: np.ndarray | None,
+) -> None:
+    x, y = table["fairness"].to_numpy(), table["accuracy"].to_numpy()
+    panel.plot(x, y, color="0.6", linewidth=1, zorder=1)
+    xerr, yerr = (
+        _errors(table["fairness_std"].to_numpy()),
+        _errors(table["accuracy_std"].to_numpy()),
+    )
+    if xerr is not None or yerr is not None:
+        panel.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor="0.75", zorder=1)
+    style = {"s": 60, "edgecolors": "k", "linewidths": 0.5, "zorder": 2}
+    if "mi" in table:
+        points = panel.scatter(x, y, c=table["mi"], cmap="viridis", **style)
+        panel.figure.colorbar(points, ax=panel, label=f"MI (nats){notes['mi']}")
+    else:
+        panel.scatter(x, y, color="C0", **style)
+    for i, (weight, xi, yi) in enumerate(zip(table[param], x, y, strict=True)):
+        # neighbouring lambdas often land close together: label them above and below in turn
+        panel.annotate(
+            f"{_LAMBDA}={weight:g}", (xi, yi), xytext=(8, 4 if i % 2 == 0 else -13),
+            textcoords="offset points", fontsize="small",
+        )  # fmt: skip
+    _ring(panel, x, y, chosen)
+    panel.set_xlabel(f"{_label(columns['fairness'])}{notes['fairness']} (lower is fairer)")
+    panel.set_ylabel(f"{_label(columns['accuracy'])}{notes['accuracy']}")
+    panel.margins(0.15)
+    panel.grid(alpha=0.3)
+
+
+def _draw_mi(
+    panel: Axes, table: pd.DataFrame, note: str, param: str, chosen: np.ndarray | None
+) -> None:
+    weights, mi = table[param].to_numpy(), table["mi"].to_numpy()
+    panel.errorbar(
+        weights, mi, yerr=_errors(table["mi_std"].to_numpy()), color="C0", marker="o", capsize=3
+    )
+    _ring(panel, weights, mi, chosen)
+    positive = weights[weights > 0]
+    if len(positive) > 1 and positive.max() / positive.min() > 10:
+        # lambda grids are roughly geometric and often start at 0: linear up to the
+        # smallest positive value, logarithmic beyond
+        panel.set_xscale("symlog", linthresh=positive.min())
+    panel.set_xticks(weights, [f"{w:g}" for w in weights])
+    panel.set_xlabel(f"{param.rsplit('__', 1)[-1]} ({_LAMBDA})")  # without pipeline prefixes
+    panel.set_ylabel(f"MI of z with the attribute{note} (nats)")
+    panel.grid(alpha=0.3)
+
+
+# -------------------------------------------------------------- group audit
+def plot_group_metrics(
+    metric_frame: Any, ax: Axes | None = None, *, show_overall: bool = True
+) -> Axes:
+    """Draw per-group metrics as grouped bars: one cluster per metric, one bar per group.
+
+    Parameters
+    ----------
+    metric_frame : fairlearn.metrics.MetricFrame, DataFrame or Series
+        A ``MetricFrame`` (its ``by_group`` is drawn) or a ``by_group``
+        table: rows are groups (a MultiIndex for several sensitive features),
+        columns metrics.
+    ax : Axes or None, default=None
+        Where to draw; None makes a new figure.
+    show_overall : bool, default=True
+        Draw each metric's value on all samples (``MetricFrame.overall``) as
+        a black line across its cluster (only for a ``MetricFrame`` without
+        control features).
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # draw off-screen
+    >>> from fairlearn.metrics import MetricFrame, selection_rate, true_positive_rate
+    >>> from sklearn.metrics import accuracy_score
+    >>> from fairmine.plotting import plot_group_metrics
+    >>> frame = MetricFrame(
+    ...     metrics={"accuracy": accuracy_score, "TPR": true_positive_rate,
+    ...              "selection rate": selection_rate},
+    ...     y_true=[1, 1, 0, 1, 0, 1], y_pred=[1, 0, 0, 1, 1, 1],
+    ...     sensitive_features=["young", "young", "young", "old", "old", "old"])
+    >>> ax = plot_group_metrics(frame)
+    >>> len(ax.patches)  # 3 metrics x 2 groups
+    6
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['accuracy', 'TPR', 'selection rate']
+    """
+    by_group = getattr(metric_frame, "by_group", metric_frame)
+    if isinstance(by_group, pd.Series):
+        by_group = by_group.to_frame()
+    if not isinstance(by_group, pd.DataFrame) or by_group.empty:
+        raise TypeError(
+            "plot_group_metrics takes a fairlearn MetricFrame or its by_group table, got "
+            f"{type(metric_frame).__name__}"
+        )
+    values = by_group.to_numpy(dtype=float)
+    n_groups, n_metrics = values.shape
+    if ax is None:
+        ax = _subplots(1, width=max(5.0, 1.2 + 0.5 * n_groups * n_metrics))[0]
+    width = 0.8 / n_groups
+    scale = np.nanmax(np.abs(values))
+    centres = np.arange(n_metrics)
+    for g, group in enumerate(by_group.index):
+        name = ", ".join(map(str, group)) if isinstance(group, tuple) else str(group)
+        offsets = centres - 0.4 + width * (g + 0.5)
+        ax.bar(offsets, values[g], width, label=name, color=f"C{g}")
+        # values at the foot of tall bars, clear of the overall line; above short bars
+        for x, value in zip(offsets, values[g], strict=True):
+            tall = abs(value) >= 0.15 * scale
+            ax.annotate(
+                f"{value:.2f}", (x, value * (not tall)), xytext=(0, 3 if value >= 0 else -3),
+                textcoords="offset points", ha="center", va="bottom" if value >= 0 else "top",
+                fontsize="x-small", color="white" if tall else "black",
+            )  # fmt: skip
+    if show_overall and hasattr(metric_frame, "by_group") and metric_frame.control_levels is None:
+        overall = np.atleast_1d(np.asarray(metric_frame.overall, dtype=float))
+        ax.hlines(overall, centres - 0.42, centres + 0.42, colors="k", linewidths=1.5,
+                  label="overall")  # fmt: skip
+    ax.set_xticks(centres, [str(m).replace("_", " ") for m in by_group.columns])
+    ax.set_xlabel("metric")
+    ax.set_ylabel("value per group")
+    if np.nanmin(values) >= 0 and np.nanmax(values) <= 1:
+        ax.set_ylim(0, 1.05)
+    ax.legend(
+        title=", ".join(str(n) for n in by_group.index.names if n is not None) or None,
+        fontsize="small",
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+    )
+    ax.grid(axis="y", alpha=0.3)
+    return ax
