@@ -14,7 +14,15 @@ __all__ = [
 
 
 class FairmineWarning(UserWarning):
-    """Base class of every warning fairmine emits."""
+    """Base class of every warning fairmine emits.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from fairmine.exceptions import FairmineWarning
+    >>> warnings.simplefilter("ignore", FairmineWarning)  # silence all of fairmine's warnings
+    >>> warnings.resetwarnings()
+    """
 
 
 class NoSensitiveFeaturesWarning(FairmineWarning):
@@ -24,6 +32,15 @@ class NoSensitiveFeaturesWarning(FairmineWarning):
     trains as plain empirical risk minimisation (ERM). scikit-learn's own
     estimator checks call ``fit(X, y)`` this way, which is why this is a
     warning and not an error.
+
+    Examples
+    --------
+    >>> import numpy as np, pytest
+    >>> from fairmine import MIUnbiasedClassifier
+    >>> from fairmine.exceptions import NoSensitiveFeaturesWarning
+    >>> X, y = np.random.RandomState(0).normal(size=(20, 2)), np.arange(20) % 2
+    >>> with pytest.warns(NoSensitiveFeaturesWarning):
+    ...     _ = MIUnbiasedClassifier(max_epochs=1).fit(X, y)
     """
 
 
@@ -32,6 +49,15 @@ class UninformativeSensitiveFeaturesWarning(FairmineWarning):
 
     A constant attribute shares no information with anything, so the
     mutual-information penalty cannot act.
+
+    Examples
+    --------
+    >>> import numpy as np, pytest
+    >>> from fairmine import MIUnbiasedClassifier
+    >>> from fairmine.exceptions import UninformativeSensitiveFeaturesWarning
+    >>> X, y = np.random.RandomState(0).normal(size=(20, 2)), np.arange(20) % 2
+    >>> with pytest.warns(UninformativeSensitiveFeaturesWarning):
+    ...     _ = MIUnbiasedClassifier(max_epochs=1).fit(X, y, sensitive_features=["a"] * 20)
     """
 
 
@@ -40,7 +66,15 @@ class RepresentationCollapseWarning(FairmineWarning):
 
     This happens when the mutual-information penalty overwhelms the task
     (``mi_weight`` too high, or gradient clipping switched off): every unit
-    of ``z`` dies and the classifier predicts a single class.
+    of ``z`` dies and the classifier predicts a single class (a far too
+    large ``lr`` does it too).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from fairmine.exceptions import RepresentationCollapseWarning
+    >>> warnings.simplefilter("error", RepresentationCollapseWarning)  # make it fail a run
+    >>> warnings.resetwarnings()
     """
 
 
@@ -49,4 +83,15 @@ class TrainingDivergedError(RuntimeError):
 
     Raised during ``fit`` instead of returning a model that would predict
     NaN. The message names the settings to change.
+
+    Examples
+    --------
+    >>> import numpy as np, pytest, torch
+    >>> from fairmine import MIUnbiasedClassifier
+    >>> from fairmine.exceptions import TrainingDivergedError
+    >>> rng = np.random.RandomState(0)
+    >>> X, y, c = rng.normal(size=(40, 2)), np.arange(40) % 2, rng.randint(0, 2, 40)
+    >>> clf = MIUnbiasedClassifier(max_epochs=2, critic_lr=1e12, critic_optimizer=torch.optim.SGD)
+    >>> with pytest.raises(TrainingDivergedError, match="critic_lr"):
+    ...     clf.fit(X, y, sensitive_features=c)
     """
