@@ -48,14 +48,8 @@ def _one_torch_thread():
 
 
 @pytest.fixture(scope="module")
-def data():
-    rng = np.random.RandomState(0)
-    n = 240
-    group = rng.randint(0, 2, n)
-    signal = rng.normal(size=n)
-    y = ((signal + 0.8 * group + rng.normal(scale=0.5, size=n)) > 0.4).astype(int)
-    X = np.c_[signal, group + rng.normal(scale=0.1, size=n), rng.normal(size=(n, 2))]
-    return X.astype(np.float32), y, group
+def data(biased_data):
+    return biased_data
 
 
 @pytest.fixture(scope="module")
