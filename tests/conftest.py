@@ -8,9 +8,12 @@ from fairmine.datasets import load_german
 from fairmine.experiments import german_preprocessor
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _single_thread():
-    """Tests are timed on 2 cores; one torch thread per process is the fastest there."""
+    """Tests are timed on 2 cores; one torch thread per process is the fastest there.
+
+    Session-wide, so that module- and session-scoped fixtures that fit models get it too.
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
-import torch
 from fairlearn.metrics import MetricFrame, selection_rate, true_positive_rate
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PathCollection
@@ -36,15 +35,6 @@ def _no_show_and_close(monkeypatch):
     monkeypatch.setattr(plt, "show", show)
     yield
     plt.close("all")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The module-scoped fits run before conftest's per-test fixture sets one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
