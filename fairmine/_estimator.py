@@ -316,6 +316,7 @@ class MIUnbiasedClassifier(
             check_consistent_length(np.empty(len(X)), y)
         else:
             X, y = self._validate_X(X, y)
+            X = _writable(X)
         y_index = self._encode_target(y)
         c = self._encode_sensitive(sensitive_features, n_samples=len(y_index))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -371,11 +372,10 @@ class MIUnbiasedClassifier(
             return []
         return [device.index if device.index is not None else torch.cuda.current_device()]
 
-    def _validate_X(self, X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        """Validate array input; a backbone may take any array shape (images)."""
+    def _validate_X(self, X: ArrayLike, y: Any = "no_validation", *, reset: bool = True) -> Any:
+        """``validate_data`` (returns ``X``, or ``(X, y)``); a backbone may take any array shape."""
         images = self.backbone is not None
-        X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=images)
-        return _writable(X), y
+        return validate_data(self, X, y, reset=reset, dtype=np.float32, allow_nd=images)
 
     def _reset_input_attributes(self) -> None:
         for name in ("n_features_in_", "feature_names_in_"):
@@ -484,8 +484,7 @@ class MIUnbiasedClassifier(
         """Validate ``X`` and run a module method over it in eval mode, batch by batch."""
         check_is_fitted(self)
         if not isinstance(X, Dataset):
-            images = self.backbone is not None
-            X = _writable(validate_data(self, X, reset=False, dtype=np.float32, allow_nd=images))
+            X = _writable(self._validate_X(X, reset=False))
         net = self.net_
         net.module_.eval()
         fn = getattr(net.module_, method)
