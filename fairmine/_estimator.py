@@ -108,9 +108,15 @@ class MIUnbiasedClassifier(
         ``optimizer`` with learning rate ``lr * mi_weight`` on the clipped MI
         gradient; its penalty keeps its force when the task gradient shrinks
         late in training, which suits long runs on images.
-    clip_mi_gradient : bool, default=True
-        MINE's adaptive clipping: each weight tensor's MI gradient is scaled
-        down to at most the norm of its task gradient.
+    clip_mi_gradient : {"representation", "per_tensor"} or None, default="representation"
+        MINE's adaptive clipping: the MI gradient is scaled down to at most
+        the norm of the task gradient, so the penalty never overpowers the
+        task. ``"representation"`` clips the two gradients with respect to
+        the pre-activation of ``z`` (the bottleneck before its ReLU) and
+        backpropagates their weighted sum through the encoder once, so the
+        penalty costs no second encoder pass; ``"per_tensor"`` is the
+        published rule, weight tensor by weight tensor, which needs a
+        separate backward pass for the MI gradient. None does not clip.
     bias_correction : bool, default=True
         Replace the minibatch denominator of the DV gradient by an exponential
         moving average of ``E[exp T]`` (MINE's bias correction).
@@ -202,7 +208,7 @@ class MIUnbiasedClassifier(
         "hidden_units": ["array-like"],
         "backbone": [nn.Module, None],
         "mi_update": [StrOptions({"separate", "joint"})],
-        "clip_mi_gradient": ["boolean"],
+        "clip_mi_gradient": [StrOptions({"representation", "per_tensor"}), None],
         "bias_correction": ["boolean"],
         "bias_correction_rate": [Interval(Real, 0, 1, closed="right")],
         "sensitive_encoding": [StrOptions(set(SENSITIVE_ENCODINGS))],
@@ -233,7 +239,7 @@ class MIUnbiasedClassifier(
         hidden_units: Sequence[int] = (64,),
         backbone: nn.Module | None = None,
         mi_update: str = "joint",
-        clip_mi_gradient: bool = True,
+        clip_mi_gradient: str | None = "representation",
         bias_correction: bool = True,
         bias_correction_rate: float = 0.01,
         sensitive_encoding: str = "auto",
@@ -427,7 +433,7 @@ class MIUnbiasedClassifier(
                 "every unit of the representation z is constant over the training batches "
                 "(representation collapse); predictions are a single class. Lower lr "
                 f"(now {self.lr!r}) or mi_weight (now {self.mi_weight!r}), or keep "
-                "clip_mi_gradient=True.",
+                "clip_mi_gradient on.",
                 RepresentationCollapseWarning,
                 stacklevel=3,
             )

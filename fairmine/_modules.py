@@ -43,8 +43,9 @@ class MLP(nn.Sequential):
 class MIClassifierModule(nn.Module):
     """Feature extractor ``g`` (backbone + bottleneck) and logit layer ``f``.
 
-    ``z = bottleneck(backbone(x))`` is the representation whose information
-    about the sensitive attribute is penalised; ``f(z)`` are the class logits.
+    ``z = relu(bottleneck(backbone(x)))`` is the representation whose
+    information about the sensitive attribute is penalised; ``f(z)`` are the
+    class logits.
 
     Parameters
     ----------
@@ -63,14 +64,17 @@ class MIClassifierModule(nn.Module):
     ) -> None:
         super().__init__()
         self.backbone = backbone
-        self.bottleneck = nn.Sequential(
-            nn.Flatten(), nn.Linear(backbone_features, embedding_dim), nn.ReLU()
-        )
+        self.bottleneck = nn.Sequential(nn.Flatten(), nn.Linear(backbone_features, embedding_dim))
+        self.activation = nn.ReLU()
         self.head = nn.Linear(embedding_dim, n_classes)
+
+    def pre_activation(self, X: Tensor) -> Tensor:
+        """Return the bottleneck's output before its ReLU, ``z``'s pre-activation."""
+        return self.bottleneck(self.backbone(X))
 
     def encode(self, X: Tensor) -> Tensor:
         """Return the representation ``z`` of a batch."""
-        return self.bottleneck(self.backbone(X))
+        return self.activation(self.pre_activation(X))
 
     def forward(self, X: Tensor) -> Tensor:
         """Return the class logits of a batch."""

@@ -142,8 +142,9 @@ class MINet(NeuralNet):
         Weight of the MI estimate (lambda); 0 only monitors MI.
     mi_update : {"separate", "joint"}
         How the MI gradient reaches the encoder, see ``MIUnbiasedClassifier``.
-    clip_mi_gradient : bool
-        Apply MINE's adaptive clipping to the MI gradient.
+    clip_mi_gradient : {"representation", "per_tensor"} or None
+        Where MINE's adaptive clipping bounds the MI gradient, see
+        ``MIUnbiasedClassifier``.
     bias_correction : bool
         Use a moving average in the gradient of ``log E[exp T]``.
     bias_correction_rate : float
@@ -167,7 +168,7 @@ class MINet(NeuralNet):
         critic_batch_size: int,
         mi_weight: float,
         mi_update: str,
-        clip_mi_gradient: bool,
+        clip_mi_gradient: str | None,
         bias_correction: bool,
         bias_correction_rate: float,
         **kwargs: Any,
@@ -295,7 +296,8 @@ class MINet(NeuralNet):
         self.critic_optimizer_.step()
 
     def _model_step(self, x: Tensor, c: Tensor | None, y: Tensor) -> dict[str, Tensor]:
-        z = self.module_.encode(x)
+        pre_activation = self.module_.pre_activation(x)
+        z = self.module_.activation(pre_activation)
         logits = self.module_.head(z)
         task_loss = self.criterion_(logits, y)
         stats = {"task_loss": task_loss, "z_active": (z.std(0) > 1e-6).float().mean()}
@@ -312,7 +314,7 @@ class MINet(NeuralNet):
         mi = donsker_varadhan(t_joint, t_marginal)
         stats["mi"] = mi
         if self._penalised:
-            self._penalised_update(task_loss, t_joint, t_marginal)
+            self._penalised_update(task_loss, pre_activation, t_joint, t_marginal)
         else:
             self.optimizer_.zero_grad(set_to_none=True)
             task_loss.backward()
@@ -321,29 +323,82 @@ class MINet(NeuralNet):
         self._train_stats.add(len(y), **stats)
         return {"loss": loss.detach(), "y_pred": logits.detach()}
 
-    def _penalised_update(self, task_loss: Tensor, t_joint: Tensor, t_marginal: Tensor) -> None:
+    def _penalised_update(
+        self, task_loss: Tensor, pre_activation: Tensor, t_joint: Tensor, t_marginal: Tensor
+    ) -> None:
         if self.bias_correction and self._log_ema is not None:
             lme = bias_corrected_log_mean_exp(t_marginal, self._log_ema)
         else:
             lme = log_mean_exp(t_marginal)
         mi_objective = t_joint.mean() - lme
+        if self.clip_mi_gradient == "per_tensor":
+            task_grads, mi_grads = self._parameter_gradients(task_loss, mi_objective)
+        else:
+            task_grads, mi_grads = self._representation_gradients(
+                task_loss, mi_objective, pre_activation
+            )
+        self._set_grads(self._encoder_params + self._head_params, task_grads)
+        self.optimizer_.step()
+        if mi_grads is not None:  # the separate update
+            self._set_grads(self._encoder_params, mi_grads)
+            self.mi_optimizer_.step()
+
+    def _parameter_gradients(
+        self, task_loss: Tensor, mi_objective: Tensor
+    ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...] | None]:
+        """Parameter gradients with the MI part clipped per weight tensor.
+
+        MINE's rule as published; it takes two backward passes through the
+        encoder. Returns the gradients to step ``optimizer_`` on and, for the
+        separate update only, the encoder's MI gradients (else None).
+        """
         encoder, head = self._encoder_params, self._head_params
         task_grads = torch.autograd.grad(
             task_loss, encoder + head, retain_graph=True, materialize_grads=True
         )
         mi_grads = torch.autograd.grad(mi_objective, encoder, materialize_grads=True)
-        encoder_task_grads = task_grads[: len(encoder)]
-        if self.clip_mi_gradient:
-            adaptive_clip_(mi_grads, encoder_task_grads)
+        adaptive_clip_(mi_grads, task_grads[: len(encoder)])
+        if self.mi_update == "separate":
+            return task_grads, mi_grads
+        combined = torch._foreach_add(task_grads[: len(encoder)], mi_grads, alpha=self.mi_weight)
+        return (*combined, *task_grads[len(encoder) :]), None
+
+    def _representation_gradients(
+        self, task_loss: Tensor, mi_objective: Tensor, pre_activation: Tensor
+    ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...] | None]:
+        """Combine the two losses' gradients at ``z``'s pre-activation, then backpropagate once.
+
+        The gradients with respect to the bottleneck's output before its ReLU
+        cost no encoder pass (one goes through the logit layer, the other
+        through the critic); with ``clip_mi_gradient="representation"`` the MI
+        part is scaled down to at most the task part's norm. Taken before the
+        ReLU, units that the ReLU switches off hold no part of either norm.
+        For the joint update the weighted sum goes through the encoder in one
+        backward pass, so the penalty costs no second one. Returns what
+        ``_parameter_gradients`` returns.
+        """
+        encoder, head = self._encoder_params, self._head_params
+        task_at_u, *head_grads = torch.autograd.grad(
+            task_loss, [pre_activation, *head], retain_graph=True, materialize_grads=True
+        )
+        (mi_at_u,) = torch.autograd.grad(
+            mi_objective, pre_activation, retain_graph=True, materialize_grads=True
+        )
+        if self.clip_mi_gradient == "representation":
+            adaptive_clip_([mi_at_u], [task_at_u])
         if self.mi_update == "joint":
-            combined = torch._foreach_add(encoder_task_grads, mi_grads, alpha=self.mi_weight)
-            self._set_grads(encoder + head, [*combined, *task_grads[len(encoder) :]])
-            self.optimizer_.step()
-            return
-        self._set_grads(encoder + head, task_grads)
-        self.optimizer_.step()
-        self._set_grads(encoder, mi_grads)
-        self.mi_optimizer_.step()
+            encoder_grads = torch.autograd.grad(
+                pre_activation,
+                encoder,
+                task_at_u + self.mi_weight * mi_at_u,
+                materialize_grads=True,
+            )
+            return (*encoder_grads, *head_grads), None
+        encoder_task = torch.autograd.grad(
+            pre_activation, encoder, task_at_u, retain_graph=True, materialize_grads=True
+        )
+        encoder_mi = torch.autograd.grad(pre_activation, encoder, mi_at_u, materialize_grads=True)
+        return (*encoder_task, *head_grads), encoder_mi
 
     # ----------------------------------------------------------------- helpers
     @staticmethod
@@ -400,5 +455,5 @@ class MINet(NeuralNet):
                 f"training diverged at epoch {row['epoch']}: {', '.join(bad)} became "
                 f"non-finite. Lower critic_lr (now {self.critic_lr:g}) or lr "
                 f"(now {self.lr:g}), lower mi_weight (now {self.mi_weight:g}), or keep "
-                "clip_mi_gradient=True and bias_correction=True."
+                "clip_mi_gradient on and bias_correction=True."
             )

@@ -96,13 +96,17 @@ def test_mi_weight_changes_the_model(biased_data):
     assert not np.allclose(erm.transform(X), fair.transform(X))
 
 
+@pytest.mark.parametrize("clip_mi_gradient", ["representation", "per_tensor"])
 @pytest.mark.parametrize("mi_update", ["separate", "joint"])
 @pytest.mark.parametrize("critic_sampling", ["bank", "fresh"])
-def test_every_training_mode_learns_the_task(biased_data, mi_update, critic_sampling):
+def test_every_training_mode_learns_the_task(
+    biased_data, mi_update, critic_sampling, clip_mi_gradient
+):
     X, y, group = biased_data
     clf = MIUnbiasedClassifier(
         mi_update=mi_update,
         critic_sampling=critic_sampling,
+        clip_mi_gradient=clip_mi_gradient,
         max_epochs=15,
         critic_steps=2,
         random_state=0,
@@ -206,6 +210,7 @@ def test_constant_sensitive_attribute_warns(biased_data):
         ({"critic_lr": 0.0}, "critic_lr"),
         ({"critic_sampling": "sometimes"}, "critic_sampling"),
         ({"mi_update": "both"}, "mi_update"),
+        ({"clip_mi_gradient": True}, "clip_mi_gradient"),
         ({"embedding_dim": 0}, "embedding_dim"),
         ({"sensitive_encoding": "ordinal"}, "sensitive_encoding"),
     ],
