@@ -1,17 +1,23 @@
 """What the MI penalty costs: fairmine against ERM, the faithful loop and fairlearn.
 
-    python benchmarks/speed.py [--device cpu] [--quick]
+    python benchmarks/speed.py [--device cpu] [--quick] [--repeats 3]
 
 Each configuration is fitted in a fresh subprocess (so its peak memory is its own) on the same
 data and epochs, and the table prints wall time, training samples per second, peak memory (max
 RSS on the CPU, torch's peak allocation on CUDA), the ratio of wall time to ERM's, and the
-accuracy/EO (German) or unbiased accuracy (colored MNIST) that the fit reached.
+accuracy/EO (German) or unbiased accuracy (colored MNIST) that the fit reached. Wall times are
+the median of ``--repeats`` fits, except for the slow faithful rows (one fit each).
 
 - German credit MLP: one 70/30 split (seed 0), 30 epochs (fairmine's default), mi_weight 3.
-- Colored MNIST CNN (reference digits network): variance 0.02, 1000 training digits (100 per
-  class) and 2 epochs, mi_weight 1 -- a cost measurement; accuracies after 2 epochs say little.
-- "default" = critic batches from the representation bank; "faithful" = Algorithm 1 as printed,
-  a fresh minibatch through the encoder for every critic step (critic_sampling="fresh").
+- Colored MNIST CNN (reference digits network): variance 0.02, 2000 training digits (200 per
+  class), 3 epochs, lr 1e-3, mi_weight 1, joint update -- a cost measurement; accuracies after 3
+  epochs say little.
+- "default" = fairmine's defaults: critic batches from the representation bank, MINE's
+  per-weight-tensor clipping (a second backward pass through the encoder); "repr. clip" = the
+  same with clip_mi_gradient="representation" (one backward pass); "faithful" = Algorithm 1 as
+  printed, a fresh minibatch through the encoder for every critic step (critic_sampling="fresh").
+  All use the joint update.
+- Below each table, the cost of one more critic step, from the K = 10 and K = 80 rows.
 - Scaling: German resampled to n rows, 1 epoch, ERM against the default mode at K = 10.
 """
 
@@ -47,7 +53,7 @@ def _german(n_rows: int | None = None):
 def _digits():
     from fairmine.datasets import make_colored_mnist
 
-    data = make_colored_mnist(0.02, random_state=0, n_train_per_class=100, n_test_per_class=100)
+    data = make_colored_mnist(0.02, random_state=0, n_train_per_class=200, n_test_per_class=100)
     return data.X_train, data.y_train, data.bias_train, data.X_test, data.y_test, None
 
 
@@ -78,7 +84,7 @@ def _fit_and_measure(experiment: str, params: dict, device: str, n_rows: int | N
         model = MIUnbiasedClassifier(random_state=0, device=device, **params)
     else:
         model = reference_classifier(
-            "colored_mnist", lr=1e-3, random_state=0, device=device, **params
+            "colored_mnist", lr=1e-3, mi_update="joint", random_state=0, device=device, **params
         )
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -119,47 +125,91 @@ def measure(experiment: str, params: dict, device: str, n_rows: int | None = Non
     return result
 
 
+EPOCHS = {"german": 30, "digits": 3}
+BATCH_SIZE = {"german": 64, "digits": 128}  # fairmine's default; the reference digits setting
+TRAINING_ROWS = {"german": 700, "digits": 2000}
+DEFAULT = {"critic_sampling": "bank", "clip_mi_gradient": "per_tensor"}
+REPRESENTATION = {"critic_sampling": "bank", "clip_mi_gradient": "representation"}
+FAITHFUL = {"critic_sampling": "fresh", "clip_mi_gradient": "per_tensor"}
+
+
 def configurations(experiment: str, ks: tuple[int, ...]) -> dict[str, dict]:
-    epochs = {"german": 30, "digits": 2}[experiment]
+    epochs = EPOCHS[experiment]
     weight = {"german": 3.0, "digits": 1.0}[experiment]
     configs = {"ERM": {"mi_weight": 0.0, "critic_steps": 0, "max_epochs": epochs}}
-    for k in ks:
-        for mode, sampling in (("default", "bank"), ("faithful", "fresh")):
+    modes = [("default", DEFAULT, ks), ("repr. clip", REPRESENTATION, ks[1:2] or ks)]
+    modes.append(("faithful", FAITHFUL, ks))
+    for mode, settings, mode_ks in modes:
+        for k in mode_ks:
             configs[f"{mode} K={k}"] = {
                 "mi_weight": weight,
                 "critic_steps": k,
-                "critic_sampling": sampling,
                 "max_epochs": epochs,
+                **settings,
             }
     if experiment == "german":
         configs["fairlearn adversarial"] = {"fairlearn": True, "epochs": epochs}
     return configs
 
 
+def median_measure(
+    experiment: str, params: dict, device: str, repeats: int, n_rows: int | None = None
+) -> dict:
+    """``measure`` repeated; the median wall time, with the first fit's other figures."""
+    runs = [measure(experiment, params, device, n_rows) for _ in range(repeats)]
+    seconds = float(np.median([r["seconds"] for r in runs]))
+    return {
+        **runs[0],
+        "seconds": seconds,
+        "samples_per_s": runs[0]["samples_per_s"] * runs[0]["seconds"] / seconds,
+    }
+
+
+def critic_step_costs(experiment: str, rows: dict[str, dict], ks: tuple[int, ...]) -> str:
+    """Milliseconds one more critic step adds, from the smallest and largest K."""
+    low, high = min(ks), max(ks)
+    if low == high:
+        return ""
+    steps = -(-TRAINING_ROWS[experiment] // BATCH_SIZE[experiment]) * EPOCHS[experiment]
+    erm_ms = rows["ERM"]["seconds"] / steps * 1e3
+    parts = [f"ERM: {erm_ms:.1f} ms per encoder step (whole fit / steps)"]
+    for mode in ("default", "faithful"):
+        extra = rows[f"{mode} K={high}"]["seconds"] - rows[f"{mode} K={low}"]["seconds"]
+        parts.append(f"{mode}: {extra / ((high - low) * steps) * 1e3:.2f} ms per critic step")
+    return "; ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="K = 10 only, no scaling table")
+    parser.add_argument("--repeats", type=int, default=3, help="fits per fast configuration")
     args = parser.parse_args()
     ks = (10,) if args.quick else (10, 40, 80)
     for experiment in EXPERIMENTS:
         rows = {
-            name: measure(experiment, params, args.device)
+            name: median_measure(
+                experiment, params, args.device, 1 if name.startswith("faithful") else args.repeats
+            )
             for name, params in configurations(experiment, ks).items()
         }
         erm = rows["ERM"]["seconds"]
         quality = "accuracy     EO" if experiment == "german" else "unbiased acc"
-        print(f"\n{experiment} ({args.device})")
+        print(
+            f"\n{experiment} ({args.device}, {TRAINING_ROWS[experiment]} rows, "
+            f"{EPOCHS[experiment]} epochs)"
+        )
         header = (
-            f"{'configuration':<22} {'wall s':>8} {'samples/s':>10} {'peak MB':>8} {'x ERM':>6}"
+            f"{'configuration':<26} {'wall s':>8} {'samples/s':>10} {'peak MB':>8} {'x ERM':>6}"
         )
         print(f"{header}  {quality}")
         for name, r in rows.items():
             scores = f"{r['accuracy']:.3f}" + (f"  {r['eo']:.3f}" if "eo" in r else "")
             print(
-                f"{name:<22} {r['seconds']:>8.1f} {r['samples_per_s']:>10.0f} {r['peak_mb']:>8.0f} "
+                f"{name:<26} {r['seconds']:>8.1f} {r['samples_per_s']:>10.0f} {r['peak_mb']:>8.0f} "
                 f"{r['seconds'] / erm:>6.2f}  {scores}"
             )
+        print(critic_step_costs(experiment, rows, ks))
     if args.quick:
         return
     print(f"\nscaling with n (German resampled, 1 epoch, {args.device})")
