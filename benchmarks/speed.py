@@ -24,6 +24,7 @@ the median of ``--repeats`` fits, except for the slow faithful rows (one fit eac
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing as mp
 import resource
 import time
@@ -107,6 +108,8 @@ def _fit_and_measure(experiment: str, params: dict, device: str, n_rows: int | N
             "seconds": seconds,
             "samples_per_s": len(y) * epochs / seconds,
             "peak_mb": peak_mb,
+            "rows": len(y),
+            "encoder_steps": math.ceil(len(y) / model.batch_size) * epochs,
             **quality,
         }
     )
@@ -126,8 +129,6 @@ def measure(experiment: str, params: dict, device: str, n_rows: int | None = Non
 
 
 EPOCHS = {"german": 30, "digits": 3}
-BATCH_SIZE = {"german": 64, "digits": 128}  # fairmine's default; the reference digits setting
-TRAINING_ROWS = {"german": 700, "digits": 2000}
 DEFAULT = {"critic_sampling": "bank", "clip_mi_gradient": "per_tensor"}
 REPRESENTATION = {"critic_sampling": "bank", "clip_mi_gradient": "representation"}
 FAITHFUL = {"critic_sampling": "fresh", "clip_mi_gradient": "per_tensor"}
@@ -152,11 +153,9 @@ def configurations(experiment: str, ks: tuple[int, ...]) -> dict[str, dict]:
     return configs
 
 
-def median_measure(
-    experiment: str, params: dict, device: str, repeats: int, n_rows: int | None = None
-) -> dict:
+def median_measure(experiment: str, params: dict, device: str, repeats: int) -> dict:
     """``measure`` repeated; the median wall time, with the first fit's other figures."""
-    runs = [measure(experiment, params, device, n_rows) for _ in range(repeats)]
+    runs = [measure(experiment, params, device) for _ in range(repeats)]
     seconds = float(np.median([r["seconds"] for r in runs]))
     return {
         **runs[0],
@@ -165,12 +164,12 @@ def median_measure(
     }
 
 
-def critic_step_costs(experiment: str, rows: dict[str, dict], ks: tuple[int, ...]) -> str:
+def critic_step_costs(rows: dict[str, dict], ks: tuple[int, ...]) -> str:
     """Milliseconds one more critic step adds, from the smallest and largest K."""
     low, high = min(ks), max(ks)
     if low == high:
         return ""
-    steps = -(-TRAINING_ROWS[experiment] // BATCH_SIZE[experiment]) * EPOCHS[experiment]
+    steps = rows["ERM"]["encoder_steps"]
     erm_ms = rows["ERM"]["seconds"] / steps * 1e3
     parts = [f"ERM: {erm_ms:.1f} ms per encoder step (whole fit / steps)"]
     for mode in ("default", "faithful"):
@@ -196,7 +195,7 @@ def main() -> None:
         erm = rows["ERM"]["seconds"]
         quality = "accuracy     EO" if experiment == "german" else "unbiased acc"
         print(
-            f"\n{experiment} ({args.device}, {TRAINING_ROWS[experiment]} rows, "
+            f"\n{experiment} ({args.device}, {rows['ERM']['rows']} rows, "
             f"{EPOCHS[experiment]} epochs)"
         )
         header = (
@@ -209,7 +208,7 @@ def main() -> None:
                 f"{name:<26} {r['seconds']:>8.1f} {r['samples_per_s']:>10.0f} {r['peak_mb']:>8.0f} "
                 f"{r['seconds'] / erm:>6.2f}  {scores}"
             )
-        print(critic_step_costs(experiment, rows, ks))
+        print(critic_step_costs(rows, ks))
     if args.quick:
         return
     print(f"\nscaling with n (German resampled, 1 epoch, {args.device})")
