@@ -6,8 +6,8 @@ possible about a sensitive or bias attribute, as in Ragonesi et al.,
 "Learning Unbiased Representations via Mutual Information Backpropagation".
 """
 
-from ._estimate_mi import estimate_mi
 from ._estimator import MIUnbiasedClassifier
+from .mi import estimate_mi
 
 __all__ = ["MIUnbiasedClassifier", "__version__", "estimate_mi"]
 

@@ -32,11 +32,11 @@ from skorch.utils import to_device
 from torch import nn
 from torch.utils.data import Dataset
 
-from ._mine import make_marginal
-from ._modules import MLP, MIClassifierModule, StatisticsNetwork
+from ._modules import MLP, MIClassifierModule
 from ._net import MINet
 from ._sensitive import SENSITIVE_ENCODINGS, encode_sensitive_features
 from .exceptions import NoSensitiveFeaturesWarning, RepresentationCollapseWarning
+from .mi import CRITERIA, Criterion, StatisticsNetwork, make_marginal
 
 __all__ = ["MIUnbiasedClassifier"]
 
@@ -49,7 +49,8 @@ class MIUnbiasedClassifier(
     A feature extractor ``g`` maps ``x`` to a representation ``z`` and a logit
     layer ``f`` predicts ``y`` from ``z``. A statistics network ``T`` (the
     critic) estimates the mutual information ``I(Z; C)`` between ``z`` and the
-    sensitive attribute ``C`` with the Donsker-Varadhan bound of MINE.
+    sensitive attribute ``C`` (or, by ``criterion``, the conditional
+    ``I(Z; C | Y)``) with the Donsker-Varadhan bound of MINE.
     Training alternates ``critic_steps`` critic updates that maximise the
     bound on detached ``z`` with one update of ``g`` and ``f`` that minimises
     ``task loss + mi_weight * MI estimate`` (Algorithm 1 of Ragonesi et al.).
@@ -60,11 +61,29 @@ class MIUnbiasedClassifier(
     ----------
     mi_weight : float, default=1.0
         Weight lambda of the MI penalty. 0 trains plain empirical risk
-        minimisation (ERM) while still monitoring the MI in ``history_``.
+        minimisation (ERM) with no critic at all (at ERM's cost); monitor the
+        MI of such a model with :class:`fairmine.mi.MIAudit` or
+        :func:`fairmine.estimate_mi`.
+    criterion : {"demographic_parity", "equalized_odds", "equal_opportunity"}, \
+            default="demographic_parity"
+        Which information about the attribute is removed, named after the
+        fairness criterion it serves (fairlearn's vocabulary).
+        ``"demographic_parity"``: ``I(Z; C)``, the paper's objective
+        (independence: equal selection rates). ``"equalized_odds"``:
+        ``I(Z; C | Y)``, the critic also reads the true class and the
+        marginal term draws ``C`` within each class (separation: equal true-
+        and false-positive rates). ``"equal_opportunity"``:
+        ``I(Z; C | Y = pos_label)``, measured on the rows of the positive
+        class only (equal true-positive rates). Choose the criterion of the
+        metric you audit: when the groups' base rates differ, removing all of
+        ``I(Z; C)`` forces unequal true-positive rates.
+    pos_label : label or None, default=None
+        The positive class of ``"equal_opportunity"``. None takes the greater
+        of two classes (as fairlearn's metrics take 1); a multi-class ``y``
+        needs it. Ignored by the other criteria.
     critic_steps : int, default=10
         Critic updates (K) before each update of the encoder and logit layer.
-        0 switches the critic off entirely (no MI monitoring; only valid with
-        ``mi_weight=0``).
+        0 is allowed only with ``mi_weight=0``.
     critic_lr : float, default=1e-3
         Learning rate of the critic.
     critic_optimizer : type of torch.optim.Optimizer, default=torch.optim.Adam
@@ -110,12 +129,14 @@ class MIUnbiasedClassifier(
         late in training, which suits long runs on images.
     clip_mi_gradient : {"per_tensor", "representation"} or None, default="per_tensor"
         MINE's adaptive clipping: the MI gradient is scaled down to at most
-        the norm of the task gradient, so the penalty never overpowers the
-        task. ``"per_tensor"`` is the published rule, weight tensor by weight
-        tensor; it needs a separate backward pass through the encoder for the
-        MI gradient. ``"representation"`` clips the two gradients with
-        respect to the pre-activation of ``z`` (the bottleneck before its
-        ReLU) and backpropagates their weighted sum through the encoder once,
+        the norm of the task gradient, *then* weighted by ``mi_weight``, so the
+        penalty's gradient is at most ``mi_weight`` times the task's (with
+        ``mi_weight <= 1`` it never outweighs the task). ``"per_tensor"`` is
+        the published rule, weight tensor by weight tensor; it needs a
+        separate backward pass through the encoder for the MI gradient.
+        ``"representation"`` clips the two gradients with respect to the
+        pre-activation of ``z`` (the bottleneck before its ReLU) and
+        backpropagates their weighted sum through the encoder once,
         so the penalty costs no second encoder pass; it matched the published
         rule on German credit but debiased far less on the colored-MNIST CNN
         (see the docs' results page). None does not clip.
@@ -165,9 +186,12 @@ class MIUnbiasedClassifier(
         ``net_.critic_`` the critic (absent when no critic was trained).
     history_ : skorch.History
         One row per epoch with ``train_loss`` (task loss + ``mi_weight`` * MI),
-        ``train_task_loss``, ``train_mi`` (the critic's DV estimate on the
-        encoder's minibatches, in nats), ``train_z_active`` (fraction of ``z``
-        units that vary within a batch) and ``dur``.
+        ``train_task_loss``, ``train_mi`` (the training critic's DV estimate
+        of the criterion's MI on the encoder's minibatches, in nats; absent
+        when ``mi_weight=0``), ``train_z_active`` (fraction of ``z`` units
+        that vary within a batch) and ``dur``. The training critic scores the
+        very batches the encoder learns to hide from it: audit with a fresh
+        critic (:class:`fairmine.mi.MIAudit`, :func:`fairmine.estimate_mi`).
 
     See Also
     --------
@@ -198,6 +222,8 @@ class MIUnbiasedClassifier(
 
     _parameter_constraints: ClassVar[dict] = {
         "mi_weight": [Interval(Real, 0, None, closed="left")],
+        "criterion": [StrOptions(set(CRITERIA))],
+        "pos_label": "no_validation",
         "critic_steps": [Interval(Integral, 0, None, closed="left")],
         "critic_lr": [Interval(Real, 0, None, closed="neither")],
         "critic_optimizer": [type],
@@ -229,6 +255,8 @@ class MIUnbiasedClassifier(
         self,
         *,
         mi_weight: float = 1.0,
+        criterion: str = "demographic_parity",
+        pos_label: Any = None,
         critic_steps: int = 10,
         critic_lr: float = 1e-3,
         critic_optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
@@ -256,6 +284,8 @@ class MIUnbiasedClassifier(
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.mi_weight = mi_weight
+        self.criterion = criterion
+        self.pos_label = pos_label
         self.critic_steps = critic_steps
         self.critic_lr = critic_lr
         self.critic_optimizer = critic_optimizer
@@ -307,6 +337,7 @@ class MIUnbiasedClassifier(
             ``sensitive_features`` attribute when it has one. None otherwise
             trains plain ERM and warns with
             :class:`~fairmine.exceptions.NoSensitiveFeaturesWarning`.
+            ``fit`` is the only method that takes it.
 
         Returns
         -------
@@ -331,7 +362,7 @@ class MIUnbiasedClassifier(
         with torch.random.fork_rng(devices=self._cuda_devices()):
             torch.manual_seed(seed)
             self.net_ = self._build_net(
-                sample=X[:2] if not isinstance(X, Dataset) else _first_inputs(X), c=c
+                sample=X[:2] if not isinstance(X, Dataset) else _first_inputs(X), c=c, y=y_index
             )
             self.net_.fit(*_training_data(X, y_index, c))
         self.history_ = self.net_.history
@@ -389,7 +420,27 @@ class MIUnbiasedClassifier(
         for name in ("n_features_in_", "feature_names_in_"):
             self.__dict__.pop(name, None)
 
-    def _build_net(self, sample: torch.Tensor | np.ndarray, c: np.ndarray | None) -> MINet:
+    def _mi_criterion(self) -> Criterion:
+        """Return the criterion in class indices, checking ``pos_label`` against ``classes_``."""
+        positive = None
+        if self.criterion == "equal_opportunity":
+            if self.pos_label is None and len(self.classes_) > 2:
+                raise ValueError(
+                    f"criterion='equal_opportunity' with {len(self.classes_)} classes needs "
+                    f"pos_label, one of {self.classes_.tolist()}."
+                )
+            pos_label = self.classes_[-1] if self.pos_label is None else self.pos_label
+            if pos_label not in self.classes_:
+                raise ValueError(
+                    f"pos_label={self.pos_label!r} is not a class of y; the classes are "
+                    f"{self.classes_.tolist()}."
+                )
+            positive = int(np.flatnonzero(self.classes_ == pos_label)[0])
+        return Criterion(self.criterion, n_classes=len(self.classes_), positive=positive)
+
+    def _build_net(
+        self, sample: torch.Tensor | np.ndarray, c: np.ndarray | None, y: np.ndarray
+    ) -> MINet:
         if self.backbone is None:
             backbone: nn.Module = MLP(sample.shape[1], tuple(self.hidden_units))
         else:
@@ -397,14 +448,24 @@ class MIUnbiasedClassifier(
         module = MIClassifierModule(
             backbone, _output_size(backbone, sample), self.embedding_dim, len(self.classes_)
         )
+        mi_criterion = self._mi_criterion()
         critic = marginal = None
-        if c is not None and self.critic_steps > 0:
-            critic = StatisticsNetwork(self.embedding_dim, c.shape[1], tuple(self.critic_hidden))
-            marginal = make_marginal(c, device=self.device)
+        if c is not None and self.mi_weight > 0:
+            c_mi, _, given = mi_criterion.select(c, c, y)
+            if len(c_mi) < 2:
+                raise ValueError(
+                    f"criterion={self.criterion!r} measures the MI on the rows of class "
+                    f"{self.classes_[mi_criterion.positive]!r}, but y has fewer than two of them."
+                )
+            critic = StatisticsNetwork(
+                self.embedding_dim, c.shape[1], tuple(self.critic_hidden), mi_criterion.n_groups
+            )
+            marginal = make_marginal(c_mi, given, mi_criterion.n_groups or None, self.device)
         return MINet(
             module,
             critic=critic,
             marginal=marginal,
+            mi_criterion=mi_criterion,
             critic_optimizer=self.critic_optimizer,
             critic_lr=self.critic_lr,
             critic_steps=self.critic_steps,

@@ -1,4 +1,4 @@
-"""The torch modules fairmine trains: encoder g, logit layer f and critic T.
+"""The torch modules fairmine trains: encoder g and logit layer f (the critic is in ``mi``).
 
 All classes are importable at top level so that fitted estimators pickle.
 """
@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-import torch
 from torch import Tensor, nn
 
-__all__ = ["MLP", "MIClassifierModule", "StatisticsNetwork"]
+__all__ = ["MLP", "MIClassifierModule"]
 
 
 class MLP(nn.Sequential):
@@ -84,32 +83,3 @@ class MIClassifierModule(nn.Module):
         """Parameters of ``g``: the only ones the MI penalty moves."""
         yield from self.backbone.parameters()
         yield from self.bottleneck.parameters()
-
-
-class StatisticsNetwork(nn.Module):
-    """MINE's statistics network ``T(z, c)`` on the concatenation ``[z, c]``.
-
-    Parameters
-    ----------
-    embedding_dim : int
-        Size of ``z``.
-    sensitive_dim : int
-        Size of the encoded attribute ``c``.
-    hidden_units : sequence of int
-        Widths of the hidden layers (leaky ReLU activations).
-    """
-
-    def __init__(self, embedding_dim: int, sensitive_dim: int, hidden_units: Sequence[int]) -> None:
-        super().__init__()
-        self.standardize = nn.BatchNorm1d(embedding_dim, affine=False, track_running_stats=False)
-        body = MLP(embedding_dim + sensitive_dim, hidden_units, activation=nn.LeakyReLU)
-        self.net = nn.Sequential(body, nn.Linear(body.out_features, 1))
-
-    def forward(self, z: Tensor, c: Tensor) -> Tensor:
-        """Return ``T(z, c)`` for each row, shape (n,).
-
-        ``z`` is standardised with the statistics of the batch it comes in, so
-        that the encoder cannot hide information from the critic by shrinking
-        or stretching ``z`` (MI is invariant to such rescaling).
-        """
-        return self.net(torch.cat([self.standardize(z), c], dim=1)).squeeze(1)

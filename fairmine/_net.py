@@ -3,12 +3,19 @@
 skorch runs the epochs, batching, train/valid split, callbacks and History;
 this subclass only adds the critic and overrides one training step:
 
-1. ``critic_steps`` updates of the statistics network T that maximise the
-   Donsker-Varadhan bound on detached ``z`` (fresh minibatches, Algorithm 1
-   lines 5-8);
-2. one update of the encoder g and the logit layer f on the task loss plus
+1. the encoder's forward pass on the minibatch; with ``critic_sampling="bank"``
+   its detached ``(z, c)`` pairs enter the representation bank at once, so the
+   critic steps that follow see the current encoder;
+2. ``critic_steps`` updates of the statistics network T that maximise the
+   Donsker-Varadhan bound on detached ``z`` (Algorithm 1 lines 5-8), drawn from
+   the bank or, with ``critic_sampling="fresh"``, from fresh minibatches pushed
+   through the encoder;
+3. one update of the encoder g and the logit layer f on the task loss plus
    ``mi_weight`` times the MI estimate, with MINE's adaptive gradient clipping
    (lines 9-12).
+
+Which rows and which conditioning the MI uses is the ``mi_criterion``'s
+choice (:class:`fairmine.mi.Criterion`); the steps are the same for all.
 
 The sensitive attribute rides inside the dict ``X = {"X": ..., "c": ...}`` so
 that skorch batches and splits it together with the inputs.
@@ -19,22 +26,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import to_device
 from torch import Tensor, nn
 
-from ._mine import (
-    DiscreteMarginal,
-    ShuffledMarginal,
-    adaptive_clip_,
-    bias_corrected_log_mean_exp,
-    donsker_varadhan,
-    log_mean_exp,
-    update_log_ema,
-)
 from .exceptions import TrainingDivergedError
+from .mi import Criterion, adaptive_clip_, critic_step, penalty
+from .mi._critic import Marginal
 
 __all__ = ["MINet"]
 
@@ -57,24 +58,25 @@ class _EpochAverages:
 
     def __init__(self) -> None:
         self.sums: dict[str, Tensor] = {}
-        self.count = 0
+        self.counts: dict[str, int] = {}
 
     def add(self, n: int, **values: Tensor) -> None:
         for key, value in values.items():
             weighted = value.detach() * n
             self.sums[key] = self.sums[key] + weighted if key in self.sums else weighted
-        self.count += n
+            self.counts[key] = self.counts.get(key, 0) + n
 
     def means(self) -> dict[str, float]:
         if not self.sums:
             return {}
         keys = list(self.sums)
-        values = (torch.stack([self.sums[k] for k in keys]) / self.count).tolist()
+        counts = torch.tensor([float(self.counts[k]) for k in keys])
+        values = (torch.stack([self.sums[k] for k in keys]).cpu() / counts).tolist()
         return dict(zip(keys, values, strict=True))
 
 
 class RepresentationBank:
-    """Ring buffer of the most recent detached ``(z, c)`` pairs of the encoder steps.
+    """Ring buffer of the most recent detached ``(z, c[, g])`` rows of the encoder steps.
 
     The critic trains on minibatches drawn from it, so that its updates need
     no forward pass through the encoder of their own.
@@ -89,27 +91,28 @@ class RepresentationBank:
         self.capacity = capacity
         self.size = 0
         self._position = 0
-        self._z: Tensor | None = None
-        self._c: Tensor | None = None
+        self._stored: list[Tensor] | None = None
 
-    def add(self, z: Tensor, c: Tensor) -> None:
-        """Store a batch of pairs (``z`` is detached)."""
-        if self._z is None or self._c is None:
-            self._z = z.new_empty((self.capacity, z.shape[1]))
-            self._c = c.new_empty((self.capacity, c.shape[1]))
-        z, c = z.detach()[-self.capacity :], c[-self.capacity :]
-        rows = (self._position + torch.arange(len(z), device=z.device)) % self.capacity
-        self._z[rows] = z
-        self._c[rows] = c
-        self._position = (self._position + len(z)) % self.capacity
-        self.size = min(self.size + len(z), self.capacity)
+    def add(self, z: Tensor, c: Tensor, given: Tensor | None = None) -> None:
+        """Store a batch of rows (``z`` is detached); ``given`` is the group of each row."""
+        new = [z.detach(), c] + ([] if given is None else [given])
+        if self._stored is None:
+            self._stored = [t.new_empty((self.capacity, *t.shape[1:])) for t in new]
+        new = [t[-self.capacity :] for t in new]
+        n = len(new[0])
+        rows = (self._position + torch.arange(n, device=z.device)) % self.capacity
+        for store, values in zip(self._stored, new, strict=True):
+            store[rows] = values
+        self._position = (self._position + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
 
-    def sample(self, n: int) -> tuple[Tensor, Tensor]:
-        """Draw ``n`` stored pairs uniformly, with replacement."""
-        if self._z is None or self._c is None or self.size == 0:
+    def sample(self, n: int) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Draw ``n`` stored rows uniformly, with replacement: ``z``, ``c`` and the groups."""
+        if self._stored is None or self.size == 0:
             raise RuntimeError("the representation bank is empty")
-        rows = torch.randint(self.size, (n,), device=self._z.device)
-        return self._z[rows], self._c[rows]
+        rows = torch.randint(self.size, (n,), device=self._stored[0].device)
+        z, c, *given = (store[rows] for store in self._stored)
+        return z, c, (given[0] if given else None)
 
 
 class MINet(NeuralNet):
@@ -123,6 +126,8 @@ class MINet(NeuralNet):
         The statistics network; None trains plain ERM.
     marginal : DiscreteMarginal or ShuffledMarginal or None
         How the product-of-marginals term is formed (None without critic).
+    mi_criterion : fairmine.mi.Criterion
+        Which rows and conditioning the MI is measured on.
     critic_optimizer : type of torch.optim.Optimizer
         Optimizer class of the critic.
     critic_lr : float
@@ -139,7 +144,7 @@ class MINet(NeuralNet):
     critic_batch_size : int
         Minibatch size of the critic updates.
     mi_weight : float
-        Weight of the MI estimate (lambda); 0 only monitors MI.
+        Weight of the MI estimate (lambda), > 0 with a critic.
     mi_update : {"separate", "joint"}
         How the MI gradient reaches the encoder, see ``MIUnbiasedClassifier``.
     clip_mi_gradient : {"representation", "per_tensor"} or None
@@ -158,7 +163,8 @@ class MINet(NeuralNet):
         module: nn.Module,
         *,
         critic: nn.Module | None,
-        marginal: DiscreteMarginal | ShuffledMarginal | None,
+        marginal: Marginal | None,
+        mi_criterion: Criterion,
         critic_optimizer: type[torch.optim.Optimizer],
         critic_lr: float,
         critic_steps: int,
@@ -176,6 +182,7 @@ class MINet(NeuralNet):
         # torch components must be set before skorch's __init__ starts tracking them
         self.critic = critic
         self.marginal = marginal
+        self.mi_criterion = mi_criterion
         self.critic_optimizer = critic_optimizer
         self.critic_lr = critic_lr
         self.critic_steps = critic_steps
@@ -203,15 +210,11 @@ class MINet(NeuralNet):
             self.critic_optimizer_ = self.critic_optimizer(
                 self.critic_.parameters(), lr=self.critic_lr
             )
-            if self.mi_update == "separate" and self.mi_weight > 0:
+            if self.mi_update == "separate":
                 self.mi_optimizer_ = self.optimizer(
                     self.module_.encoder_parameters(), lr=self.lr * self.mi_weight
                 )
         return self
-
-    @property
-    def _penalised(self) -> bool:
-        return self.critic is not None and self.mi_weight > 0
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:
@@ -258,13 +261,38 @@ class MINet(NeuralNet):
     def train_step(self, batch: Any, **fit_params: Any) -> dict[str, Tensor]:
         self._set_training(True)
         x, c, y = self._unpack(batch)
+        pre_activation = self.module_.pre_activation(x)
+        z = self.module_.activation(pre_activation)
+        logits = self.module_.head(z)
+        task_loss = self.criterion_(logits, y)
+        stats = {"task_loss": task_loss, "z_active": (z.std(0) > 1e-6).float().mean()}
+        loss, mi_objective = task_loss, None
         if self.critic is not None:
+            z_mi, c_mi, given = self.mi_criterion.select(z, c, y)
+            if self._bank is not None:
+                self._bank.add(z_mi, c_mi, given)  # the critic sees the current encoder
             self._train_critic(self.critic_steps)
-        return self._model_step(x, c, y)
+            if len(z_mi) >= 2:
+                log_ema = self._log_ema if self.bias_correction else None
+                stats["mi"], mi_objective = penalty(
+                    self.critic_, self.marginal, z_mi, c_mi, given, log_ema
+                )
+                loss = task_loss + self.mi_weight * stats["mi"]
+        self._update(task_loss, pre_activation, mi_objective)
+        self._train_stats.add(len(y), **{k: v for k, v in stats.items() if k != "mi"})
+        if "mi" in stats:
+            self._train_stats.add(len(z_mi), mi=stats["mi"])
+        return {"loss": loss.detach(), "y_pred": logits.detach()}
 
     def _train_critic(self, steps: int) -> None:
+        rate = self.bias_correction_rate if self.bias_correction else None
         for _ in range(steps):
-            self._critic_step(*self._critic_batch())
+            z, c, given = self._critic_batch()
+            if len(z) >= 2:
+                self._log_ema = critic_step(
+                    self.critic_, self.critic_optimizer_, self.marginal, z, c, given,
+                    log_ema=self._log_ema, ema_rate=rate,
+                )  # fmt: skip
 
     def validation_step(self, batch: Any, **fit_params: Any) -> dict[str, Tensor]:
         self._set_training(False)
@@ -273,64 +301,26 @@ class MINet(NeuralNet):
             z = self.module_.encode(x)
             logits = self.module_.head(z)
             task_loss = self.criterion_(logits, y)
-            stats = {"task_loss": task_loss, "acc": (logits.argmax(1) == y).float().mean()}
+            acc = (logits.argmax(1) == y).float().mean()
+            self._valid_stats.add(len(y), task_loss=task_loss, acc=acc)
             loss = task_loss
             if self.critic is not None:
-                stats["mi"] = donsker_varadhan(*self._critic_pairs(z, c))
-                loss = task_loss + self.mi_weight * stats["mi"]
-        self._valid_stats.add(len(y), **stats)
+                z_mi, c_mi, given = self.mi_criterion.select(z, c, y)
+                if len(z_mi) >= 2:
+                    mi, _ = penalty(self.critic_, self.marginal, z_mi, c_mi, given)
+                    self._valid_stats.add(len(z_mi), mi=mi)
+                    loss = task_loss + self.mi_weight * mi
         return {"loss": loss, "y_pred": logits}
 
-    def _critic_step(self, z: Tensor, c: Tensor) -> None:
-        t_joint, t_marginal = self._critic_pairs(z, c)
-        if self.bias_correction:
-            self._log_ema = update_log_ema(
-                self._log_ema, log_mean_exp(t_marginal), self.bias_correction_rate
-            )
-            lme = bias_corrected_log_mean_exp(t_marginal, self._log_ema)
-        else:
-            lme = log_mean_exp(t_marginal)
-        loss = lme - t_joint.mean()
-        self.critic_optimizer_.zero_grad(set_to_none=True)
-        loss.backward()
-        self.critic_optimizer_.step()
-
-    def _model_step(self, x: Tensor, c: Tensor | None, y: Tensor) -> dict[str, Tensor]:
-        pre_activation = self.module_.pre_activation(x)
-        z = self.module_.activation(pre_activation)
-        logits = self.module_.head(z)
-        task_loss = self.criterion_(logits, y)
-        stats = {"task_loss": task_loss, "z_active": (z.std(0) > 1e-6).float().mean()}
-        if self.critic is None:
-            self.optimizer_.zero_grad(set_to_none=True)
-            task_loss.backward()
-            self.optimizer_.step()
-            self._train_stats.add(len(y), **stats)
-            return {"loss": task_loss.detach(), "y_pred": logits.detach()}
-
-        if self._bank is not None:
-            self._bank.add(z, c)
-        t_joint, t_marginal = self._critic_pairs(z, c)
-        mi = donsker_varadhan(t_joint, t_marginal)
-        stats["mi"] = mi
-        if self._penalised:
-            self._penalised_update(task_loss, pre_activation, t_joint, t_marginal)
-        else:
-            self.optimizer_.zero_grad(set_to_none=True)
-            task_loss.backward()
-            self.optimizer_.step()
-        loss = task_loss + self.mi_weight * mi
-        self._train_stats.add(len(y), **stats)
-        return {"loss": loss.detach(), "y_pred": logits.detach()}
-
-    def _penalised_update(
-        self, task_loss: Tensor, pre_activation: Tensor, t_joint: Tensor, t_marginal: Tensor
+    def _update(
+        self, task_loss: Tensor, pre_activation: Tensor, mi_objective: Tensor | None
     ) -> None:
-        if self.bias_correction and self._log_ema is not None:
-            lme = bias_corrected_log_mean_exp(t_marginal, self._log_ema)
-        else:
-            lme = log_mean_exp(t_marginal)
-        mi_objective = t_joint.mean() - lme
+        """Step the encoder and logit layer on the task loss and the MI objective."""
+        if mi_objective is None:
+            self.optimizer_.zero_grad(set_to_none=True)
+            task_loss.backward()
+            self.optimizer_.step()
+            return
         if self.clip_mi_gradient == "per_tensor":
             task_grads, mi_grads = self._parameter_gradients(task_loss, mi_objective)
         else:
@@ -406,22 +396,18 @@ class MINet(NeuralNet):
         for param, grad in zip(params, grads, strict=True):
             param.grad = grad
 
-    def _critic_pairs(self, z: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-        """Critic outputs on joint pairs and on pairs from the product of marginals."""
-        return self.marginal.pairs(self.critic_, z, c)
-
-    def _critic_batch(self) -> tuple[Tensor, Tensor]:
-        """Draw a minibatch of ``(z, c)`` for one critic update."""
+    def _critic_batch(self) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Draw the rows ``(z, c, given)`` of one critic update."""
         if self._bank is not None:
             return self._bank.sample(self.critic_batch_size)
         return self._encode_batch(next(self._critic_batches))
 
-    def _encode_batch(self, batch: Any) -> tuple[Tensor, Tensor]:
-        """Push a batch through the encoder without gradient."""
-        x, c, _ = self._unpack(batch)
+    def _encode_batch(self, batch: Any) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Push a batch through the encoder without gradient; keep the criterion's rows."""
+        x, c, y = self._unpack(batch)
         with torch.no_grad():
             z = self.module_.encode(x)
-        return z, c
+        return self.mi_criterion.select(z, c, y)
 
     def _fill_bank(self, dataset: Any) -> None:
         """Fill the bank with the initial encoder's ``z`` (at most one pass)."""
@@ -429,6 +415,21 @@ class MINet(NeuralNet):
             self._bank.add(*self._encode_batch(batch))
             if self._bank.size == self._bank.capacity:
                 break
+
+    def representations(self, dataset: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Encode a dataset in eval mode: ``z``, the attribute ``c`` (or None) and ``y``."""
+        training = self.module_.training
+        self.module_.eval()
+        zs, cs, ys = [], [], []
+        with torch.no_grad():
+            for batch in self.get_iterator(dataset, training=False):
+                x, c, y = self._unpack(batch)
+                zs.append(self.module_.encode(x).cpu())
+                cs.append(None if c is None else c.cpu())
+                ys.append(y.cpu())
+        self.module_.train(training)
+        c_all = None if cs[0] is None else torch.cat(cs).numpy()
+        return torch.cat(zs).numpy(), c_all, torch.cat(ys).numpy()
 
     def _cycle(self, dataset: Any) -> Iterator[Any]:
         while True:

@@ -2,7 +2,7 @@
 
 Usage::
 
-    fairmine reproduce german [--runs 10] [--mi-weight W] [--seed S]
+    fairmine reproduce german [--runs 10] [--mi-weight W] [--criterion C] [--seed S]
     fairmine reproduce colored-mnist [--variances 0.02 0.03] [--seeds 3] [--source PATH]
                                      [--device D] [--max-epochs E]
     fairmine reproduce imdb --root PATH [--seeds 3] [--device D] [--weights W]
@@ -28,6 +28,7 @@ from .experiments import (
     run_german_protocol,
     summarise_runs,
 )
+from .mi import CRITERIA
 from .networks import reference_classifier, resnet50_backbone
 
 __all__ = ["main"]
@@ -98,6 +99,13 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         default=GERMAN_MI_WEIGHT,
         help=f"fairmine's mi_weight, lambda ({GERMAN_MI_WEIGHT:g})",
+    )
+    german.add_argument(
+        "--criterion",
+        choices=CRITERIA,
+        default="demographic_parity",
+        help="the information fairmine removes: I(Z;C) for demographic_parity (the paper's, "
+        "default), I(Z;C|Y) for equalized_odds, I(Z;C|Y=good) for equal_opportunity",
     )
     german.add_argument("--seed", type=int, default=0, help="seed of the splits (0)")
     german.add_argument(
@@ -190,7 +198,10 @@ def _run_logged(
 def _reproduce_german(args: argparse.Namespace) -> int:
     def fairmine(run: int, mi_weight: float) -> MIUnbiasedClassifier:
         return MIUnbiasedClassifier(
-            mi_weight=mi_weight, max_epochs=args.max_epochs, random_state=run
+            mi_weight=mi_weight,
+            criterion=args.criterion,
+            max_epochs=args.max_epochs,
+            random_state=run,
         )
 
     models = {
@@ -200,7 +211,8 @@ def _reproduce_german(args: argparse.Namespace) -> int:
     }
     header = (
         f"German credit: {args.runs} random 70/30 splits (seed {args.seed}), sensitive "
-        f"attribute age < 25; ERM and fairmine (mi_weight={args.mi_weight:g}) train "
+        f"attribute age < 25; ERM and fairmine (mi_weight={args.mi_weight:g}, criterion "
+        f"{args.criterion}) train "
         f"{args.max_epochs} epochs."
     )
     results = _run_logged(header, run_german_protocol, models, runs=args.runs, seed=args.seed)

@@ -27,9 +27,10 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics._scorer import _cached_call, _Scorer
 
-from ._estimate_mi import estimate_mi
+from .mi import estimate_mi
 
 __all__ = [
+    "MIScorer",
     "SensitiveFeaturesScorer",
     "demographic_parity_scorer",
     "equal_opportunity_scorer",
@@ -148,18 +149,51 @@ equalized_odds_scorer = make_fairness_scorer(equalized_odds_difference)
 demographic_parity_scorer = make_fairness_scorer(demographic_parity_difference)
 
 
-def _negative_mi(y_true: Any, Z: np.ndarray, *, sensitive_features: Any, **kwargs: Any) -> float:
-    return estimate_mi(Z, sensitive_features, **kwargs)
+class MIScorer(SensitiveFeaturesScorer):
+    """Negated :func:`fairmine.estimate_mi` of ``transform(X)``, under the estimator's criterion.
+
+    Build it with :func:`make_mi_scorer`. The criterion is read from the
+    scored estimator (the last step of a pipeline): ``I(Z; C)`` for
+    ``"demographic_parity"`` (and for estimators without one),
+    ``I(Z; C | Y)`` for ``"equalized_odds"`` and ``I(Z; C)`` on the rows of
+    the positive class for ``"equal_opportunity"``.
+    """
+
+    def _score(self, method_caller, estimator, X, y_true, **kwargs):
+        sensitive_features = kwargs.get("sensitive_features")
+        if sensitive_features is None:
+            raise ValueError(
+                f"the scorer {self!r} needs sensitive_features but received none. " + _ROUTING_HINT
+            )
+        Z = method_caller(estimator, "transform", X)
+        c = np.asarray(sensitive_features)
+        final = estimator[-1] if hasattr(estimator, "steps") else estimator
+        criterion = getattr(final, "criterion", "demographic_parity")
+        given = None
+        if criterion != "demographic_parity":
+            if y_true is None:
+                raise ValueError(f"the MI of criterion={criterion!r} needs the true labels y.")
+            y_true = np.asarray(y_true)
+            if criterion == "equalized_odds":
+                given = y_true
+            else:
+                positive = final.classes_[final._mi_criterion().positive]
+                keep = y_true == positive
+                Z, c = Z[keep], c[keep]
+        return self._sign * estimate_mi(Z, c, given=given, **self._kwargs)
 
 
-def make_mi_scorer(**estimate_mi_kwargs: Any) -> SensitiveFeaturesScorer:
+def make_mi_scorer(**estimate_mi_kwargs: Any) -> MIScorer:
     """Scorer of the mutual information between ``transform(X)`` and the attribute.
 
     It returns ``-estimate_mi(estimator.transform(X), sensitive_features)``
-    (a fresh critic trained and evaluated on halves of the scored samples),
-    so that it ranks models the scikit-learn way and never reads ``y``.
-    Used with :class:`fairmine.model_selection.MISelectionRule` to choose
-    ``mi_weight`` without validation labels.
+    (a fresh critic trained, selected and tested on separate parts of the
+    scored samples), so that it ranks models the scikit-learn way. The MI is
+    the one the estimator's ``criterion`` penalises: it reads ``y`` only for
+    ``"equalized_odds"`` (to condition on it) and ``"equal_opportunity"``
+    (to keep the positive rows). Used with
+    :class:`fairmine.model_selection.MISelectionRule` to choose
+    ``mi_weight``.
 
     Parameters
     ----------
@@ -169,7 +203,7 @@ def make_mi_scorer(**estimate_mi_kwargs: Any) -> SensitiveFeaturesScorer:
 
     Returns
     -------
-    SensitiveFeaturesScorer
+    MIScorer
         The scorer.
 
     Examples
@@ -180,8 +214,8 @@ def make_mi_scorer(**estimate_mi_kwargs: Any) -> SensitiveFeaturesScorer:
     >>> rng = np.random.RandomState(0)
     >>> X, c = rng.normal(size=(200, 3)), rng.randint(0, 2, 200)
     >>> clf = MIUnbiasedClassifier(max_epochs=2).fit(X, X[:, 0] > 0, sensitive_features=c)
-    >>> mi = -make_mi_scorer(max_steps=500, random_state=0)(clf, X, None, sensitive_features=c)
+    >>> mi = -make_mi_scorer(max_steps=500)(clf, X, X[:, 0] > 0, sensitive_features=c)
     >>> bool(mi < 0.1)
     True
     """
-    return SensitiveFeaturesScorer(_negative_mi, -1, estimate_mi_kwargs, "transform")
+    return MIScorer(estimate_mi, -1, estimate_mi_kwargs, "transform")

@@ -99,10 +99,12 @@ def plot_history(
     """Plot training curves per epoch: by default the task loss and the MI estimate.
 
     One panel per entry of ``metrics``, one colour per model. A metric ``m``
-    draws the history columns ``train_m`` (solid) and ``valid_m`` (dashed,
-    present when the estimator had a ``train_split``); a metric that is
-    itself a column, such as one recorded by a callback of yours, is drawn
-    as it is.
+    draws the history columns ``train_m`` (solid), ``valid_m`` (dashed,
+    present when the estimator had a ``train_split``) and ``audit_m`` (dotted
+    points with their standard error, recorded by
+    :class:`fairmine.mi.MIAudit`): for ``"mi"``, the training critic's
+    estimate beside a fresh critic's. A metric that is itself a column, such
+    as one recorded by a callback of yours, is drawn as it is.
 
     Parameters
     ----------
@@ -143,14 +145,16 @@ def plot_history(
     >>> rng = np.random.RandomState(0)
     >>> X, c = rng.normal(size=(100, 3)), rng.randint(0, 2, 100)
     >>> y = (X[:, 0] + c > 0.5).astype(int)
-    >>> quick = dict(max_epochs=3, critic_steps=1, critic_warmup_steps=10, random_state=0)
+    >>> from fairmine.mi import MIAudit
+    >>> quick = dict(max_epochs=3, critic_steps=1, critic_warmup_steps=10, random_state=0,
+    ...              callbacks=[MIAudit(every=3, max_steps=100)])
     >>> erm = MIUnbiasedClassifier(mi_weight=0, **quick).fit(X, y, sensitive_features=c)
     >>> fair = MIUnbiasedClassifier(mi_weight=3, **quick).fit(X, y, sensitive_features=c)
     >>> axes = plot_history(erm, fair, labels=["ERM", "fairmine"])
     >>> [a.get_ylabel() for a in axes]
     ['task loss (cross-entropy)', 'MI estimate (nats)']
-    >>> [line.get_label() for line in axes[1].get_lines()]  # one line per model
-    ['ERM', 'fairmine']
+    >>> [line.get_label() for line in axes[1].get_lines()]  # ERM trains no critic
+    ['ERM', 'fairmine (train)', 'fairmine (audit)']
     """
     if not models:
         raise TypeError("plot_history needs at least one fitted estimator or history")
@@ -170,15 +174,13 @@ def plot_history(
         drawn = 0
         for i, (rows, label) in enumerate(zip(histories, labels, strict=True)):
             columns = set().union(*rows)
-            keys = [k for k in (f"train_{metric}", f"valid_{metric}") if k in columns]
+            prefixes = ("train", "valid", "audit")
+            keys = [f"{p}_{metric}" for p in prefixes if f"{p}_{metric}" in columns]
             if not keys and metric in columns:
                 keys = [metric]
             for key in keys:
-                epochs = [row.get("epoch", n + 1) for n, row in enumerate(rows)]
-                values = [row.get(key, np.nan) for row in rows]
                 suffix = f" ({key.split('_')[0]})" if len(keys) > 1 else ""
-                style = "--" if key.startswith("valid_") else "-"
-                panel.plot(epochs, values, style, color=f"C{i}", marker=".", label=label + suffix)
+                _draw_column(panel, rows, key, color=f"C{i}", label=label + suffix)
                 drawn += 1
         if drawn == 0:
             raise KeyError(
@@ -191,6 +193,26 @@ def plot_history(
         panel.grid(alpha=0.3)
         panel.legend(fontsize="small")
     return axes
+
+
+def _draw_column(panel: Axes, rows: list[dict], key: str, color: str, label: str) -> None:
+    """One history column: training solid, validation dashed, audits as dotted points.
+
+    An audit (``audit_*``, recorded at some epochs only) also draws its standard
+    error (``audit_*_std``) as a vertical bar at each point.
+    """
+    present = [(row.get("epoch", n + 1), row) for n, row in enumerate(rows) if key in row]
+    epochs = [epoch for epoch, _ in present]
+    values = [row[key] for _, row in present]
+    if key.startswith("audit_"):
+        panel.plot(epochs, values, ":", color=color, marker="o", label=label)
+        errors = [row.get(f"{key}_std", np.nan) for _, row in present]
+        low = np.subtract(values, errors)
+        high = np.add(values, errors)
+        panel.vlines(epochs, low, high, color=color, alpha=0.6)
+        return
+    style = "--" if key.startswith("valid_") else "-"
+    panel.plot(epochs, values, style, color=color, marker=".", label=label)
 
 
 # ----------------------------------------------------------------- trade-off

@@ -25,6 +25,15 @@ def test_reproduce_german_prints_the_table_and_progress(capsys):
     assert "0.000 +- 0.000" in constant_row
 
 
+def test_reproduce_german_takes_the_criterion(capsys):
+    argv = ["reproduce", "german", "--runs", "1", "--max-epochs", "1"]
+    assert main([*argv, "--criterion", "equal_opportunity"]) == 0
+    assert "criterion equal_opportunity" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*argv, "--criterion", "parity"])
+    assert "invalid choice: 'parity'" in capsys.readouterr().err
+
+
 def test_bad_arguments_exit_with_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["reproduce", "german", "--runs", "0"])

@@ -14,6 +14,7 @@ PUBLIC_MODULES = [
     "fairmine.datasets",
     "fairmine.experiments",
     "fairmine.metrics",
+    "fairmine.mi",
     "fairmine.model_selection",
     "fairmine.networks",
     "fairmine.plotting",

@@ -54,22 +54,31 @@ def test_rule_can_read_held_out_mi():
 
 
 @pytest.mark.slow
-def test_rule_in_grid_search_on_german_credit(german_split):
-    """On German credit the rule picks a penalised model whose z holds less age information."""
-    X, y, young = german_split["X_train"], german_split["y_train"], german_split["young_train"]
+def test_rule_in_grid_search_picks_the_penalised_model_with_less_information():
+    """A proxy column reveals the group: the rule picks the penalised model, whose z holds less.
+
+    (On German credit's 467-row training folds the honest, held-out MI of ERM's z, about .02
+    nats, is within noise of the penalised model's, so the rule has nothing to tell apart.)
+    """
+    rng = np.random.RandomState(0)
+    n = 900
+    group = rng.randint(0, 2, n)
+    signal = rng.normal(size=n)
+    y = ((signal + 0.8 * group + rng.normal(scale=0.5, size=n)) > 0.4).astype(int)
+    X = np.c_[signal, group + rng.normal(scale=0.1, size=n), rng.normal(size=(n, 2))]
     with sklearn.config_context(enable_metadata_routing=True):
         search = GridSearchCV(
-            MIUnbiasedClassifier(random_state=0),
+            MIUnbiasedClassifier(random_state=0, max_epochs=10),
             {"mi_weight": [0.0, 3.0]},
-            scoring={"accuracy": "accuracy", "mi": make_mi_scorer(random_state=0)},
+            scoring={"accuracy": "accuracy", "mi": make_mi_scorer(max_steps=500)},
             return_train_score=True,
             refit=MISelectionRule(),
             cv=KFold(3, shuffle=True, random_state=0),
-        ).fit(X, y, sensitive_features=young)
+        ).fit(X, y, sensitive_features=group)
     mi = -search.cv_results_["mean_train_mi"]
     train_accuracy = search.cv_results_["mean_train_accuracy"]
     print("training-part MI", mi.round(3), "train accuracy", train_accuracy.round(3))
-    # the penalty removes age information beyond the rule's tolerance for ties
+    # the penalty removes group information beyond the rule's tolerance for ties
     assert mi[1] < mi[0] - MISelectionRule().mi_tolerance
     assert train_accuracy[1] > 0.75  # and the penalised model still fits
     assert search.best_params_ == {"mi_weight": 3.0}

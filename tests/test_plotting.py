@@ -21,10 +21,17 @@ from skorch.dataset import ValidSplit
 
 from fairmine import MIUnbiasedClassifier
 from fairmine.metrics import equal_opportunity_scorer, make_mi_scorer
+from fairmine.mi import MIAudit
 from fairmine.model_selection import MISelectionRule
 from fairmine.plotting import plot_group_metrics, plot_history, plot_tradeoff
 
-TINY = {"max_epochs": 2, "critic_steps": 1, "critic_warmup_steps": 10, "random_state": 0}
+TINY = {
+    "max_epochs": 2,
+    "critic_steps": 1,
+    "critic_warmup_steps": 10,
+    "random_state": 0,
+    "callbacks": [MIAudit(every=1, max_steps=100)],
+}
 
 
 @pytest.fixture(autouse=True)
@@ -60,13 +67,24 @@ def test_history_draws_task_loss_and_mi_one_line_per_model(fitted):
     axes = plot_history(*fitted, labels=["ERM", "fairmine"])
     assert len(axes) == 2 and all(isinstance(ax, Axes) for ax in axes)
     assert [ax.get_ylabel() for ax in axes] == ["task loss (cross-entropy)", "MI estimate (nats)"]
-    for ax, key in zip(axes, ("train_task_loss", "train_mi"), strict=True):
+    for ax in axes:
         assert ax.get_xlabel() == "epoch"
-        assert _line_labels(ax) == ["ERM", "fairmine"]
-        for line, model in zip(ax.get_lines(), fitted, strict=True):
-            np.testing.assert_array_equal(line.get_xdata(), [1, 2])
-            np.testing.assert_allclose(line.get_ydata(), model.history_[:, key])
-        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ERM", "fairmine"]
+    assert _line_labels(axes[0]) == ["ERM", "fairmine"]
+    for line, model in zip(axes[0].get_lines(), fitted, strict=True):
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2])
+        np.testing.assert_allclose(line.get_ydata(), model.history_[:, "train_task_loss"])
+    # ERM trains no critic: only the audit; fairmine shows its critic beside the audit
+    assert _line_labels(axes[1]) == ["ERM", "fairmine (train)", "fairmine (audit)"]
+    erm_audit, fair_train, fair_audit = axes[1].get_lines()
+    np.testing.assert_allclose(fair_train.get_ydata(), fitted[1].history_[:, "train_mi"])
+    for line, model in ((erm_audit, fitted[0]), (fair_audit, fitted[1])):
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2])
+        np.testing.assert_allclose(line.get_ydata(), model.history_[:, "audit_mi"])
+        assert line.get_linestyle() == ":"
+    _, bars_fair = axes[1].collections  # the audits' standard errors
+    low = np.array([seg[0][1] for seg in bars_fair.get_segments()])
+    expected = fitted[1].history_[:, "audit_mi"] - np.array(fitted[1].history_[:, "audit_mi_std"])
+    np.testing.assert_allclose(low, expected, rtol=1e-6)
 
 
 def test_history_default_labels_name_the_mi_weight(fitted):
@@ -79,8 +97,8 @@ def test_history_adds_dashed_validation_lines(data, fitted):
     split = MIUnbiasedClassifier(mi_weight=1.0, train_split=ValidSplit(0.25), **TINY)
     split.fit(X, y, sensitive_features=group)
     axes = plot_history(fitted[0], split, labels=["ERM", "split"], metrics=("mi", "acc"))
-    assert _line_labels(axes[0]) == ["ERM", "split (train)", "split (valid)"]
-    assert [line.get_linestyle() for line in axes[0].get_lines()] == ["-", "-", "--"]
+    assert _line_labels(axes[0]) == ["ERM", "split (train)", "split (valid)", "split (audit)"]
+    assert [line.get_linestyle() for line in axes[0].get_lines()] == [":", "-", "--", ":"]
     # only the model with a validation split recorded an accuracy
     assert _line_labels(axes[1]) == ["split"]
     assert axes[1].get_ylabel() == "accuracy"

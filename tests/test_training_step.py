@@ -9,6 +9,7 @@ from torch import nn
 
 from fairmine import MIUnbiasedClassifier
 from fairmine._sensitive import encode_sensitive_features
+from fairmine.mi import penalty
 
 FAST = {"max_epochs": 1, "critic_steps": 1, "critic_warmup_steps": 2, "random_state": 0}
 
@@ -68,8 +69,7 @@ def _step_gradients(net, clip_mi_gradient, x, c, y, mi_scale):
         u = module.pre_activation(x)
         z = module.activation(u)
         task = net.criterion_(module.head(z), y)
-        t_joint, t_marginal = net.marginal.pairs(net.critic_, z, c)
-        mi = t_joint.mean() - torch.logsumexp(t_marginal, 0) + math.log(len(t_marginal))
+        mi, _ = penalty(net.critic_, net.marginal, z, c)
         return u, task, mi_scale * mi
 
     u, task, mi = losses()
@@ -116,3 +116,37 @@ def test_clipping_rules_give_different_updates(biased_data):
     }
     z = {rule: model.transform(X) for rule, model in models.items()}
     assert not np.allclose(z["representation"], z["per_tensor"])
+
+
+def test_per_tensor_rule_clips_the_mi_gradient_then_weights_it_by_lambda(biased_data):
+    """The documented order: clip to the task gradient's norm, then multiply by mi_weight."""
+    X, y, group = biased_data
+    torch.manual_seed(0)
+    clf = MIUnbiasedClassifier(mi_weight=3.0, **FAST).fit(X, y, sensitive_features=group)
+    net = clf.net_
+    module = net.module_
+    net._encoder_params = list(module.encoder_parameters())
+    net._head_params = list(module.head.parameters())
+    encoder = net._encoder_params
+    x = torch.tensor(X[:64], dtype=torch.float32)
+    c = torch.as_tensor(encode_sensitive_features(group[:64]), dtype=torch.float32)
+
+    def losses():
+        z = module.encode(x)
+        mi, _ = penalty(net.critic_, net.marginal, z, c)
+        return net.criterion_(module.head(z), torch.tensor(y[:64])), 100.0 * mi
+
+    task, mi = losses()
+    combined, separate = net._parameter_gradients(task, mi)
+    assert separate is None
+    task, mi = losses()
+    task_grads = torch.autograd.grad(task, encoder, retain_graph=True)
+    mi_grads = torch.autograd.grad(mi, encoder)
+    clipped = 0
+    for got, g_task, g_mi in zip(combined[: len(encoder)], task_grads, mi_grads, strict=True):
+        penalty_part = (got - g_task).norm()
+        bound = net.mi_weight * min(g_task.norm(), g_mi.norm())
+        assert float(penalty_part) == pytest.approx(float(bound), rel=1e-4, abs=1e-7)
+        clipped += bool(g_mi.norm() > g_task.norm())
+        assert penalty_part <= net.mi_weight * g_task.norm() * (1 + 1e-4) + 1e-7
+    assert clipped > 0, "the test must exercise the clipping"

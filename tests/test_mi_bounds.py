@@ -4,16 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from fairmine._mine import (
+from fairmine.mi import (
     MAX_EXACT_MARGINAL_VALUES,
     DiscreteMarginal,
     ShuffledMarginal,
     adaptive_clip_,
-    bias_corrected_log_mean_exp,
+    bias_corrected,
     donsker_varadhan,
     log_mean_exp,
     make_marginal,
     update_log_ema,
+    within_group_permutation,
 )
 
 
@@ -45,7 +46,7 @@ def test_donsker_varadhan_value():
 def test_bias_corrected_value_is_the_minibatch_value_and_gradient_uses_the_average():
     t = torch.tensor([0.0, math.log(3.0)], requires_grad=True)
     log_ema = torch.tensor(math.log(4.0))
-    out = bias_corrected_log_mean_exp(t, log_ema)
+    out = bias_corrected(log_mean_exp(t), log_ema)
     assert out.item() == pytest.approx(math.log(2.0))
     out.backward()
     # d/dt_i of mean(exp t) / EMA = exp(t_i) / (n * EMA)
@@ -55,7 +56,7 @@ def test_bias_corrected_value_is_the_minibatch_value_and_gradient_uses_the_avera
 def test_bias_corrected_gradient_equals_plain_gradient_when_average_equals_batch():
     t = torch.tensor([0.3, -0.2, 1.1], requires_grad=True)
     plain = torch.autograd.grad(log_mean_exp(t), t)[0]
-    corrected = torch.autograd.grad(bias_corrected_log_mean_exp(t, log_mean_exp(t).detach()), t)[0]
+    corrected = torch.autograd.grad(bias_corrected(log_mean_exp(t), log_mean_exp(t).detach()), t)[0]
     assert torch.allclose(plain, corrected)
 
 
@@ -92,19 +93,32 @@ def test_adaptive_clip_rejects_mismatched_lists():
         adaptive_clip_([torch.ones(1)], [])
 
 
-def _critic(z, c):
+def _critic(z, c, given=None):
     return (z * c).sum(1)
 
 
 def test_discrete_marginal_is_the_exact_product_of_marginals():
     values = torch.tensor([[0.0], [1.0]])
-    marginal = DiscreteMarginal(values, torch.tensor([0.25, 0.75]))
+    marginal = DiscreteMarginal(values, torch.tensor([[0.25, 0.75]]))
     z = torch.tensor([[1.0], [2.0]])
     c = torch.tensor([[1.0], [0.0]])
-    t_joint, t_marginal = marginal.pairs(_critic, z, c)
+    t_joint, log_marginal = marginal.terms(_critic, z, c)
     assert torch.allclose(t_joint, torch.tensor([1.0, 0.0]))
     expected = math.log(np.mean([0.25 + 0.75 * math.e, 0.25 + 0.75 * math.e**2]))
-    assert log_mean_exp(t_marginal).item() == pytest.approx(expected, rel=1e-6)
+    assert log_mean_exp(log_marginal).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_conditional_discrete_marginal_weights_each_row_by_its_own_group():
+    values = torch.tensor([[0.0], [1.0]])
+    # p(c | g=0) = (1, 0): group 0 only ever has c = 0; p(c | g=1) = (0.5, 0.5)
+    marginal = DiscreteMarginal(values, torch.tensor([[1.0, 0.0], [0.5, 0.5]]))
+    z = torch.tensor([[1.0], [2.0]])
+    c = torch.tensor([[0.0], [1.0]])
+    given = torch.tensor([0, 1])
+    _, log_marginal = marginal.terms(_critic, z, c, given)
+    # row 0: exp T(z=1, c=0) = 1; row 1: 0.5 * exp(0) + 0.5 * exp(2)
+    expected = torch.log(torch.tensor([1.0, 0.5 + 0.5 * math.e**2]))
+    assert torch.allclose(log_marginal, expected)
 
 
 def test_shuffled_marginal_pairs_each_z_with_a_permuted_c():
@@ -112,17 +126,45 @@ def test_shuffled_marginal_pairs_each_z_with_a_permuted_c():
     z = torch.arange(6.0).view(-1, 1)
     c = torch.arange(6.0).view(-1, 1) + 10
     seen = {}
-    t_joint, t_marginal = ShuffledMarginal().pairs(lambda z, c: z[:, 0] * 100 + c[:, 0], z, c)
+    t_joint, t_marginal = ShuffledMarginal().terms(
+        lambda z, c, given: z[:, 0] * 100 + c[:, 0], z, c
+    )
     for value in t_marginal.tolist():
         seen[int(value // 100)] = value % 100
     assert torch.equal(t_joint, z[:, 0] * 100 + c[:, 0])
     assert sorted(seen.values()) == sorted(c[:, 0].tolist())
 
 
+def test_within_group_permutation_keeps_rows_in_their_group_and_mixes_them():
+    torch.manual_seed(0)
+    given = torch.tensor([2, 0, 1, 0, 2, 2, 1, 0, 0, 2] * 20)
+    permutation = within_group_permutation(given, len(given), given.device)
+    assert sorted(permutation.tolist()) == list(range(len(given)))
+    assert torch.equal(given[permutation], given)
+    assert (permutation != torch.arange(len(given))).float().mean() > 0.5
+
+
+def test_conditional_shuffle_draws_c_within_each_group():
+    torch.manual_seed(0)
+    given = torch.tensor([0, 1] * 50)
+    c = (given.float() * 10 + torch.rand(100)).view(-1, 1)  # c reveals the group
+    z = torch.zeros(100, 1)
+    _, t_marginal = ShuffledMarginal().terms(lambda z, c, g: c[:, 0], z, c, given, draws=3)
+    assert torch.equal((t_marginal // 10).long(), given.repeat(3))
+
+
 def test_make_marginal_chooses_exact_term_for_few_values_and_shuffling_otherwise():
     few = np.repeat(np.eye(3, dtype=np.float32), 5, axis=0)
     exact = make_marginal(few)
     assert isinstance(exact, DiscreteMarginal)
-    assert torch.allclose(exact.log_weights.exp(), torch.ones(3))
+    assert torch.allclose(exact.log_probabilities.exp(), torch.full((1, 3), 1 / 3))
     many = np.arange(MAX_EXACT_MARGINAL_VALUES + 1, dtype=np.float32).reshape(-1, 1)
     assert isinstance(make_marginal(many), ShuffledMarginal)
+
+
+def test_make_marginal_given_groups_uses_the_frequencies_within_each_group():
+    c = np.array([[0.0], [0.0], [1.0], [0.0], [1.0], [1.0], [1.0]], dtype=np.float32)
+    given = np.array([0, 0, 0, 0, 1, 1, 1])
+    exact = make_marginal(c, given, n_groups=3)
+    expected = torch.tensor([[0.75, 0.25], [0.0, 1.0], [3 / 7, 4 / 7]])  # group 2 is empty
+    assert torch.allclose(exact.log_probabilities.exp(), expected)

@@ -1,0 +1,261 @@
+"""``estimate_mi``: MI of a representation with an attribute, from a fresh critic."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.validation import check_array, column_or_1d
+
+from .._sensitive import SENSITIVE_ENCODINGS, SensitiveEncoding, encode_sensitive_features
+from ._critic import Marginal, StatisticsNetwork, critic_step, evaluate_bound
+from ._marginals import make_marginal
+
+__all__ = ["estimate_mi"]
+
+#: fewer samples than this cannot be split into three usable parts
+MIN_SAMPLES = 10
+
+
+@validate_params(
+    {
+        "Z": ["array-like"],
+        "C": ["array-like"],
+        "given": ["array-like", None],
+        "sensitive_encoding": [StrOptions(set(SENSITIVE_ENCODINGS))],
+        "critic_hidden": ["array-like"],
+        "max_steps": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "validation_size": [Interval(Real, 0, 1, closed="neither")],
+        "test_size": [Interval(Real, 0, 1, closed="neither")],
+        "eval_every": [Interval(Integral, 1, None, closed="left")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "return_std": ["boolean"],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+    },
+    prefer_skip_nested_validation=True,
+)
+def estimate_mi(
+    Z: ArrayLike,
+    C: Any,
+    *,
+    given: ArrayLike | None = None,
+    sensitive_encoding: SensitiveEncoding = "auto",
+    critic_hidden: Sequence[int] = (64, 64),
+    max_steps: int = 3000,
+    lr: float = 1e-3,
+    batch_size: int = 256,
+    validation_size: float = 0.2,
+    test_size: float = 0.3,
+    eval_every: int = 100,
+    patience: int = 5,
+    return_std: bool = False,
+    random_state: int | np.random.RandomState | None = 0,
+    device: str | torch.device = "cpu",
+) -> float | tuple[float, float]:
+    """Estimate the mutual information between a representation and an attribute.
+
+    A fresh MINE critic (the Donsker-Varadhan bound) is trained on one part of
+    the samples, the training step whose bound is highest on a second,
+    validation part is kept, and the bound is reported on a third, test part
+    that was used neither to train nor to select the critic. With ``given``
+    the estimate is the conditional ``I(Z; C | given)``: the critic reads the
+    class of ``given`` and the marginal term draws ``C`` within each class.
+
+    Use it to audit how much information about ``C`` any representation
+    (fairmine's ``transform`` output, a baseline's hidden layer, raw
+    features) still carries, on rows the representation was not fitted on.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_features)
+        The representation; standardised internally (MI is invariant to it).
+    C : array-like of shape (n_samples,) or (n_samples, n_columns)
+        The attribute, encoded with the same rules as
+        ``MIUnbiasedClassifier(sensitive_encoding=...)``.
+    given : array-like of shape (n_samples,) or None, default=None
+        Class labels to condition on (such as the true ``y``): the estimate
+        is then ``I(Z; C | given) = sum_y p(y) I(Z; C | given = y)``.
+    sensitive_encoding : {"auto", "categorical", "continuous", "passthrough"}, default="auto"
+        How ``C`` is encoded.
+    critic_hidden : sequence of int, default=(64, 64)
+        Hidden widths of the fresh critic.
+    max_steps : int, default=3000
+        Largest number of Adam steps on the training part.
+    lr : float, default=1e-3
+        Adam learning rate of the critic.
+    batch_size : int, default=256
+        Minibatch size of the critic updates.
+    validation_size : float, default=0.2
+        Fraction of samples used to choose the critic's training step.
+    test_size : float, default=0.3
+        Fraction of samples on which the estimate is reported.
+    eval_every : int, default=100
+        Steps between evaluations on the validation part.
+    patience : int, default=5
+        Evaluations without improvement before stopping.
+    return_std : bool, default=False
+        Also return the standard error of the estimate.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the split, the critic and its minibatches.
+    device : str, default="cpu"
+        Torch device for the critic.
+
+    Returns
+    -------
+    mi : float
+        The test-part Donsker-Varadhan estimate in nats.
+    std_error : float
+        Only with ``return_std=True``: its standard error (delta method over
+        the test rows). It describes the noise of the test rows for the chosen
+        critic, not the noise of training the critic.
+
+    Notes
+    -----
+    The DV value of any critic is a lower bound on the true MI, so the
+    estimate is biased downwards by however much the critic falls short of
+    the optimal one (more with few samples, high-dimensional ``Z`` or large
+    MI). Values slightly below zero mean "no detectable information"; a small
+    positive value is never proof of independence, only of what this critic
+    could find.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairmine import estimate_mi
+    >>> rng = np.random.RandomState(0)
+    >>> c = rng.randint(0, 4, 2000)
+    >>> z = np.eye(4)[c] + rng.normal(scale=0.05, size=(2000, 4))
+    >>> mi, std_error = estimate_mi(z, c, return_std=True)
+    >>> round(mi, 1), bool(std_error < 0.05)  # ln 4 = 1.386
+    (1.4, True)
+    """
+    Z = check_array(Z, dtype=np.float32, input_name="Z")
+    c = encode_sensitive_features(C, encoding=sensitive_encoding, name="C")
+    _check_rows(Z, c, "C")
+    groups, n_groups = None, 0
+    if given is not None:
+        labels = column_or_1d(check_array(given, ensure_2d=False, dtype=None, input_name="given"))
+        _check_rows(Z, labels, "given")
+        classes, groups = np.unique(labels, return_inverse=True)
+        n_groups = len(classes)
+    if validation_size + test_size >= 1:
+        raise ValueError(
+            f"validation_size + test_size must leave a training part, got "
+            f"{validation_size} + {test_size} >= 1."
+        )
+    if len(Z) < MIN_SAMPLES:
+        raise ValueError(
+            f"estimate_mi needs at least {MIN_SAMPLES} samples to train, select and test a "
+            f"critic, got {len(Z)}."
+        )
+    rng = check_random_state(random_state)
+    parts = _three_way_split(len(Z), validation_size, test_size, rng)
+    scaler = StandardScaler().fit(Z[parts[0]])
+    data = [
+        _part(
+            scaler.transform(Z[rows]),
+            c[rows],
+            None if groups is None else groups[rows],
+            n_groups,
+            device,
+        )
+        for rows in parts
+    ]
+    with torch.random.fork_rng(devices=_cuda_devices(device)):
+        torch.manual_seed(rng.randint(np.iinfo(np.int32).max))
+        critic = _train_critic(
+            data[0], data[1], c.shape[1], n_groups, critic_hidden, max_steps, lr, batch_size,
+            eval_every, patience,
+        )  # fmt: skip
+        value, std_error = evaluate_bound(critic, *data[2])
+    return (value, std_error) if return_std else value
+
+
+def _check_rows(Z: np.ndarray, other: np.ndarray, name: str) -> None:
+    if other.shape[0] != Z.shape[0]:
+        raise ValueError(
+            f"{name} has {other.shape[0]} rows but Z has {Z.shape[0]}; they must match."
+        )
+
+
+def _three_way_split(
+    n: int, validation_size: float, test_size: float, rng: np.random.RandomState
+) -> list[np.ndarray]:
+    """Row indices of the training, validation and test parts (each at least two rows)."""
+    rows = np.arange(n)
+    rest, test = train_test_split(rows, test_size=max(test_size, 2 / n), random_state=rng)
+    share = max(validation_size / (1 - test_size), 2 / len(rest))
+    train, validation = train_test_split(rest, test_size=share, random_state=rng)
+    return [train, validation, test]
+
+
+def _part(
+    z: np.ndarray, c: np.ndarray, groups: np.ndarray | None, n_groups: int, device: Any
+) -> tuple[Marginal, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Return one part as ``evaluate_bound``'s arguments after the critic.
+
+    They are the part's own marginal term (from its own frequencies), ``z``,
+    ``c`` and the groups.
+    """
+    as_tensor = lambda a, dtype: torch.as_tensor(np.asarray(a), dtype=dtype, device=device)  # noqa: E731
+    given = None if groups is None else as_tensor(groups, torch.int64)
+    marginal = make_marginal(c, groups, n_groups or None, device=device)
+    return marginal, as_tensor(z, torch.float32), as_tensor(c, torch.float32), given
+
+
+def _train_critic(
+    train: tuple,
+    validation: tuple,
+    sensitive_dim: int,
+    n_groups: int,
+    critic_hidden: Sequence[int],
+    max_steps: int,
+    lr: float,
+    batch_size: int,
+    eval_every: int,
+    patience: int,
+) -> StatisticsNetwork:
+    """Train a fresh critic; return it at the step with the best validation bound."""
+    marginal, z, c, given = train
+    critic = StatisticsNetwork(z.shape[1], sensitive_dim, tuple(critic_hidden), n_groups)
+    critic.to(z.device)
+    optimizer = torch.optim.Adam(critic.parameters(), lr=lr)
+    batch_size = min(batch_size, len(z))
+    best, best_state, since_best = -np.inf, copy.deepcopy(critic.state_dict()), 0
+    for step in range(1, max_steps + 1):
+        rows = torch.randint(len(z), (batch_size,), device=z.device)
+        critic_step(critic, optimizer, marginal, z[rows], c[rows], _rows(given, rows))
+        if step % eval_every and step != max_steps:
+            continue
+        value, _ = evaluate_bound(critic, *validation)
+        if value > best:
+            best, best_state, since_best = value, copy.deepcopy(critic.state_dict()), 0
+        else:
+            since_best += 1
+            if since_best >= patience:
+                break
+    critic.load_state_dict(best_state)
+    return critic
+
+
+def _rows(values: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
+    return None if values is None else values[rows]
+
+
+def _cuda_devices(device: str | torch.device) -> list[int]:
+    device = torch.device(device)
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]

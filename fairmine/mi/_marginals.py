@@ -1,0 +1,195 @@
+"""The marginal term of the Donsker-Varadhan bound, plain or conditional.
+
+For ``I(Z; C)`` the marginal term is ``log E_{p(z) p(c)}[exp T(z, c)]``.
+For the conditional ``I(Z; C | G)`` it is
+``log E_{p(g) p(z|g) p(c|g)}[exp T(z, c, g)]``: each ``(z, g)`` keeps its own
+``g`` and is paired with an attribute drawn from ``p(c | g)``.
+
+Both samplers return, for a minibatch, the critic's values on the joint
+pairs and a vector whose ``log_mean_exp`` is the marginal term, so the
+bound is ``donsker_varadhan(*marginal.terms(critic, z, c, given))``. The
+second vector holds one value per row of the minibatch (per row and draw for
+the shuffled sampler), which is what the standard error of
+:func:`fairmine.mi.evaluate_bound` needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "MAX_EXACT_MARGINAL_VALUES",
+    "DiscreteMarginal",
+    "ShuffledMarginal",
+    "make_marginal",
+    "within_group_permutation",
+]
+
+#: attributes with at most this many distinct rows get the exact marginal term
+MAX_EXACT_MARGINAL_VALUES = 32
+
+Critic = Callable[[Tensor, Tensor, Tensor | None], Tensor]
+
+
+def within_group_permutation(given: Tensor | None, n: int, device: torch.device) -> Tensor:
+    """Return a random permutation of ``range(n)`` that keeps every row inside its group.
+
+    Parameters
+    ----------
+    given : Tensor of shape (n,) of int64, or None
+        Group of each row; None shuffles all rows together.
+    n : int
+        Number of rows.
+    device : torch.device
+        Where the permutation is made.
+
+    Returns
+    -------
+    Tensor of shape (n,)
+        ``perm`` such that ``given[perm] == given``.
+    """
+    if given is None:
+        return torch.randperm(n, device=device)
+    random_order = torch.argsort(given.double() + torch.rand(n, device=device, dtype=torch.double))
+    grouped = torch.argsort(given, stable=True)
+    permutation = torch.empty_like(grouped)
+    permutation[grouped] = random_order  # both list the groups in the same order and sizes
+    return permutation
+
+
+class ShuffledMarginal:
+    """Marginal pairs made by shuffling ``c`` within the minibatch (MINE's default).
+
+    With ``given``, ``c`` is shuffled within each group of ``given`` only, which
+    draws it from ``p(c | g)``.
+    """
+
+    def terms(
+        self, critic: Critic, z: Tensor, c: Tensor, given: Tensor | None = None, draws: int = 1
+    ) -> tuple[Tensor, Tensor]:
+        """Critic values on joint pairs, and on ``draws`` shuffles of ``c``.
+
+        Parameters
+        ----------
+        critic : callable
+            ``critic(z, c, given)`` returns one value per row.
+        z : Tensor of shape (n, d_z)
+            Representations.
+        c : Tensor of shape (n, d_c)
+            Their attributes.
+        given : Tensor of shape (n,) of int64 or None, default=None
+            The conditioning variable (the class of ``y``), or None.
+        draws : int, default=1
+            Shuffles of ``c``; more lower the variance of an evaluation.
+
+        Returns
+        -------
+        t_joint : Tensor of shape (n,)
+        log_marginal : Tensor of shape (draws * n,)
+            ``log_mean_exp(log_marginal)`` estimates the marginal term.
+        """
+        n = len(z)
+        shuffles = [c[within_group_permutation(given, n, c.device)] for _ in range(draws)]
+        repeat = lambda a: None if a is None else torch.cat([a] * (draws + 1))  # noqa: E731
+        t = critic(repeat(z), torch.cat([c, *shuffles]), repeat(given))
+        return t[:n], t[n:]
+
+
+class DiscreteMarginal:
+    """Exact marginal term for an attribute with few distinct values.
+
+    Every ``z`` of the minibatch is paired with every distinct attribute value
+    ``c_k``, weighted by its frequency ``p(c_k | g)`` in its group ``g`` (or
+    ``p(c_k)`` without conditioning), which removes the sampling noise of
+    shuffling: ``log E[exp T] = log mean_i sum_k p(c_k | g_i) exp T(z_i, c_k, g_i)``.
+
+    Parameters
+    ----------
+    values : Tensor of shape (k, d_c)
+        The distinct encoded attribute rows.
+    probabilities : Tensor of shape (n_groups, k)
+        ``p(c_k | g)``, one row per group (one row without conditioning).
+    """
+
+    def __init__(self, values: Tensor, probabilities: Tensor) -> None:
+        self.values = values
+        self.log_probabilities = torch.log(probabilities)
+
+    def terms(
+        self, critic: Critic, z: Tensor, c: Tensor, given: Tensor | None = None, draws: int = 1
+    ) -> tuple[Tensor, Tensor]:
+        """Critic values on joint pairs, and the exact marginal term of each row.
+
+        Parameters
+        ----------
+        critic : callable
+            ``critic(z, c, given)`` returns one value per row.
+        z : Tensor of shape (n, d_z)
+            Representations.
+        c : Tensor of shape (n, d_c)
+            Their attributes; every row must be one of ``values``.
+        given : Tensor of shape (n,) of int64 or None, default=None
+            The group of each row, or None.
+        draws : int, default=1
+            Ignored: the term is exact.
+
+        Returns
+        -------
+        t_joint : Tensor of shape (n,)
+        log_marginal : Tensor of shape (n,)
+            ``log sum_k p(c_k | g_i) exp T(z_i, c_k, g_i)``; its
+            ``log_mean_exp`` is the exact marginal term of the minibatch.
+        """
+        n, k = len(z), len(self.values)
+        repeated_given = None if given is None else given.repeat(k)
+        t = critic(z.repeat(k, 1), self.values.repeat_interleave(n, dim=0), repeated_given)
+        t = t.view(k, n)
+        which = (c.unsqueeze(0) == self.values.unsqueeze(1)).all(dim=2).float().argmax(dim=0)
+        t_joint = t.gather(0, which.unsqueeze(0)).squeeze(0)
+        log_p = self.log_probabilities[0 if given is None else given]  # (k,) or (n, k)
+        return t_joint, torch.logsumexp(t.T + log_p, dim=1)
+
+
+def make_marginal(
+    c: np.ndarray,
+    given: np.ndarray | None = None,
+    n_groups: int | None = None,
+    device: str | torch.device = "cpu",
+) -> DiscreteMarginal | ShuffledMarginal:
+    """Choose the marginal term for an encoded attribute matrix.
+
+    Parameters
+    ----------
+    c : ndarray of shape (n_samples, d_c)
+        The encoded attribute of the samples that define the marginal.
+    given : ndarray of shape (n_samples,) of int or None, default=None
+        Group index (0 .. n_groups - 1) of each sample for a conditional
+        marginal ``p(c | g)``; None for ``p(c)``.
+    n_groups : int or None, default=None
+        Number of groups (default ``given.max() + 1``).
+    device : str or torch.device, default="cpu"
+        Where the attribute values live.
+
+    Returns
+    -------
+    DiscreteMarginal or ShuffledMarginal
+        The exact term when ``c`` has at most ``MAX_EXACT_MARGINAL_VALUES``
+        distinct rows, in-batch shuffling otherwise.
+    """
+    values, inverse = np.unique(c, axis=0, return_inverse=True)
+    if len(values) > MAX_EXACT_MARGINAL_VALUES:
+        return ShuffledMarginal()
+    groups = np.zeros(len(c), dtype=np.int64) if given is None else np.asarray(given)
+    n_groups = int(groups.max()) + 1 if n_groups is None else n_groups
+    counts = np.zeros((n_groups, len(values)))
+    np.add.at(counts, (groups, inverse.ravel()), 1.0)
+    totals = counts.sum(axis=1, keepdims=True)
+    # a group without samples never occurs; give it the overall frequencies
+    overall = counts.sum(axis=0, keepdims=True) / len(c)
+    probabilities = np.where(totals > 0, counts / np.maximum(totals, 1.0), overall)
+    as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
+    return DiscreteMarginal(as_tensor(values), as_tensor(probabilities))

@@ -1,0 +1,127 @@
+"""The fairness criteria: which rows and conditioning the MI penalty uses."""
+
+import numpy as np
+import pytest
+import torch
+
+from fairmine import MIUnbiasedClassifier
+from fairmine.mi import Criterion, DiscreteMarginal
+
+FAST = {"max_epochs": 2, "critic_steps": 2, "critic_warmup_steps": 5, "random_state": 0}
+
+
+def test_demographic_parity_is_the_default_and_unconditional(biased_data):
+    X, y, group = biased_data
+    clf = MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=group)
+    assert clf.criterion == "demographic_parity"
+    assert clf.net_.critic_.n_groups == 0
+    assert clf.net_.marginal.log_probabilities.shape == (1, 1 + 1)
+
+
+def test_equalized_odds_critic_reads_y_and_marginal_is_per_class(biased_data):
+    X, y, group = biased_data
+    clf = MIUnbiasedClassifier(criterion="equalized_odds", **FAST)
+    clf.fit(X, y, sensitive_features=group)
+    assert clf.net_.critic_.n_groups == 2
+    probabilities = clf.net_.marginal.log_probabilities.exp().numpy()
+    for label in (0, 1):
+        share_of_group_1 = np.mean(group[y == label] == 1)
+        np.testing.assert_allclose(probabilities[label, 1], share_of_group_1, rtol=1e-5)
+    assert np.isfinite(clf.history_[:, "train_mi"]).all()
+
+
+def test_equal_opportunity_ignores_the_attribute_of_negative_rows(biased_data):
+    """Only the rows of the positive class enter the MI: changing the others' attribute
+    leaves the model identical, whereas it changes the other criteria's models."""
+    X, y, group = biased_data
+    changed = group.copy()
+    negative = np.flatnonzero(y == 0)
+    changed[negative] = np.random.RandomState(1).randint(0, 2, len(negative))
+    assert (changed != group).any()
+
+    def proba(criterion, attribute):
+        clf = MIUnbiasedClassifier(criterion=criterion, mi_weight=3.0, **FAST)
+        return clf.fit(X, y, sensitive_features=attribute).predict_proba(X)
+
+    np.testing.assert_array_equal(
+        proba("equal_opportunity", group), proba("equal_opportunity", changed)
+    )
+    for criterion in ("demographic_parity", "equalized_odds"):
+        assert not np.array_equal(proba(criterion, group), proba(criterion, changed))
+
+
+def test_equal_opportunity_marginal_uses_positive_rows_only(biased_data):
+    X, y, group = biased_data
+    clf = MIUnbiasedClassifier(criterion="equal_opportunity", **FAST)
+    clf.fit(X, y, sensitive_features=group)
+    marginal = clf.net_.marginal
+    assert isinstance(marginal, DiscreteMarginal)
+    share = marginal.log_probabilities.exp()[0, 1].item()
+    assert share == pytest.approx(np.mean(group[y == 1] == 1), rel=1e-5)
+
+
+def test_pos_label_defaults_to_the_greater_class_and_accepts_strings(biased_data):
+    X, y, group = biased_data
+    labels = np.array(["bad", "good"])[y]
+    default = MIUnbiasedClassifier(criterion="equal_opportunity", **FAST)
+    default.fit(X, labels, sensitive_features=group)
+    assert default._mi_criterion().positive == 1  # "good" > "bad"
+    explicit = MIUnbiasedClassifier(criterion="equal_opportunity", pos_label="bad", **FAST)
+    explicit.fit(X, labels, sensitive_features=group)
+    assert explicit._mi_criterion().positive == 0
+
+
+def test_pos_label_errors_name_the_argument(biased_data):
+    X, y, group = biased_data
+    with pytest.raises(ValueError, match="pos_label='maybe' is not a class of y"):
+        MIUnbiasedClassifier(criterion="equal_opportunity", pos_label="maybe", **FAST).fit(
+            X, y, sensitive_features=group
+        )
+    three = y + (X[:, 2] > 1)
+    with pytest.raises(ValueError, match="3 classes needs pos_label"):
+        MIUnbiasedClassifier(criterion="equal_opportunity", **FAST).fit(
+            X, three, sensitive_features=group
+        )
+    clf = MIUnbiasedClassifier(criterion="equal_opportunity", pos_label=2, **FAST)
+    assert clf.fit(X, three, sensitive_features=group).predict_proba(X).shape == (len(y), 3)
+
+
+def test_unknown_criterion_is_rejected(biased_data):
+    X, y, group = biased_data
+    with pytest.raises(ValueError, match="'criterion' parameter"):
+        MIUnbiasedClassifier(criterion="fairness", **FAST).fit(X, y, sensitive_features=group)
+
+
+def test_equal_opportunity_needs_two_positive_rows(biased_data):
+    X, y, group = biased_data
+    few = np.zeros_like(y)
+    few[0] = 1
+    with pytest.raises(ValueError, match="fewer than two"):
+        MIUnbiasedClassifier(criterion="equal_opportunity", **FAST).fit(
+            X, few, sensitive_features=group
+        )
+
+
+@pytest.mark.parametrize("sampling", ["bank", "fresh"])
+@pytest.mark.parametrize("criterion", ["equalized_odds", "equal_opportunity"])
+def test_conditional_criteria_train_with_a_continuous_attribute(biased_data, criterion, sampling):
+    X, y, group = biased_data
+    continuous = group + np.random.RandomState(0).normal(scale=0.3, size=len(y))
+    clf = MIUnbiasedClassifier(
+        criterion=criterion, critic_sampling=sampling, **{**FAST, "max_epochs": 15}
+    )
+    clf.fit(X, y, sensitive_features=continuous)
+    assert np.isfinite(clf.history_[:, "train_mi"]).all()
+    assert clf.score(X, y) > 0.6
+
+
+def test_criterion_select_on_tensors_and_arrays():
+    z, c, y = torch.arange(8.0).view(4, 2), torch.ones(4, 1), torch.tensor([0, 1, 1, 0])
+    assert Criterion("equal_opportunity", positive=1).select(z, c, y)[0].tolist() == [
+        [2.0, 3.0],
+        [4.0, 5.0],
+    ]
+    assert Criterion("equalized_odds").select(z, c, y)[2] is y
+    assert Criterion().select(z.numpy(), c.numpy(), y.numpy())[2] is None
+    with pytest.raises(ValueError, match="positive class"):
+        Criterion("equal_opportunity")
