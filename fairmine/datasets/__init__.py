@@ -1,5 +1,6 @@
 """Data sets used to evaluate fairmine."""
 
+from ._adult import load_adult
 from ._colored_mnist import DEFAULT_PALETTE, make_colored_mnist
 from ._german import load_german
 from ._imdb import IMDB_AGE_BINS, IMDBFaces, load_imdb_faces
@@ -8,6 +9,7 @@ __all__ = [
     "DEFAULT_PALETTE",
     "IMDB_AGE_BINS",
     "IMDBFaces",
+    "load_adult",
     "load_german",
     "load_imdb_faces",
     "make_colored_mnist",
