@@ -32,6 +32,7 @@ from skorch.utils import to_device
 from torch import nn
 from torch.utils.data import Dataset
 
+from ._devices import cuda_devices
 from ._modules import MLP, MIClassifierModule
 from ._net import MINet
 from ._sensitive import SENSITIVE_ENCODINGS, encode_sensitive_features
@@ -359,7 +360,7 @@ class MIUnbiasedClassifier(
         y_index = self._encode_target(y)
         c = self._encode_sensitive(sensitive_features, n_samples=len(y_index))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        with torch.random.fork_rng(devices=self._cuda_devices()):
+        with torch.random.fork_rng(devices=cuda_devices(self.device)):
             torch.manual_seed(seed)
             self.net_ = self._build_net(
                 sample=X[:2] if not isinstance(X, Dataset) else _first_inputs(X), c=c, y=y_index
@@ -404,12 +405,6 @@ class MIUnbiasedClassifier(
                 "they must describe the same samples."
             )
         return c
-
-    def _cuda_devices(self) -> list[int]:
-        device = torch.device(self.device)
-        if device.type != "cuda":
-            return []
-        return [device.index if device.index is not None else torch.cuda.current_device()]
 
     def _validate_X(self, X: ArrayLike, y: Any = "no_validation", *, reset: bool = True) -> Any:
         """``validate_data`` (returns ``X``, or ``(X, y)``); a backbone may take any array shape."""

@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, column_or_1d
 
+from .._devices import cuda_devices
 from .._sensitive import SENSITIVE_ENCODINGS, SensitiveEncoding, encode_sensitive_features
 from ._critic import Marginal, StatisticsNetwork, critic_step, evaluate_bound
 from ._marginals import make_marginal
@@ -173,7 +174,7 @@ def estimate_mi(
         )
         for rows in parts
     ]
-    with torch.random.fork_rng(devices=_cuda_devices(device)):
+    with torch.random.fork_rng(devices=cuda_devices(device)):
         torch.manual_seed(rng.randint(np.iinfo(np.int32).max))
         critic = _train_critic(
             data[0], data[1], c.shape[1], n_groups, critic_hidden, max_steps, lr, batch_size,
@@ -252,10 +253,3 @@ def _train_critic(
 
 def _rows(values: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
     return None if values is None else values[rows]
-
-
-def _cuda_devices(device: str | torch.device) -> list[int]:
-    device = torch.device(device)
-    if device.type != "cuda":
-        return []
-    return [device.index if device.index is not None else torch.cuda.current_device()]
