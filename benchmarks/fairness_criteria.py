@@ -49,11 +49,6 @@ import pandas as pd
 import sklearn
 import torch
 from fairlearn.adversarial import AdversarialFairnessClassifier
-from fairlearn.metrics import (
-    demographic_parity_difference,
-    equal_opportunity_difference,
-    equalized_odds_difference,
-)
 from fairlearn.postprocessing import ThresholdOptimizer
 from fairlearn.reductions import (
     DemographicParity,
@@ -69,7 +64,7 @@ from sklearn.model_selection import ShuffleSplit
 import fairmine
 from fairmine import MIUnbiasedClassifier, estimate_mi
 from fairmine.datasets import load_adult, load_german
-from fairmine.experiments import german_preprocessor, summarise_runs
+from fairmine.experiments import fairness_scores, german_preprocessor, summarise_runs
 
 SPLIT_SEED = 0  # ShuffleSplit(random_state=...) of both data sets (the paper's for German)
 SAMPLE_SEED = 0  # numpy RandomState of the Adult row sample
@@ -260,17 +255,6 @@ def split(setup: Setup, run: int) -> tuple[np.ndarray, ...]:
     return X_train, X_test, y[train], y[test], c[train], c[test]
 
 
-def scores(y_true: np.ndarray, y_pred: np.ndarray, c: np.ndarray) -> dict[str, float]:
-    if y_pred.shape != y_true.shape or not np.isin(y_pred, (0, 1)).all():
-        raise ValueError(f"predictions are not 0/1 labels of shape {y_true.shape}")
-    return {
-        "accuracy": float(np.mean(y_pred == y_true)),
-        "eo": float(equal_opportunity_difference(y_true, y_pred, sensitive_features=c)),
-        "eodds": float(equalized_odds_difference(y_true, y_pred, sensitive_features=c)),
-        "dp": float(demographic_parity_difference(y_true, y_pred, sensitive_features=c)),
-    }
-
-
 def init_worker() -> None:
     torch.set_num_threads(1)
 
@@ -297,7 +281,7 @@ def fit_one(task: tuple[Setup, int, str]) -> dict[str, Any]:
             if model.randomized_predict:
                 predict_kwargs["random_state"] = run
             y_pred = np.asarray(estimator.predict(X_test, **predict_kwargs))
-            metrics = scores(y_test, y_pred, c_test)
+            metrics = fairness_scores(y_test, y_pred, c_test)
             if model.mlp and setup.audit_mi:
                 z_test = estimator.transform(X_test)
                 metrics["mi"] = estimate_mi(

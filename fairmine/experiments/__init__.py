@@ -3,6 +3,7 @@
 from ._colored_mnist import COLORED_MNIST_PAPER_RESULTS, run_colored_mnist_protocol
 from ._german import (
     GERMAN_PAPER_RESULTS,
+    fairness_scores,
     german_preprocessor,
     run_german_protocol,
     summarise_runs,
@@ -11,6 +12,7 @@ from ._german import (
 __all__ = [
     "COLORED_MNIST_PAPER_RESULTS",
     "GERMAN_PAPER_RESULTS",
+    "fairness_scores",
     "german_preprocessor",
     "run_colored_mnist_protocol",
     "run_german_protocol",

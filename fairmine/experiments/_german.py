@@ -17,7 +17,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import demographic_parity_difference, equal_opportunity_difference
+from fairlearn.metrics import (
+    demographic_parity_difference,
+    equal_opportunity_difference,
+    equalized_odds_difference,
+)
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.model_selection import ShuffleSplit
@@ -27,6 +31,7 @@ from ..datasets import load_german
 
 __all__ = [
     "GERMAN_PAPER_RESULTS",
+    "fairness_scores",
     "german_preprocessor",
     "run_german_protocol",
     "summarise_runs",
@@ -40,6 +45,9 @@ GERMAN_PAPER_RESULTS: dict[str, tuple[float, float]] = {
     "NN + chi2": (0.73, 0.25),
     "Ragonesi et al.": (0.72, 0.05),
 }
+
+#: The scores of each fit (see :func:`fairness_scores`).
+SCORES = ("accuracy", "eo", "eodds", "dp")
 
 #: Builds a fresh estimator for one run; receives the run index (use it as seed).
 EstimatorFactory = Callable[[int], BaseEstimator]
@@ -103,8 +111,9 @@ def run_german_protocol(
     -------
     pandas.DataFrame
         One row per (run, model) with columns ``run``, ``model``,
-        ``accuracy``, ``eo`` (equal-opportunity difference), ``dp``
-        (demographic-parity difference), ``fit_seconds`` and ``error``.
+        ``accuracy``, ``eo`` (equal-opportunity difference), ``eodds``
+        (equalized-odds difference), ``dp`` (demographic-parity difference),
+        ``fit_seconds`` and ``error``.
 
     Examples
     --------
@@ -133,12 +142,12 @@ def run_german_protocol(
                 _call(model.fit, X_train, y[train], sensitive_features=young[train])
                 seconds = time.perf_counter() - start
                 y_pred = np.asarray(_call(model.predict, X_test, sensitive_features=young[test]))
-                row = {"run": run, "model": name, **_scores(y[test], y_pred, young[test])}
+                row = {"run": run, "model": name, **fairness_scores(y[test], y_pred, young[test])}
                 row.update(fit_seconds=seconds, error=None)
             except Exception as error:  # a peer that fails is reported, not dropped
                 if not catch_errors:
                     raise
-                row = {"run": run, "model": name, "accuracy": np.nan, "eo": np.nan, "dp": np.nan}
+                row = {"run": run, "model": name, **dict.fromkeys(SCORES, np.nan)}
                 row.update(fit_seconds=time.perf_counter() - start, error=repr(error))
             rows.append(row)
             if progress is not None:
@@ -153,13 +162,40 @@ def run_german_protocol(
     return pd.DataFrame(rows)
 
 
-def _scores(y_true: np.ndarray, y_pred: np.ndarray, young: np.ndarray) -> dict[str, float]:
+def fairness_scores(
+    y_true: np.ndarray, y_pred: np.ndarray, sensitive_features: np.ndarray
+) -> dict[str, float]:
+    """Accuracy and fairlearn's three group disparities of 0/1 predictions.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of shape (n_samples,)
+        True and predicted labels, 0 or 1 (1 is the positive class).
+    sensitive_features : ndarray of shape (n_samples,)
+        The group of each sample.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``eo`` (equal-opportunity difference), ``eodds``
+        (equalized-odds difference) and ``dp`` (demographic-parity difference).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairmine.experiments import fairness_scores
+    >>> y, group = np.array([1, 1, 0, 0]), np.array([0, 1, 0, 1])
+    >>> fairness_scores(y, np.array([1, 0, 0, 0]), group)
+    {'accuracy': 0.75, 'eo': 1.0, 'eodds': 1.0, 'dp': 0.5}
+    """
     if y_pred.shape != y_true.shape or not np.isin(y_pred, (0, 1)).all():
         raise ValueError(f"predictions are not 0/1 labels of shape {y_true.shape}")
+    group = {"sensitive_features": sensitive_features}
     return {
         "accuracy": float(np.mean(y_pred == y_true)),
-        "eo": float(equal_opportunity_difference(y_true, y_pred, sensitive_features=young)),
-        "dp": float(demographic_parity_difference(y_true, y_pred, sensitive_features=young)),
+        "eo": float(equal_opportunity_difference(y_true, y_pred, **group)),
+        "eodds": float(equalized_odds_difference(y_true, y_pred, **group)),
+        "dp": float(demographic_parity_difference(y_true, y_pred, **group)),
     }
 
 
