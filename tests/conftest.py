@@ -20,16 +20,20 @@ def _single_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="session")
-def biased_data():
-    """Binary task where one input column reveals the group and correlates with y (read-only)."""
-    rng = np.random.RandomState(0)
-    n = 300
+def make_biased_data(n: int, seed: int = 0):
+    """Binary task where one input column reveals the group and correlates with y."""
+    rng = np.random.RandomState(seed)
     group = rng.randint(0, 2, n)
     signal = rng.normal(size=n)
     y = ((signal + 0.8 * group + rng.normal(scale=0.5, size=n)) > 0.4).astype(int)
     X = np.c_[signal, group + rng.normal(scale=0.1, size=n), rng.normal(size=(n, 2))]
-    arrays = X.astype(np.float32), y, group
+    return X.astype(np.float32), y, group
+
+
+@pytest.fixture(scope="session")
+def biased_data():
+    """``make_biased_data(300)``, read-only."""
+    arrays = make_biased_data(300)
     for array in arrays:
         array.setflags(write=False)  # shared by the whole session: tests copy before editing
     return arrays

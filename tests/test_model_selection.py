@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import sklearn
+from conftest import make_biased_data
 from sklearn.model_selection import GridSearchCV, KFold
 
 from fairmine import MIUnbiasedClassifier
@@ -60,12 +61,7 @@ def test_rule_in_grid_search_picks_the_penalised_model_with_less_information():
     (On German credit's 467-row training folds the honest, held-out MI of ERM's z, about .02
     nats, is within noise of the penalised model's, so the rule has nothing to tell apart.)
     """
-    rng = np.random.RandomState(0)
-    n = 900
-    group = rng.randint(0, 2, n)
-    signal = rng.normal(size=n)
-    y = ((signal + 0.8 * group + rng.normal(scale=0.5, size=n)) > 0.4).astype(int)
-    X = np.c_[signal, group + rng.normal(scale=0.1, size=n), rng.normal(size=(n, 2))]
+    X, y, group = make_biased_data(900)
     with sklearn.config_context(enable_metadata_routing=True):
         search = GridSearchCV(
             MIUnbiasedClassifier(random_state=0, max_epochs=10),
