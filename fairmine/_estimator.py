@@ -36,7 +36,11 @@ from ._devices import cuda_devices
 from ._modules import MLP, MIClassifierModule
 from ._net import MINet
 from ._sensitive import SENSITIVE_ENCODINGS, encode_sensitive_features
-from .exceptions import NoSensitiveFeaturesWarning, RepresentationCollapseWarning
+from .exceptions import (
+    DegenerateModelWarning,
+    NoSensitiveFeaturesWarning,
+    RepresentationCollapseWarning,
+)
 from .mi import CRITERIA, Criterion, StatisticsNetwork, make_marginal
 
 __all__ = ["MIUnbiasedClassifier"]
@@ -366,9 +370,11 @@ class MIUnbiasedClassifier(
                 sample=X[:2] if not isinstance(X, Dataset) else _first_inputs(X), c=c, y=y_index
             )
             self.net_.fit(*_training_data(X, y_index, c))
-        self.history_ = self.net_.history
-        self._n_features_out = self.embedding_dim
-        self._warn_on_collapse()
+            self.history_ = self.net_.history
+            self._n_features_out = self.embedding_dim
+            # inside the forked random state: iterating a DataLoader draws a seed
+            if not self._warn_on_collapse():
+                self._warn_if_degenerate(X, y_index)
         return self
 
     def _check_param_combinations(self) -> None:
@@ -485,7 +491,29 @@ class MIUnbiasedClassifier(
             torch_load_kwargs={"weights_only": True},
         )
 
-    def _warn_on_collapse(self) -> None:
+    def _warn_if_degenerate(self, X: Any, y: np.ndarray) -> None:
+        """Warn when the model does no better than a constant on its training data."""
+        predicted = self._run_module("forward", X).argmax(axis=1)
+        accuracy = float(np.mean(predicted == y))
+        majority = float(np.bincount(y).max() / len(y))
+        if len(np.unique(predicted)) > 1 and accuracy > majority:
+            return
+        what = (
+            f"predicts the single class {self.classes_[predicted[:1]].tolist()[0]!r}"
+            if len(np.unique(predicted)) == 1
+            else "is no better than a constant"
+        )
+        warnings.warn(
+            f"the fitted model {what} on its training data (training accuracy {accuracy:.3f}, "
+            f"most frequent class {majority:.3f}). Lower mi_weight (now {self.mi_weight!r}), "
+            f"use the criterion of the metric you audit (now {self.criterion!r}), or train "
+            f"longer (max_epochs={self.max_epochs!r}, lr={self.lr!r}).",
+            DegenerateModelWarning,
+            stacklevel=3,
+        )
+
+    def _warn_on_collapse(self) -> bool:
+        """Warn, and return True, when every unit of ``z`` is constant."""
         if self.history_[-1].get("train_z_active", 1.0) == 0.0:
             warnings.warn(
                 "every unit of the representation z is constant over the training batches "
@@ -495,6 +523,8 @@ class MIUnbiasedClassifier(
                 RepresentationCollapseWarning,
                 stacklevel=3,
             )
+            return True
+        return False
 
     # ------------------------------------------------------------- predicting
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
@@ -549,6 +579,10 @@ class MIUnbiasedClassifier(
         check_is_fitted(self)
         if not isinstance(X, Dataset):
             X = _writable(self._validate_X(X, reset=False))
+        return self._run_module(method, X)
+
+    def _run_module(self, method: str, X: Any) -> np.ndarray:
+        """Run a module method over validated ``X`` in eval mode, batch by batch."""
         net = self.net_
         net.module_.eval()
         fn = getattr(net.module_, method)

@@ -5,6 +5,7 @@ can filter exactly the situation they expect and nothing else.
 """
 
 __all__ = [
+    "DegenerateModelWarning",
     "FairmineWarning",
     "NoSensitiveFeaturesWarning",
     "RepresentationCollapseWarning",
@@ -38,9 +39,9 @@ class NoSensitiveFeaturesWarning(FairmineWarning):
     >>> import numpy as np, pytest
     >>> from fairmine import MIUnbiasedClassifier
     >>> from fairmine.exceptions import NoSensitiveFeaturesWarning
-    >>> X, y = np.random.RandomState(0).normal(size=(20, 2)), np.arange(20) % 2
+    >>> X = np.random.RandomState(0).normal(size=(100, 2))
     >>> with pytest.warns(NoSensitiveFeaturesWarning):
-    ...     _ = MIUnbiasedClassifier(max_epochs=1).fit(X, y)
+    ...     _ = MIUnbiasedClassifier(max_epochs=10, lr=1e-2).fit(X, X[:, 0] > 0)
     """
 
 
@@ -55,9 +56,11 @@ class UninformativeSensitiveFeaturesWarning(FairmineWarning):
     >>> import numpy as np, pytest
     >>> from fairmine import MIUnbiasedClassifier
     >>> from fairmine.exceptions import UninformativeSensitiveFeaturesWarning
-    >>> X, y = np.random.RandomState(0).normal(size=(20, 2)), np.arange(20) % 2
+    >>> X = np.random.RandomState(0).normal(size=(100, 2))
     >>> with pytest.warns(UninformativeSensitiveFeaturesWarning):
-    ...     _ = MIUnbiasedClassifier(max_epochs=1).fit(X, y, sensitive_features=["a"] * 20)
+    ...     _ = MIUnbiasedClassifier(max_epochs=10, lr=1e-2).fit(
+    ...         X, X[:, 0] > 0, sensitive_features=["a"] * 100
+    ...     )
     """
 
 
@@ -75,6 +78,29 @@ class RepresentationCollapseWarning(FairmineWarning):
     >>> from fairmine.exceptions import RepresentationCollapseWarning
     >>> warnings.simplefilter("error", RepresentationCollapseWarning)  # make it fail a run
     >>> warnings.resetwarnings()
+    """
+
+
+class DegenerateModelWarning(FairmineWarning):
+    """The fitted model is no better than a constant predictor on its own training data.
+
+    ``fit`` warns when the model predicts a single class for every training
+    sample, or when its training accuracy is not above the share of the most
+    frequent class. A large ``mi_weight`` does this when the penalty leaves
+    ``z`` nothing the task can use (more often with
+    ``criterion="demographic_parity"`` on data whose groups have different
+    base rates); too few epochs or a poor ``lr`` do it too. Lower
+    ``mi_weight``, try the criterion of the metric you audit, or train longer.
+
+    Examples
+    --------
+    >>> import numpy as np, pytest
+    >>> from fairmine import MIUnbiasedClassifier
+    >>> from fairmine.exceptions import DegenerateModelWarning
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.normal(size=(60, 2)), np.r_[np.zeros(50, int), np.ones(10, int)]
+    >>> with pytest.warns(DegenerateModelWarning, match="mi_weight"):
+    ...     _ = MIUnbiasedClassifier(max_epochs=1).fit(X, y, sensitive_features=X[:, 0] > 0)
     """
 
 

@@ -14,6 +14,9 @@ from fairmine.networks import (
     resnet_backbone,
 )
 
+# these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
+pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+
 FAST = {"max_epochs": 4, "critic_steps": 2, "critic_warmup_steps": 2, "random_state": 0}
 
 

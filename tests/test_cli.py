@@ -7,6 +7,9 @@ import pytest
 
 from fairmine.cli import main
 
+# these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
+pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+
 
 def test_reproduce_german_prints_the_table_and_progress(capsys):
     assert main(["reproduce", "german", "--runs", "2", "--max-epochs", "2"]) == 0

@@ -9,6 +9,7 @@ from skorch.dataset import ValidSplit
 
 from fairmine import MIUnbiasedClassifier
 from fairmine.exceptions import (
+    DegenerateModelWarning,
     NoSensitiveFeaturesWarning,
     RepresentationCollapseWarning,
     TrainingDivergedError,
@@ -18,6 +19,7 @@ from fairmine.exceptions import (
 FAST = {"max_epochs": 3, "critic_steps": 2, "critic_warmup_steps": 5, "random_state": 0}
 
 
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")  # 2-3 epochs
 def test_fit_predict_proba_transform(biased_data):
     X, y, group = biased_data
     clf = MIUnbiasedClassifier(embedding_dim=5, **FAST).fit(X, y, sensitive_features=group)
@@ -65,6 +67,7 @@ def test_labels_of_any_type_and_multiclass():
     assert clf.score(X, labels) > 0.8
 
 
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")  # 2-3 epochs
 def test_dataframe_input_records_feature_names(biased_data):
     X, y, group = biased_data
     frame = pd.DataFrame(X, columns=["signal", "proxy", "noise1", "noise2"])
@@ -260,3 +263,32 @@ def test_missing_y_is_rejected_for_arrays(biased_data):
     X, _, group = biased_data
     with pytest.raises(ValueError, match="requires y to be passed"):
         MIUnbiasedClassifier(**FAST).fit(X, sensitive_features=group)
+
+
+def test_a_penalty_that_wrecks_the_task_warns_naming_mi_weight(biased_data):
+    X, y, group = biased_data
+    clf = MIUnbiasedClassifier(mi_weight=50.0, **{**FAST, "critic_steps": 1, "max_epochs": 3})
+    with pytest.warns(DegenerateModelWarning, match=r"mi_weight \(now 50.0\)") as record:
+        clf.fit(X, y, sensitive_features=group)
+    message = str(record[0].message)
+    assert "no better than a constant" in message or "single class" in message
+    assert clf.score(X, y) <= np.bincount(y).max() / len(y)
+
+
+def test_a_model_predicting_one_class_warns():
+    # labels independent of X, 90 % zeros: the best a model can do is always say 0
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(200, 2)), (rng.uniform(size=200) < 0.1).astype(int)
+    clf = MIUnbiasedClassifier(mi_weight=0.0, max_epochs=5, lr=1e-2, random_state=0)
+    with pytest.warns(DegenerateModelWarning, match="predicts the single class 0 on"):
+        clf.fit(X, y, sensitive_features=np.arange(200) % 2)
+    assert set(clf.predict(X)) == {0}
+
+
+def test_a_model_that_learned_the_task_does_not_warn(biased_data):
+    X, y, group = biased_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateModelWarning)
+        clf = MIUnbiasedClassifier(max_epochs=15, random_state=0)
+        clf.fit(X, y, sensitive_features=group)
+    assert clf.score(X, y) > 0.75

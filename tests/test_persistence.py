@@ -10,6 +10,9 @@ from sklearn.base import clone
 
 from fairmine import MIUnbiasedClassifier
 
+# these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
+pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+
 FAST = {"max_epochs": 3, "critic_steps": 2, "critic_warmup_steps": 5, "random_state": 0}
 
 

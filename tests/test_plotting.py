@@ -25,6 +25,9 @@ from fairmine.mi import MIAudit
 from fairmine.model_selection import MISelectionRule
 from fairmine.plotting import plot_group_metrics, plot_history, plot_tradeoff
 
+# these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
+pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+
 TINY = {
     "max_epochs": 2,
     "critic_steps": 1,

@@ -18,6 +18,9 @@ from fairmine.metrics import (
     equalized_odds_scorer,
 )
 
+# these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
+pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+
 FAST = {"max_epochs": 2, "critic_steps": 1, "critic_warmup_steps": 2, "random_state": 0}
 
 

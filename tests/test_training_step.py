@@ -11,6 +11,9 @@ from fairmine import MIUnbiasedClassifier
 from fairmine._sensitive import encode_sensitive_features
 from fairmine.mi import penalty
 
+# these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
+pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+
 FAST = {"max_epochs": 1, "critic_steps": 1, "critic_warmup_steps": 2, "random_state": 0}
 
 

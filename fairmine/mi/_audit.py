@@ -51,7 +51,8 @@ class MIAudit(Callback):
     >>> rng = np.random.RandomState(0)
     >>> group = rng.randint(0, 2, 300)
     >>> X = np.c_[rng.normal(size=(300, 3)), group + rng.normal(scale=0.1, size=300)]
-    >>> clf = MIUnbiasedClassifier(max_epochs=2, train_split=ValidSplit(0.25, random_state=0),
+    >>> clf = MIUnbiasedClassifier(max_epochs=5, lr=1e-2,
+    ...     train_split=ValidSplit(0.25, random_state=0),
     ...     callbacks=[MIAudit(every=1, max_steps=200)], random_state=0)
     >>> clf = clf.fit(X, X[:, 0] > 0, sensitive_features=group)
     >>> sorted(k for k in clf.history_[-1] if k.startswith("audit"))
