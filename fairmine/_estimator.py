@@ -216,7 +216,7 @@ class MIUnbiasedClassifier(
     >>> group = rng.randint(0, 2, 200)
     >>> X = np.c_[rng.normal(size=(200, 3)), group + rng.normal(scale=0.1, size=200)]
     >>> y = (X[:, 0] > 0).astype(int)
-    >>> clf = MIUnbiasedClassifier(max_epochs=5, random_state=0)
+    >>> clf = MIUnbiasedClassifier(max_epochs=10, lr=1e-2, random_state=0)
     >>> clf.fit(X, y, sensitive_features=group).predict(X[:3]).shape
     (3,)
     >>> clf.transform(X).shape
@@ -496,7 +496,10 @@ class MIUnbiasedClassifier(
         predicted = self._run_module("forward", X).argmax(axis=1)
         accuracy = float(np.mean(predicted == y))
         majority = float(np.bincount(y).max() / len(y))
-        if len(np.unique(predicted)) > 1 and accuracy > majority:
+        # two binomial standard errors: closer than that to the majority rate is no evidence
+        # that the model learned anything beyond a constant answer
+        margin = 2.0 * np.sqrt(majority * (1.0 - majority) / len(y))
+        if len(np.unique(predicted)) > 1 and accuracy > majority + margin:
             return
         what = (
             f"predicts the single class {self.classes_[predicted[:1]].tolist()[0]!r}"
@@ -505,7 +508,8 @@ class MIUnbiasedClassifier(
         )
         warnings.warn(
             f"the fitted model {what} on its training data (training accuracy {accuracy:.3f}, "
-            f"most frequent class {majority:.3f}). Lower mi_weight (now {self.mi_weight!r}), "
+            f"most frequent class {majority:.3f}, two standard errors {margin:.3f}). "
+            f"Lower mi_weight (now {self.mi_weight!r}), "
             f"use the criterion of the metric you audit (now {self.criterion!r}), or train "
             f"longer (max_epochs={self.max_epochs!r}, lr={self.lr!r}).",
             DegenerateModelWarning,

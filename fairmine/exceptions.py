@@ -85,9 +85,12 @@ class DegenerateModelWarning(FairmineWarning):
     """The fitted model is no better than a constant predictor on its own training data.
 
     ``fit`` warns when the model predicts a single class for every training
-    sample, or when its training accuracy is not above the share of the most
-    frequent class. A large ``mi_weight`` does this when the penalty leaves
-    ``z`` nothing the task can use (more often with
+    sample, or when its training accuracy is not above the share ``p`` of the
+    most frequent class by more than two binomial standard errors,
+    ``2 * sqrt(p * (1 - p) / n_samples)`` (a model that answers the majority
+    class for nearly every row lands within that margin). A large
+    ``mi_weight`` does this when the penalty leaves ``z`` nothing the task can
+    use (more often with
     ``criterion="demographic_parity"`` on data whose groups have different
     base rates); too few epochs or a poor ``lr`` do it too. Lower
     ``mi_weight``, try the criterion of the metric you audit, or train longer.

@@ -213,7 +213,7 @@ def make_mi_scorer(**estimate_mi_kwargs: Any) -> MIScorer:
     >>> from fairmine.metrics import make_mi_scorer
     >>> rng = np.random.RandomState(0)
     >>> X, c = rng.normal(size=(200, 3)), rng.randint(0, 2, 200)
-    >>> clf = MIUnbiasedClassifier(max_epochs=2).fit(X, X[:, 0] > 0, sensitive_features=c)
+    >>> clf = MIUnbiasedClassifier(max_epochs=10, lr=1e-2).fit(X, X[:, 0] > 0, sensitive_features=c)
     >>> mi = -make_mi_scorer(max_steps=500)(clf, X, X[:, 0] > 0, sensitive_features=c)
     >>> bool(mi < 0.1)
     True

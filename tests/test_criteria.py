@@ -7,6 +7,9 @@ import torch
 from fairmine import MIUnbiasedClassifier
 from fairmine.mi import Criterion, DiscreteMarginal
 
+# these tests check plumbing with fits of two epochs, which DegenerateModelWarning rightly flags
+pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+
 FAST = {"max_epochs": 2, "critic_steps": 2, "critic_warmup_steps": 5, "random_state": 0}
 
 
@@ -30,7 +33,6 @@ def test_equalized_odds_critic_reads_y_and_marginal_is_per_class(biased_data):
     assert np.isfinite(clf.history_[:, "train_mi"]).all()
 
 
-@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")  # 2-3 epochs
 def test_equal_opportunity_ignores_the_attribute_of_negative_rows(biased_data):
     """Only the rows of the positive class enter the MI: changing the others' attribute
     leaves the model identical, whereas it changes the other criteria's models."""
@@ -72,7 +74,6 @@ def test_pos_label_defaults_to_the_greater_class_and_accepts_strings(biased_data
     assert explicit._mi_criterion().positive == 0
 
 
-@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")  # 2-3 epochs
 def test_pos_label_errors_name_the_argument(biased_data):
     X, y, group = biased_data
     with pytest.raises(ValueError, match="pos_label='maybe' is not a class of y"):

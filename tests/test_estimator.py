@@ -47,6 +47,7 @@ def test_history_logs_losses_and_mi_per_epoch(biased_data):
     )
 
 
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")  # 2-3 epochs
 def test_validation_split_logs_valid_metrics(biased_data):
     X, y, group = biased_data
     clf = MIUnbiasedClassifier(train_split=ValidSplit(0.2, random_state=0), **FAST)
