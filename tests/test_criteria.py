@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from fairmine import MIUnbiasedClassifier
-from fairmine.mi import Criterion, DiscreteMarginal
+from fairmine.mi import Criterion, DiscreteMarginal, MIAudit
 
 # these tests check plumbing with fits of two epochs, which DegenerateModelWarning rightly flags
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
@@ -128,3 +128,15 @@ def test_criterion_select_on_tensors_and_arrays():
     assert Criterion().select(z.numpy(), c.numpy(), y.numpy())[2] is None
     with pytest.raises(ValueError, match="positive class"):
         Criterion("equal_opportunity")
+
+
+def test_mi_audit_records_fresh_critic_values_without_changing_the_model(biased_data):
+    X, y, group = biased_data
+    params = {**FAST, "max_epochs": 3}
+    plain = MIUnbiasedClassifier(**params).fit(X, y, sensitive_features=group)
+    audited = MIUnbiasedClassifier(callbacks=[MIAudit(every=2, max_steps=100)], **params)
+    audited.fit(X, y, sensitive_features=group)
+    np.testing.assert_array_equal(plain.predict_proba(X), audited.predict_proba(X))
+    rows = audited.history_
+    assert [("audit_mi" in row) for row in rows] == [False, True, True]  # every 2nd and last
+    assert all(np.isfinite(row["audit_mi_std"]) and row["audit_mi_std"] > 0 for row in rows[1:])

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from skorch.callbacks import Callback
 
+from .._devices import cuda_devices
 from ._estimate import estimate_mi
 
 __all__ = ["MIAudit"]
@@ -22,7 +24,8 @@ class MIAudit(Callback):
     estimator's ``criterion`` (the positive rows only for equal opportunity,
     conditioned on ``y`` for equalized odds). It records ``audit_mi`` and its
     standard error ``audit_mi_std`` (nats) in ``history_``; other epochs have
-    no entry.
+    no entry. The audit leaves the training untouched: a model trained with
+    it is the model trained without it.
 
     The rows are those of the validation split when the estimator has a
     ``train_split``; otherwise the training rows (whose ``z`` the encoder was
@@ -92,7 +95,10 @@ class MIAudit(Callback):
         if epoch % self.every and epoch != net.max_epochs:
             return
         dataset = dataset_valid if dataset_valid is not None else dataset_train
-        z, c, y = net.representations(dataset)
+        # the audit must not change what it audits: iterating a DataLoader draws a seed
+        # from torch's random state, which the training goes on to use
+        with torch.random.fork_rng(devices=cuda_devices(net.device)):
+            z, c, y = net.representations(dataset)
         if c is None:
             raise ValueError(
                 "MIAudit needs the sensitive attribute: pass sensitive_features to fit."
