@@ -9,6 +9,7 @@ from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 from numpy.typing import ArrayLike
 from sklearn.base import (
@@ -22,9 +23,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    check_consistent_length,
+    _check_sample_weight,
+    _check_y,
     check_is_fitted,
-    column_or_1d,
     validate_data,
 )
 from skorch.dataset import unpack_data
@@ -32,10 +33,11 @@ from skorch.utils import to_device
 from torch import nn
 from torch.utils.data import Dataset
 
-from ._devices import cuda_devices
+from ._devices import check_device, cuda_devices
 from ._modules import MLP, MIClassifierModule
 from ._net import MINet
-from ._sensitive import SENSITIVE_ENCODINGS, encode_sensitive_features
+from ._sensitive import SENSITIVE_ENCODINGS, encode_sensitive_features, warn_if_constant
+from ._validation import naming
 from .exceptions import (
     DegenerateModelWarning,
     NoSensitiveFeaturesWarning,
@@ -225,6 +227,9 @@ class MIUnbiasedClassifier(
 
     __metadata_request__fit: ClassVar[dict] = {"sensitive_features": True}
 
+    #: the separate update's learning rate ``lr * mi_weight`` may not exceed this
+    MAX_SEPARATE_MI_LR = 1.0
+
     _parameter_constraints: ClassVar[dict] = {
         "mi_weight": [Interval(Real, 0, None, closed="left")],
         "criterion": [StrOptions(set(CRITERIA))],
@@ -235,7 +240,7 @@ class MIUnbiasedClassifier(
         "critic_hidden": ["array-like"],
         "critic_warmup_steps": [Interval(Integral, 0, None, closed="left")],
         "critic_sampling": [StrOptions({"bank", "fresh"})],
-        "critic_bank_size": [Interval(Integral, 1, None, closed="left")],
+        "critic_bank_size": [Interval(Integral, 2, None, closed="left")],
         "critic_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_units": ["array-like"],
@@ -319,7 +324,12 @@ class MIUnbiasedClassifier(
 
     # ---------------------------------------------------------------- fitting
     def fit(
-        self, X: ArrayLike | Dataset, y: ArrayLike | None = None, *, sensitive_features: Any = None
+        self,
+        X: ArrayLike | Dataset,
+        y: ArrayLike | None = None,
+        *,
+        sensitive_features: Any = None,
+        sample_weight: ArrayLike | None = None,
     ) -> MIUnbiasedClassifier:
         """Train the encoder, the logit layer and the critic (Algorithm 1).
 
@@ -343,6 +353,15 @@ class MIUnbiasedClassifier(
             trains plain ERM and warns with
             :class:`~fairmine.exceptions.NoSensitiveFeaturesWarning`.
             ``fit`` is the only method that takes it.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Non-negative weight of each sample: the task loss, the critic's
+            bound and the MI penalty are weighted means over each minibatch,
+            and the exact marginal uses weighted frequencies. A row of weight
+            0 has no influence through its label or attribute (its input still
+            passes the encoder, so it shares minibatches and the critic's
+            standardisation of ``z``). Integer weights approximate repeated
+            rows. Like any fit metadata, a meta-estimator routes it when it is
+            requested with ``set_fit_request(sample_weight=True)``.
 
         Returns
         -------
@@ -351,42 +370,72 @@ class MIUnbiasedClassifier(
         """
         self._validate_params()
         self._check_param_combinations()
+        check_device(self.device)
         if isinstance(X, Dataset):
             self._reset_input_attributes()
             y = _dataset_attribute(X, "targets", "y") if y is None else y
             if sensitive_features is None:
                 sensitive_features = getattr(X, "sensitive_features", None)
-            y = column_or_1d(y, warn=True)
-            check_consistent_length(np.empty(len(X)), y)
         else:
-            X, y = self._validate_X(X, y)
-            X = _writable(X)
-        y_index = self._encode_target(y)
+            if y is None:
+                raise ValueError(
+                    f"{type(self).__name__} requires y to be passed, but the target y is None."
+                )
+            X = _writable(self._validate_X(X))
+        y_index = self._encode_target(y, n_samples=len(X))
         c = self._encode_sensitive(sensitive_features, n_samples=len(y_index))
+        weight = _sample_weight(sample_weight, len(y_index))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         with torch.random.fork_rng(devices=cuda_devices(self.device)):
             torch.manual_seed(seed)
             self.net_ = self._build_net(
-                sample=X[:2] if not isinstance(X, Dataset) else _first_inputs(X), c=c, y=y_index
+                sample=X[:2] if not isinstance(X, Dataset) else _first_inputs(X),
+                c=c,
+                y=y_index,
+                weight=weight,
             )
-            self.net_.fit(*_training_data(X, y_index, c))
+            self.net_.fit(*_training_data(X, y_index, c, weight))
             self.history_ = self.net_.history
             self._n_features_out = self.embedding_dim
             # inside the forked random state: iterating a DataLoader draws a seed
             if not self._warn_on_collapse():
-                self._warn_if_degenerate(X, y_index)
+                self._warn_if_degenerate(X, y_index, weight)
         return self
 
     def _check_param_combinations(self) -> None:
-        if self.mi_weight > 0 and self.critic_steps == 0:
+        if self.mi_weight == 0:
+            return
+        if self.critic_steps == 0:
             raise ValueError(
                 f"critic_steps must be >= 1 when mi_weight > 0 (got critic_steps=0 and "
                 f"mi_weight={self.mi_weight!r}): the MI penalty needs a trained critic."
             )
+        critic_batch = self.critic_batch_size or self.batch_size
+        if self.critic_sampling == "bank" and critic_batch > self.critic_bank_size:
+            raise ValueError(
+                f"the critic's minibatch ({critic_batch} rows: critic_batch_size, or "
+                f"batch_size when it is None) is larger than critic_bank_size="
+                f"{self.critic_bank_size}, the rows it is drawn from. Raise critic_bank_size "
+                "or lower critic_batch_size."
+            )
+        if self.mi_update == "separate" and self.lr * self.mi_weight > self.MAX_SEPARATE_MI_LR:
+            raise ValueError(
+                f"mi_update='separate' steps the MI gradient with learning rate lr * mi_weight "
+                f"= {self.lr * self.mi_weight:g}, above {self.MAX_SEPARATE_MI_LR:g}, which "
+                f"diverges. Lower mi_weight (now {self.mi_weight!r}) or lr (now {self.lr!r}), "
+                "or use mi_update='joint', whose clipping bounds the penalty's step."
+            )
 
-    def _encode_target(self, y: np.ndarray) -> np.ndarray:
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
+    def _encode_target(self, y: Any, n_samples: int) -> np.ndarray:
+        with naming("y", "must be a 1-D array-like of class labels"):
+            y = _check_y(y, estimator=self)  # 1-D, finite (sklearn's own messages)
+            if len(y) != n_samples:
+                raise ValueError(
+                    f"y has {len(y)} samples but X has {n_samples}; they must describe the "
+                    "same samples."
+                )
+            check_classification_targets(y)
+            encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
             raise ValueError(
@@ -410,12 +459,25 @@ class MIUnbiasedClassifier(
                 f"sensitive_features has {c.shape[0]} rows but X has {n_samples} samples; "
                 "they must describe the same samples."
             )
-        return c
+        consequence = "MIUnbiasedClassifier trains plain ERM, the model of mi_weight=0."
+        return None if warn_if_constant(c, "sensitive_features", consequence) else c
 
-    def _validate_X(self, X: ArrayLike, y: Any = "no_validation", *, reset: bool = True) -> Any:
-        """``validate_data`` (returns ``X``, or ``(X, y)``); a backbone may take any array shape."""
+    def _validate_X(self, X: ArrayLike, *, reset: bool = True) -> np.ndarray:
+        """``validate_data`` on ``X``; a backbone may take any array shape."""
         images = self.backbone is not None
-        return validate_data(self, X, y, reset=reset, dtype=np.float32, allow_nd=images)
+        _refuse_text_columns(X)
+        shape = "an array of the shape the backbone takes" if images else "a 2-D array-like"
+        with naming("X", f"must be {shape} of numbers"):
+            try:
+                return validate_data(self, X, reset=reset, dtype=np.float32, allow_nd=images)
+            except ValueError as error:
+                if "could not convert" not in str(error):
+                    raise
+                raise ValueError(
+                    f"X must be numeric ({error}). Encode text and categories first, for "
+                    "example with sklearn's OneHotEncoder in a ColumnTransformer before the "
+                    "estimator."
+                ) from error
 
     def _reset_input_attributes(self) -> None:
         for name in ("n_features_in_", "feature_names_in_"):
@@ -440,7 +502,11 @@ class MIUnbiasedClassifier(
         return Criterion(self.criterion, n_classes=len(self.classes_), positive=positive)
 
     def _build_net(
-        self, sample: torch.Tensor | np.ndarray, c: np.ndarray | None, y: np.ndarray
+        self,
+        sample: torch.Tensor | np.ndarray,
+        c: np.ndarray | None,
+        y: np.ndarray,
+        weight: np.ndarray | None,
     ) -> MINet:
         if self.backbone is None:
             backbone: nn.Module = MLP(sample.shape[1], tuple(self.hidden_units))
@@ -452,7 +518,7 @@ class MIUnbiasedClassifier(
         mi_criterion = self._mi_criterion()
         critic = marginal = None
         if c is not None and self.mi_weight > 0:
-            c_mi, _, given = mi_criterion.select(c, c, y)
+            c_mi, _, given, w_mi = mi_criterion.select(c, c, y, weight)
             if len(c_mi) < 2:
                 raise ValueError(
                     f"criterion={self.criterion!r} measures the MI on the rows of class "
@@ -461,7 +527,9 @@ class MIUnbiasedClassifier(
             critic = StatisticsNetwork(
                 self.embedding_dim, c.shape[1], tuple(self.critic_hidden), mi_criterion.n_groups
             )
-            marginal = make_marginal(c_mi, given, mi_criterion.n_groups or None, self.device)
+            marginal = make_marginal(
+                c_mi, given, mi_criterion.n_groups or None, self.device, weight=w_mi
+            )
         return MINet(
             module,
             critic=critic,
@@ -491,14 +559,17 @@ class MIUnbiasedClassifier(
             torch_load_kwargs={"weights_only": True},
         )
 
-    def _warn_if_degenerate(self, X: Any, y: np.ndarray) -> None:
+    def _warn_if_degenerate(self, X: Any, y: np.ndarray, weight: np.ndarray | None) -> None:
         """Warn when the model does no better than a constant on its training data."""
         predicted = self._run_module("forward", X).argmax(axis=1)
-        accuracy = float(np.mean(predicted == y))
-        majority = float(np.bincount(y).max() / len(y))
-        # two binomial standard errors: closer than that to the majority rate is no evidence
-        # that the model learned anything beyond a constant answer
-        margin = 2.0 * np.sqrt(majority * (1.0 - majority) / len(y))
+        weight = np.ones(len(y)) if weight is None else weight.astype(np.float64)
+        accuracy = float(np.average(predicted == y, weights=weight))
+        majority = float(np.bincount(y, weights=weight).max() / weight.sum())
+        # two binomial standard errors (of the effective sample size under weights): closer
+        # than that to the majority rate is no evidence that the model learned anything
+        # beyond a constant answer
+        n_effective = weight.sum() ** 2 / np.sum(weight**2)
+        margin = 2.0 * np.sqrt(majority * (1.0 - majority) / n_effective)
         if len(np.unique(predicted)) > 1 and accuracy > majority + margin:
             return
         what = (
@@ -531,51 +602,89 @@ class MIUnbiasedClassifier(
         return False
 
     # ------------------------------------------------------------- predicting
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
         """Class probabilities, from ``X`` alone.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Inputs.
+        **kwargs
+            None accepted; ``sensitive_features`` gets an error that says
+            the attribute is used by ``fit`` only.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
+        _refuse_arguments("predict_proba", kwargs)
         logits = self._apply("forward", X)
         return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
 
-    def predict(self, X: ArrayLike) -> np.ndarray:
+    def predict(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
         """Predicted class labels, from ``X`` alone.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Inputs.
+        **kwargs
+            None accepted; ``sensitive_features`` gets an error that says
+            the attribute is used by ``fit`` only.
 
         Returns
         -------
         ndarray of shape (n_samples,)
             Labels taken from ``classes_``.
         """
+        _refuse_arguments("predict", kwargs)
         check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
-    def transform(self, X: ArrayLike) -> np.ndarray:
+    def score(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, **kwargs: Any
+    ) -> float:
+        """Mean accuracy on ``X`` and ``y``, from ``X`` alone.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Sample weights.
+        **kwargs
+            None accepted; ``sensitive_features`` gets an error that says
+            the attribute is used by ``fit`` only (score fairness with
+            :mod:`fairmine.metrics` or fairlearn's ``MetricFrame``).
+
+        Returns
+        -------
+        float
+            Accuracy of ``predict(X)``.
+        """
+        _refuse_arguments("score", kwargs)
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def transform(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
         """Return the learned representation ``z``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Inputs.
+        **kwargs
+            None accepted; ``sensitive_features`` gets an error that says
+            the attribute is used by ``fit`` only.
 
         Returns
         -------
         ndarray of shape (n_samples, embedding_dim), dtype float32
             The representation the MI penalty acted on.
         """
+        _refuse_arguments("transform", kwargs)
         return self._apply("encode", X)
 
     def _apply(self, method: str, X: Any) -> np.ndarray:
@@ -602,6 +711,19 @@ class MIUnbiasedClassifier(
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = torch.device(self.device).type != "cpu"
         return tags
+
+
+def _refuse_arguments(method: str, kwargs: dict[str, Any]) -> None:
+    """Refuse keyword arguments of a prediction method, explaining ``sensitive_features``."""
+    if "sensitive_features" in kwargs:
+        raise TypeError(
+            f"{method}() does not take sensitive_features: MIUnbiasedClassifier uses the "
+            f"attribute at fit time only, and {method} reads X alone. Drop the argument; "
+            "to measure fairness, pass it to a metric (fairmine.metrics, fairlearn's "
+            "MetricFrame) instead."
+        )
+    if kwargs:
+        raise TypeError(f"{method}() got unexpected keyword arguments {sorted(kwargs)}.")
 
 
 def _dataset_attribute(dataset: Dataset, attribute: str, argument: str) -> Any:
@@ -633,25 +755,63 @@ def _output_size(backbone: nn.Module, sample: torch.Tensor | np.ndarray) -> int:
     return int(out[0].numel())
 
 
-def _training_data(X: Any, y: np.ndarray, c: np.ndarray | None) -> tuple[Any, Any]:
-    """Build ``net_.fit``'s input: the attribute travels with X so skorch batches and splits it."""
+def _training_data(
+    X: Any, y: np.ndarray, c: np.ndarray | None, weight: np.ndarray | None
+) -> tuple[Any, Any]:
+    """Build ``net_.fit``'s input: attribute and weights travel with X, batched with it."""
     if isinstance(X, Dataset):
-        return _DatasetWithAttribute(X, y, c), None
-    return (X if c is None else {"X": X, "c": c}), y
+        return _DatasetWithAttribute(X, y, c, weight), None
+    extra = {key: value for key, value in (("c", c), ("w", weight)) if value is not None}
+    return ({"X": X, **extra} if extra else X), y
 
 
 class _DatasetWithAttribute(Dataset):
-    """Items ``({"X": input, "c": attribute}, label)`` (or ``(input, label)`` without one)."""
+    """Items ``({"X": input, "c": attribute, "w": weight}, label)``, or ``(input, label)``."""
 
-    def __init__(self, dataset: Dataset, y: np.ndarray, c: np.ndarray | None) -> None:
-        self.dataset, self.y, self.c = dataset, y, c
+    def __init__(
+        self, dataset: Dataset, y: np.ndarray, c: np.ndarray | None, weight: np.ndarray | None
+    ) -> None:
+        self.dataset, self.y = dataset, y
+        self.extra = {key: value for key, value in (("c", c), ("w", weight)) if value is not None}
 
     def __len__(self) -> int:
         return len(self.y)
 
     def __getitem__(self, index: int) -> tuple[Any, np.int64]:
         x = self.dataset[index][0]
-        return (x if self.c is None else {"X": x, "c": self.c[index]}), self.y[index]
+        if not self.extra:
+            return x, self.y[index]
+        return {"X": x, **{key: value[index] for key, value in self.extra.items()}}, self.y[index]
+
+
+def _sample_weight(sample_weight: ArrayLike | None, n_samples: int) -> np.ndarray | None:
+    """Validate ``sample_weight``; None stands for equal weights, which change nothing."""
+    if sample_weight is None:
+        return None
+    weight = _check_sample_weight(
+        sample_weight, np.empty(n_samples), dtype=np.float32, ensure_non_negative=True
+    )
+    if not np.isfinite(weight).all():
+        raise ValueError("sample_weight contains NaN or infinite values.")
+    # a weighted mean with equal weights is the plain mean: take the unweighted path
+    return None if np.ptp(weight) == 0 else weight
+
+
+def _refuse_text_columns(X: Any) -> None:
+    """Refuse a DataFrame with text or category columns with a hint to encode them."""
+    if not hasattr(X, "dtypes") or not hasattr(X, "columns"):
+        return
+    text = [
+        str(name)
+        for name, dtype in zip(X.columns, X.dtypes, strict=True)
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+    ]
+    if text:
+        raise ValueError(
+            f"X must be numeric, but the columns {text} are not (text, category or object). "
+            "Encode them first, for example with sklearn's OneHotEncoder in a "
+            "ColumnTransformer before the estimator."
+        )
 
 
 def _writable(X: np.ndarray) -> np.ndarray:

@@ -17,8 +17,10 @@ this subclass only adds the critic and overrides one training step:
 Which rows and which conditioning the MI uses is the ``mi_criterion``'s
 choice (:class:`fairmine.mi.Criterion`); the steps are the same for all.
 
-The sensitive attribute rides inside the dict ``X = {"X": ..., "c": ...}`` so
-that skorch batches and splits it together with the inputs.
+The sensitive attribute and the sample weights ride inside the dict
+``X = {"X": ..., "c": ..., "w": ...}`` so that skorch batches and splits them
+together with the inputs. With weights, the task loss, the critic's bound and
+the penalty are weighted means over the rows.
 """
 
 from __future__ import annotations
@@ -75,8 +77,13 @@ class _EpochAverages:
         return dict(zip(keys, values, strict=True))
 
 
+#: a mean task loss or an MI estimate above this many nats is divergence (a uniform guess
+#: costs ln(n_classes) nats, 0.69 for two classes)
+DIVERGED_NATS = 100.0
+
+
 class RepresentationBank:
-    """Ring buffer of the most recent detached ``(z, c[, g])`` rows of the encoder steps.
+    """Ring buffer of the most recent detached ``(z, c[, g][, w])`` rows of the encoder steps.
 
     The critic trains on minibatches drawn from it, so that its updates need
     no forward pass through the encoder of their own.
@@ -93,26 +100,30 @@ class RepresentationBank:
         self._position = 0
         self._stored: list[Tensor] | None = None
 
-    def add(self, z: Tensor, c: Tensor, given: Tensor | None = None) -> None:
-        """Store a batch of rows (``z`` is detached); ``given`` is the group of each row."""
-        new = [z.detach(), c] + ([] if given is None else [given])
+    def add(
+        self, z: Tensor, c: Tensor, given: Tensor | None = None, weight: Tensor | None = None
+    ) -> None:
+        """Store a batch of rows (``z`` is detached), their groups and weights (or None)."""
+        new = [z.detach(), c, given, weight]
         if self._stored is None:
-            self._stored = [t.new_empty((self.capacity, *t.shape[1:])) for t in new]
-        new = [t[-self.capacity :] for t in new]
-        n = len(new[0])
+            self._stored = [
+                None if t is None else t.new_empty((self.capacity, *t.shape[1:])) for t in new
+            ]
+        n = min(len(z), self.capacity)
         rows = (self._position + torch.arange(n, device=z.device)) % self.capacity
         for store, values in zip(self._stored, new, strict=True):
-            store[rows] = values
+            if store is not None:
+                store[rows] = values[-n:]
         self._position = (self._position + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
-    def sample(self, n: int) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Draw ``n`` stored rows uniformly, with replacement: ``z``, ``c`` and the groups."""
+    def sample(self, n: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """Draw ``n`` stored rows uniformly, with replacement: ``z``, ``c``, groups, weights."""
         if self._stored is None or self.size == 0:
             raise RuntimeError("the representation bank is empty")
         rows = torch.randint(self.size, (n,), device=self._stored[0].device)
-        z, c, *given = (store[rows] for store in self._stored)
-        return z, c, (given[0] if given else None)
+        z, c, given, weight = (None if store is None else store[rows] for store in self._stored)
+        return z, c, given, weight
 
 
 class MINet(NeuralNet):
@@ -255,62 +266,69 @@ class MINet(NeuralNet):
         for prefix, stats in (("train", self._train_stats), ("valid", self._valid_stats)):
             for key, value in stats.means().items():
                 self.history.record(f"{prefix}_{key}", value)
-        self._check_finite()
+        self._check_diverged()
 
     # --------------------------------------------------------------- the steps
     def train_step(self, batch: Any, **fit_params: Any) -> dict[str, Tensor]:
         self._set_training(True)
-        x, c, y = self._unpack(batch)
+        x, c, y, weight = self._unpack(batch)
         pre_activation = self.module_.pre_activation(x)
         z = self.module_.activation(pre_activation)
         logits = self.module_.head(z)
-        task_loss = self.criterion_(logits, y)
-        stats = {"task_loss": task_loss, "z_active": (z.std(0) > 1e-6).float().mean()}
+        task_loss = self._task_loss(logits, y, weight)
+        self._train_stats.add(len(y), task_loss=task_loss)
+        if len(z) >= 2:
+            self._train_stats.add(len(z), z_active=(z.std(0) > 1e-6).float().mean())
         loss, mi_objective = task_loss, None
         if self.critic is not None:
-            z_mi, c_mi, given = self.mi_criterion.select(z, c, y)
+            z_mi, c_mi, given, w_mi = self.mi_criterion.select(z, c, y, weight)
             if self._bank is not None:
-                self._bank.add(z_mi, c_mi, given)  # the critic sees the current encoder
+                self._bank.add(z_mi, c_mi, given, w_mi)  # the critic sees the current encoder
             self._train_critic(self.critic_steps)
-            if len(z_mi) >= 2:
+            if _enough_rows(z_mi, w_mi):
                 log_ema = self._log_ema if self.bias_correction else None
-                stats["mi"], mi_objective = penalty(
-                    self.critic_, self.marginal, z_mi, c_mi, given, log_ema
+                mi, mi_objective = penalty(
+                    self.critic_, self.marginal, z_mi, c_mi, given, log_ema, w_mi
                 )
-                loss = task_loss + self.mi_weight * stats["mi"]
+                loss = task_loss + self.mi_weight * mi
+                self._train_stats.add(len(z_mi), mi=mi)
         self._update(task_loss, pre_activation, mi_objective)
-        self._train_stats.add(len(y), **{k: v for k, v in stats.items() if k != "mi"})
-        if "mi" in stats:
-            self._train_stats.add(len(z_mi), mi=stats["mi"])
         return {"loss": loss.detach(), "y_pred": logits.detach()}
 
     def _train_critic(self, steps: int) -> None:
         rate = self.bias_correction_rate if self.bias_correction else None
         for _ in range(steps):
-            z, c, given = self._critic_batch()
-            if len(z) >= 2:
+            z, c, given, weight = self._critic_batch()
+            if _enough_rows(z, weight):
                 self._log_ema = critic_step(
                     self.critic_, self.critic_optimizer_, self.marginal, z, c, given,
-                    log_ema=self._log_ema, ema_rate=rate,
+                    log_ema=self._log_ema, ema_rate=rate, weight=weight,
                 )  # fmt: skip
 
     def validation_step(self, batch: Any, **fit_params: Any) -> dict[str, Tensor]:
         self._set_training(False)
-        x, c, y = self._unpack(batch)
+        x, c, y, weight = self._unpack(batch)
         with torch.no_grad():
             z = self.module_.encode(x)
             logits = self.module_.head(z)
-            task_loss = self.criterion_(logits, y)
+            task_loss = self._task_loss(logits, y, weight)
             acc = (logits.argmax(1) == y).float().mean()
             self._valid_stats.add(len(y), task_loss=task_loss, acc=acc)
             loss = task_loss
             if self.critic is not None:
-                z_mi, c_mi, given = self.mi_criterion.select(z, c, y)
-                if len(z_mi) >= 2:
-                    mi, _ = penalty(self.critic_, self.marginal, z_mi, c_mi, given)
+                z_mi, c_mi, given, w_mi = self.mi_criterion.select(z, c, y, weight)
+                if _enough_rows(z_mi, w_mi):
+                    mi, _ = penalty(self.critic_, self.marginal, z_mi, c_mi, given, weight=w_mi)
                     self._valid_stats.add(len(z_mi), mi=mi)
                     loss = task_loss + self.mi_weight * mi
         return {"loss": loss, "y_pred": logits}
+
+    def _task_loss(self, logits: Tensor, y: Tensor, weight: Tensor | None) -> Tensor:
+        """Cross-entropy, the weighted mean over the rows when there are weights."""
+        if weight is None:
+            return self.criterion_(logits, y)
+        losses = nn.functional.cross_entropy(logits, y, reduction="none")
+        return (losses * weight).sum() / weight.sum().clamp_min(torch.finfo(weight.dtype).tiny)
 
     def _update(
         self, task_loss: Tensor, pre_activation: Tensor, mi_objective: Tensor | None
@@ -396,18 +414,18 @@ class MINet(NeuralNet):
         for param, grad in zip(params, grads, strict=True):
             param.grad = grad
 
-    def _critic_batch(self) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Draw the rows ``(z, c, given)`` of one critic update."""
+    def _critic_batch(self) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """Draw the rows ``(z, c, given, weight)`` of one critic update."""
         if self._bank is not None:
             return self._bank.sample(self.critic_batch_size)
         return self._encode_batch(next(self._critic_batches))
 
-    def _encode_batch(self, batch: Any) -> tuple[Tensor, Tensor, Tensor | None]:
+    def _encode_batch(self, batch: Any) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """Push a batch through the encoder without gradient; keep the criterion's rows."""
-        x, c, y = self._unpack(batch)
+        x, c, y, weight = self._unpack(batch)
         with torch.no_grad():
             z = self.module_.encode(x)
-        return self.mi_criterion.select(z, c, y)
+        return self.mi_criterion.select(z, c, y, weight)
 
     def _fill_bank(self, dataset: Any) -> None:
         """Fill the bank with the initial encoder's ``z`` (at most one pass)."""
@@ -423,7 +441,7 @@ class MINet(NeuralNet):
         zs, cs, ys = [], [], []
         with torch.no_grad():
             for batch in self.get_iterator(dataset, training=False):
-                x, c, y = self._unpack(batch)
+                x, c, y, _ = self._unpack(batch)
                 zs.append(self.module_.encode(x).cpu())
                 cs.append(None if c is None else c.cpu())
                 ys.append(y.cpu())
@@ -435,26 +453,41 @@ class MINet(NeuralNet):
         while True:
             yield from self.get_iterator(dataset, training=True)
 
-    def _unpack(self, batch: Any) -> tuple[Tensor, Tensor | None, Tensor]:
+    def _unpack(self, batch: Any) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
+        """Return ``x``, the attribute ``c``, ``y`` and the sample weights on the device."""
         Xi, yi = unpack_data(batch)
-        if isinstance(Xi, dict):
-            x, c = Xi["X"], Xi["c"]
-        else:
-            x, c = Xi, None
-        x, y = to_device(x, self.device), to_device(yi, self.device)
-        return x, (None if c is None else to_device(c, self.device)), y
-
-    def _check_finite(self) -> None:
-        row = self.history[-1]
-        bad = sorted(
-            key
-            for key, value in row.items()
-            if isinstance(value, float) and not torch.isfinite(torch.tensor(value))
+        parts = Xi if isinstance(Xi, dict) else {"X": Xi}
+        x, c, weight = (
+            None if parts.get(key) is None else to_device(parts[key], self.device)
+            for key in ("X", "c", "w")
         )
-        if bad:
-            raise TrainingDivergedError(
-                f"training diverged at epoch {row['epoch']}: {', '.join(bad)} became "
-                f"non-finite. Lower critic_lr (now {self.critic_lr:g}) or lr "
-                f"(now {self.lr:g}), lower mi_weight (now {self.mi_weight:g}), or keep "
-                "clip_mi_gradient on and bias_correction=True."
-            )
+        return x, c, to_device(yi, self.device), weight
+
+    def _check_diverged(self) -> None:
+        """Stop training when a recorded value became non-finite or diverged in value."""
+        row = self.history[-1]
+        values = {k: v for k, v in row.items() if isinstance(v, float) and k != "dur"}
+        bad = sorted(k for k, v in values.items() if not np.isfinite(v))
+        huge = sorted(
+            k
+            for k, v in values.items()
+            if k.endswith(("task_loss", "_mi")) and np.isfinite(v) and abs(v) > DIVERGED_NATS
+        )
+        if not bad and not huge:
+            return
+        what = ", ".join(
+            [f"{', '.join(bad)} became non-finite"] * bool(bad)
+            + [f"{', '.join(f'{k}={values[k]:.3g}' for k in huge)} exceeded {DIVERGED_NATS:g} nats"]
+            * bool(huge)
+        )
+        raise TrainingDivergedError(
+            f"training diverged at epoch {row['epoch']}: {what}. Scale the inputs (for "
+            f"example with StandardScaler), lower lr (now {self.lr:g}) or critic_lr (now "
+            f"{self.critic_lr:g}), lower mi_weight (now {self.mi_weight:g}), or keep "
+            "clip_mi_gradient on and bias_correction=True."
+        )
+
+
+def _enough_rows(z: Tensor, weight: Tensor | None) -> bool:
+    """Whether a minibatch can form the bound: two rows or more, some weight."""
+    return len(z) >= 2 and (weight is None or bool(weight.sum() > 0))

@@ -25,7 +25,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .exceptions import FairmineWarning, UninformativeSensitiveFeaturesWarning
 
-__all__ = ["SENSITIVE_ENCODINGS", "encode_sensitive_features"]
+__all__ = ["SENSITIVE_ENCODINGS", "encode_sensitive_features", "warn_if_constant"]
 
 SensitiveEncoding = Literal["auto", "categorical", "continuous", "passthrough"]
 SENSITIVE_ENCODINGS = ("auto", "categorical", "continuous", "passthrough")
@@ -58,9 +58,9 @@ def encode_sensitive_features(
     Raises
     ------
     ValueError
-        For missing or infinite values, an empty input, more than two
-        dimensions, non-numeric columns with ``"continuous"`` or
-        ``"passthrough"``, or an unknown ``encoding``.
+        For missing or infinite values, values too large for float32, an
+        empty or ragged input, more than two dimensions, non-numeric columns
+        with ``"continuous"`` or ``"passthrough"``, or an unknown ``encoding``.
     """
     if encoding not in SENSITIVE_ENCODINGS:
         raise ValueError(
@@ -70,16 +70,47 @@ def encode_sensitive_features(
     _check_no_missing(frame, name)
     if encoding == "auto" and _is_binary_code(frame):
         encoding = "passthrough"
-    blocks = [_encode_column(frame[col], encoding, name, col) for col in frame.columns]
-    encoded = np.hstack(blocks).astype(np.float32, copy=False)
-    if encoded.shape[0] > 1 and not np.any(np.ptp(encoded, axis=0) > 0):
-        warnings.warn(
-            f"{name} takes a single value in the training data; the mutual-information "
-            "penalty cannot act on it and training is plain ERM.",
-            UninformativeSensitiveFeaturesWarning,
-            stacklevel=3,
+    # by position: column labels may repeat
+    blocks = [
+        _encode_column(frame.iloc[:, i], encoding, name, label)
+        for i, label in enumerate(frame.columns)
+    ]
+    with np.errstate(over="ignore", invalid="ignore"):
+        encoded = np.hstack(blocks).astype(np.float32, copy=False)
+    if not np.isfinite(encoded).all():
+        raise ValueError(
+            f"{name} has values too large to encode as float32 (at most about 3.4e38, and "
+            "their spread must be finite); rescale them first."
         )
     return encoded
+
+
+def warn_if_constant(encoded: np.ndarray, name: str, consequence: str) -> bool:
+    """Warn, and return True, when an encoded attribute takes a single value.
+
+    Parameters
+    ----------
+    encoded : ndarray of shape (n_samples, n_encoded)
+        Output of :func:`encode_sensitive_features`.
+    name : str
+        The argument's name, for the message.
+    consequence : str
+        What the caller does about it, for the message.
+
+    Returns
+    -------
+    bool
+        Whether the attribute is constant.
+    """
+    if encoded.shape[0] > 1 and np.any(np.ptp(encoded, axis=0) > 0):
+        return False
+    warnings.warn(
+        f"{name} takes a single value in these rows: it carries no information, so its "
+        f"mutual information with anything is 0; {consequence}",
+        UninformativeSensitiveFeaturesWarning,
+        stacklevel=3,
+    )
+    return True
 
 
 def _as_frame(values: Any, name: str) -> pd.DataFrame:
@@ -88,7 +119,10 @@ def _as_frame(values: Any, name: str) -> pd.DataFrame:
     elif isinstance(values, pd.Series):
         frame = values.reset_index(drop=True).to_frame()
     else:
-        array = np.asarray(values)
+        try:
+            array = np.asarray(values)
+        except (ValueError, TypeError) as error:  # ragged nested lists, for example
+            raise ValueError(f"{name} cannot be read as a 1-D or 2-D array: {error}") from error
         if array.ndim == 0:
             raise ValueError(f"{name} must be 1-D or 2-D, got a scalar {values!r}")
         if array.ndim > 2:
@@ -110,9 +144,10 @@ def _check_no_missing(frame: pd.DataFrame, name: str) -> None:
             f"{name} contains missing values (NaN/None) in column {column!r}; "
             "fairmine never imputes a sensitive attribute: drop or fill those rows first."
         )
-    for col in frame.columns:
-        if _is_numeric(frame[col]) and not np.isfinite(frame[col].to_numpy(float)).all():
-            raise ValueError(f"{name} contains infinite values in column {col!r}")
+    for i, label in enumerate(frame.columns):
+        column = frame.iloc[:, i]
+        if _is_numeric(column) and not np.isfinite(column.to_numpy(float)).all():
+            raise ValueError(f"{name} contains infinite values in column {label!r}")
 
 
 def _is_numeric(column: pd.Series) -> bool:
@@ -120,7 +155,7 @@ def _is_numeric(column: pd.Series) -> bool:
 
 
 def _is_binary_code(frame: pd.DataFrame) -> bool:
-    if frame.shape[1] < 2 or not all(_is_numeric(frame[col]) for col in frame.columns):
+    if frame.shape[1] < 2 or not all(_is_numeric(frame.iloc[:, i]) for i in range(frame.shape[1])):
         return False
     values = frame.to_numpy(dtype=float)
     return bool(np.isin(values, (0.0, 1.0)).all())
@@ -138,7 +173,8 @@ def _encode_column(column: pd.Series, encoding: str, name: str, label: str) -> n
         )
     values = column.to_numpy(dtype=np.float64).reshape(-1, 1)
     if encoding == "continuous":
-        return StandardScaler().fit_transform(values)
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: refused by the caller
+            return StandardScaler().fit_transform(values)
     return values
 
 

@@ -128,7 +128,8 @@ def resnet50_backbone(weights: Any = None) -> nn.Module:
     weights : None, str, path or torchvision ``ResNet50_Weights``, default=None
         None: random initialisation. A torchvision weights enum or its name
         (``"IMAGENET1K_V1"``, ``"DEFAULT"``): torchvision's ImageNet weights,
-        which torchvision downloads on first use. A path to a file holding a
+        which torchvision downloads on first use (a failed download raises
+        ``ConnectionError`` with what to do offline). A path to a file holding a
         ResNet-50 ``state_dict`` (``.pt`` or ``.pth``, loaded with
         ``weights_only=True``).
 
@@ -155,7 +156,18 @@ def resnet50_backbone(weights: Any = None) -> nn.Module:
         model = resnet50()
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return resnet_backbone(model)
-    return resnet_backbone(resnet50(weights=weights))
+    try:
+        model = resnet50(weights=weights)
+    except OSError as error:  # urllib's URLError included: no network, proxy, full disk
+        raise ConnectionError(
+            f"torchvision could not fetch the ResNet-50 weights={weights!r} ({error}). "
+            "Offline, use weights=None (random initialisation) or the path of a saved "
+            "state_dict: on a machine with internet run "
+            "torch.save(torchvision.models.resnet50(weights='IMAGENET1K_V1').state_dict(), "
+            "'resnet50.pt') and pass weights='resnet50.pt' (or copy torch's cache to "
+            "$TORCH_HOME)."
+        ) from error
+    return resnet_backbone(model)
 
 
 #: The reference code's settings per benchmark (rugrag/learn-unbiased; see

@@ -126,6 +126,12 @@ def test_criterion_select_on_tensors_and_arrays():
     ]
     assert Criterion("equalized_odds").select(z, c, y)[2] is y
     assert Criterion().select(z.numpy(), c.numpy(), y.numpy())[2] is None
+    weight = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert Criterion("equal_opportunity", positive=1).select(z, c, y, weight)[3].tolist() == [
+        2.0,
+        3.0,
+    ]
+    assert Criterion().select(z, c, y)[3] is None
     with pytest.raises(ValueError, match="positive class"):
         Criterion("equal_opportunity")
 

@@ -11,7 +11,6 @@ from fairmine import MIUnbiasedClassifier
 from fairmine.exceptions import (
     DegenerateModelWarning,
     NoSensitiveFeaturesWarning,
-    RepresentationCollapseWarning,
     TrainingDivergedError,
     UninformativeSensitiveFeaturesWarning,
 )
@@ -184,7 +183,7 @@ def test_sensitive_features_of_the_wrong_length_are_rejected(biased_data):
 
 def test_y_of_the_wrong_length_is_rejected(biased_data):
     X, y, group = biased_data
-    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+    with pytest.raises(ValueError, match="y has 299 samples but X has 300"):
         MIUnbiasedClassifier(**FAST).fit(X, y[:-1], sensitive_features=group)
 
 
@@ -247,17 +246,6 @@ def test_predict_before_fit_raises(biased_data):
 
     with pytest.raises(NotFittedError):
         MIUnbiasedClassifier().predict(biased_data[0])
-
-
-def test_collapse_is_reported(biased_data):
-    X, y, group = biased_data
-    # a huge SGD step kills every ReLU unit of z
-    clf = MIUnbiasedClassifier(
-        mi_weight=0.0, lr=100.0, optimizer=torch.optim.SGD, **{**FAST, "max_epochs": 5}
-    )
-    with pytest.warns(RepresentationCollapseWarning, match="collapse"):
-        clf.fit(X, y, sensitive_features=group)
-    assert len(np.unique(clf.predict(X))) == 1
 
 
 def test_missing_y_is_rejected_for_arrays(biased_data):

@@ -21,7 +21,11 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning"),
 ]
 
-EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    # measured: the weighted fit matches the fit on repeated rows to 1.2e-7 absolute (float32
+    # arithmetic sums the loss in another order), and the check demands 1e-7 relative
+    "check_sample_weight_equivalence_on_dense_data": "float32 sums differ by ~1e-7",
+}
 
 
 @parametrize_with_checks([FAST], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)

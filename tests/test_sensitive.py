@@ -5,7 +5,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from fairmine._sensitive import encode_sensitive_features
+from fairmine._sensitive import encode_sensitive_features, warn_if_constant
 from fairmine.exceptions import FairmineWarning, UninformativeSensitiveFeaturesWarning
 
 
@@ -87,8 +87,10 @@ def test_unknown_encoding_is_an_error():
 
 
 def test_constant_attribute_warns():
-    with pytest.warns(UninformativeSensitiveFeaturesWarning, match="single value"):
-        encode_sensitive_features(["a", "a", "a"])
+    encoded = encode_sensitive_features(["a", "a", "a"])
+    with pytest.warns(UninformativeSensitiveFeaturesWarning, match="single value.*what happens"):
+        assert warn_if_constant(encoded, "C", "what happens.")
+    assert not warn_if_constant(encode_sensitive_features(["a", "b", "a"]), "C", "")
 
 
 def test_many_categories_warn_that_the_attribute_may_be_continuous():

@@ -104,7 +104,8 @@ def test_pipeline_on_a_dataframe_with_string_categories(routing, german_frame):
 def test_sensitive_features_are_requested_without_set_fit_request():
     with sklearn.config_context(enable_metadata_routing=True):
         requests = MIUnbiasedClassifier().get_metadata_routing().fit.requests
-    assert requests == {"sensitive_features": True}
+    # sample_weight follows scikit-learn's convention: routed once requested explicitly
+    assert requests == {"sensitive_features": True, "sample_weight": None}
 
 
 def test_grid_search_gives_each_fold_its_slice(routing, aligned_data):

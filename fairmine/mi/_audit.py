@@ -106,7 +106,7 @@ class MIAudit(Callback):
         if self.max_rows is not None and len(z) > self.max_rows:
             rows = np.random.RandomState(self.random_state).choice(len(z), self.max_rows, False)
             z, c, y = z[rows], c[rows], y[rows]
-        z, c, given = net.mi_criterion.select(z, c, y)
+        z, c, given, _ = net.mi_criterion.select(z, c, y)
         mi, std_error = estimate_mi(
             z,
             c,

@@ -50,7 +50,9 @@ class Criterion:
         """Number of conditioning groups the critic reads (0: none)."""
         return self.n_classes if self.name == "equalized_odds" else 0
 
-    def select(self, z: Rows, c: Rows, y: Any) -> tuple[Rows, Rows, Any]:
+    def select(
+        self, z: Rows, c: Rows, y: Any, weight: Rows | None = None
+    ) -> tuple[Rows, Rows, Any, Rows | None]:
         """Return the rows and conditioning variable whose MI this criterion measures.
 
         Parameters
@@ -59,6 +61,8 @@ class Criterion:
             Representations and attributes of a batch.
         y : Tensor or ndarray of int
             Class indices of the same rows.
+        weight : Tensor or ndarray or None, default=None
+            Sample weights of the same rows, or None.
 
         Returns
         -------
@@ -66,8 +70,10 @@ class Criterion:
             All rows, or those of the positive class for equal opportunity.
         given : Tensor or ndarray or None
             ``y`` for equalized odds, else None.
+        weight : Tensor or ndarray or None
+            The weights of the rows kept (None without weights).
         """
         if self.name == "equal_opportunity":
             keep = y == self.positive
-            return z[keep], c[keep], None
-        return z, c, (y if self.name == "equalized_odds" else None)
+            return z[keep], c[keep], None, (None if weight is None else weight[keep])
+        return z, c, (y if self.name == "equalized_odds" else None), weight

@@ -78,6 +78,7 @@ def critic_step(
     *,
     log_ema: Tensor | None = None,
     ema_rate: float | None = None,
+    weight: Tensor | None = None,
 ) -> Tensor | None:
     """One gradient step of the critic that raises the Donsker-Varadhan bound.
 
@@ -100,18 +101,21 @@ def critic_step(
         starts it.
     ema_rate : float or None, default=None
         Rate of that average; None trains on the plain minibatch bound.
+    weight : Tensor of shape (n,) or None, default=None
+        Sample weights of the rows (the weighted bound); None weighs all
+        rows alike.
 
     Returns
     -------
     Tensor or None
         The updated ``log_ema`` (None without bias correction).
     """
-    t_joint, log_marginal = marginal.terms(critic, z, c, given)
+    t_joint, log_marginal = marginal.terms(critic, z, c, given, weight=weight)
     lme = log_mean_exp(log_marginal)
     if ema_rate is not None:
         log_ema = update_log_ema(log_ema, lme, ema_rate)
         lme = bias_corrected(lme, log_ema)
-    loss = lme - t_joint.mean()
+    loss = lme - _mean(t_joint, weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -125,6 +129,7 @@ def penalty(
     c: Tensor,
     given: Tensor | None = None,
     log_ema: Tensor | None = None,
+    weight: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Return the bound on a minibatch and the objective the encoder differentiates.
 
@@ -143,6 +148,8 @@ def penalty(
     log_ema : Tensor or None, default=None
         With a moving average, the objective's gradient is MINE's
         bias-corrected one (its value is the bound's).
+    weight : Tensor of shape (n,) or None, default=None
+        Sample weights of the rows; None weighs all rows alike.
 
     Returns
     -------
@@ -151,12 +158,18 @@ def penalty(
     objective : Tensor
         Same value; its gradient is the one to follow.
     """
-    t_joint, log_marginal = marginal.terms(critic, z, c, given)
+    t_joint, log_marginal = marginal.terms(critic, z, c, given, weight=weight)
     lme = log_mean_exp(log_marginal)
-    bound = t_joint.mean() - lme
+    joint = _mean(t_joint, weight)
+    bound = joint - lme
     if log_ema is None:
         return bound, bound
-    return bound, t_joint.mean() - bias_corrected(lme, log_ema)
+    return bound, joint - bias_corrected(lme, log_ema)
+
+
+def _mean(values: Tensor, weight: Tensor | None) -> Tensor:
+    """Return the mean of ``values``, weighted by ``weight`` when given."""
+    return values.mean() if weight is None else (values * weight).sum() / weight.sum()
 
 
 @torch.no_grad()

@@ -8,16 +8,24 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from numpy.typing import ArrayLike
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_array
 
-from .._devices import cuda_devices
-from .._sensitive import SENSITIVE_ENCODINGS, SensitiveEncoding, encode_sensitive_features
+from .._devices import check_device, cuda_devices
+from .._sensitive import (
+    SENSITIVE_ENCODINGS,
+    SensitiveEncoding,
+    encode_sensitive_features,
+    warn_if_constant,
+)
+from .._validation import naming
 from ._critic import Marginal, StatisticsNetwork, critic_step, evaluate_bound
 from ._marginals import make_marginal
 
@@ -88,6 +96,7 @@ def estimate_mi(
     given : array-like of shape (n_samples,) or None, default=None
         Class labels to condition on (such as the true ``y``): the estimate
         is then ``I(Z; C | given) = sum_y p(y) I(Z; C | given = y)``.
+        Continuous or missing values are refused.
     sensitive_encoding : {"auto", "categorical", "continuous", "passthrough"}, default="auto"
         How ``C`` is encoded.
     critic_hidden : sequence of int, default=(64, 64)
@@ -142,15 +151,15 @@ def estimate_mi(
     >>> round(mi, 1), bool(std_error < 0.05)  # ln 4 = 1.386
     (1.4, True)
     """
-    Z = check_array(Z, dtype=np.float32, input_name="Z")
+    check_device(device)
+    with naming("Z", "must be a numeric array-like of shape (n_samples, n_features)"):
+        Z = check_array(Z, dtype=np.float32, input_name="Z")
     c = encode_sensitive_features(C, encoding=sensitive_encoding, name="C")
     _check_rows(Z, c, "C")
     groups, n_groups = None, 0
     if given is not None:
-        labels = column_or_1d(check_array(given, ensure_2d=False, dtype=None, input_name="given"))
-        _check_rows(Z, labels, "given")
-        classes, groups = np.unique(labels, return_inverse=True)
-        n_groups = len(classes)
+        groups, n_groups = _encode_given(given)
+        _check_rows(Z, groups, "given")
     if validation_size + test_size >= 1:
         raise ValueError(
             f"validation_size + test_size must leave a training part, got "
@@ -158,9 +167,11 @@ def estimate_mi(
         )
     if len(Z) < MIN_SAMPLES:
         raise ValueError(
-            f"estimate_mi needs at least {MIN_SAMPLES} samples to train, select and test a "
-            f"critic, got {len(Z)}."
+            f"estimate_mi needs at least {MIN_SAMPLES} samples (rows of Z and C) to train, "
+            f"select and test a critic, got {len(Z)}."
         )
+    if warn_if_constant(c, "C", "estimate_mi returns 0 (standard error 0)."):
+        return (0.0, 0.0) if return_std else 0.0
     rng = check_random_state(random_state)
     parts = _three_way_split(len(Z), validation_size, test_size, rng)
     scaler = StandardScaler().fit(Z[parts[0]])
@@ -182,6 +193,34 @@ def estimate_mi(
         )  # fmt: skip
         value, std_error = evaluate_bound(critic, *data[2])
     return (value, std_error) if return_std else value
+
+
+def _encode_given(given: ArrayLike) -> tuple[np.ndarray, int]:
+    """Return the class index of each row of ``given`` and the number of classes."""
+    requirement = "must be a 1-D array-like of class labels"
+    with naming("given", requirement):
+        labels = check_array(
+            given, ensure_2d=False, dtype=None, ensure_all_finite=False, input_name="given"
+        )
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels.ravel()
+    if labels.ndim != 1:
+        raise ValueError(f"given {requirement}, got an array of shape {labels.shape}.")
+    if pd.isna(labels).any():
+        raise ValueError("given contains missing values (NaN/None); drop or fill those rows.")
+    if labels.dtype.kind in "fc" and not np.isfinite(labels).all():
+        raise ValueError("given contains infinite values; it must hold class labels.")
+    try:
+        classes, groups = np.unique(labels, return_inverse=True)
+    except TypeError as error:  # labels of mixed types, such as strings and numbers
+        raise TypeError(
+            f"given {requirement} of one type (all numbers or all strings): {error}"
+        ) from error
+    if type_of_target(labels) == "continuous":
+        raise ValueError(
+            f"given {requirement} (such as the true y), got continuous values; bin them first."
+        )
+    return groups, len(classes)
 
 
 def _check_rows(Z: np.ndarray, other: np.ndarray, name: str) -> None:

@@ -11,10 +11,18 @@ bound is ``donsker_varadhan(*marginal.terms(critic, z, c, given))``. The
 second vector holds one value per row of the minibatch (per row and draw for
 the shuffled sampler), which is what the standard error of
 :func:`fairmine.mi.evaluate_bound` needs.
+
+With sample weights ``w``, both fold the weight of each marginal value into
+that vector (as ``log(v / mean(v))``), so that its ``log_mean_exp`` is the
+weighted marginal term and a row of weight 0 contributes nothing: the
+shuffled sampler weights the pair ``(z_i, c_j)`` by ``w_i * w_j``, the exact
+one weights row ``i`` by ``w_i`` (its frequencies ``p(c | g)`` are weighted
+when :func:`make_marginal` is given the weights).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -33,6 +41,11 @@ __all__ = [
 MAX_EXACT_MARGINAL_VALUES = 32
 
 Critic = Callable[[Tensor, Tensor, Tensor | None], Tensor]
+
+
+def _log_relative(weight: Tensor) -> Tensor:
+    """``log(weight / mean(weight))``: added to values, it turns ``log_mean_exp`` weighted."""
+    return torch.log(weight) - (torch.logsumexp(torch.log(weight), dim=0) - math.log(len(weight)))
 
 
 def within_group_permutation(given: Tensor | None, n: int, device: torch.device) -> Tensor:
@@ -69,7 +82,13 @@ class ShuffledMarginal:
     """
 
     def terms(
-        self, critic: Critic, z: Tensor, c: Tensor, given: Tensor | None = None, draws: int = 1
+        self,
+        critic: Critic,
+        z: Tensor,
+        c: Tensor,
+        given: Tensor | None = None,
+        draws: int = 1,
+        weight: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Critic values on joint pairs, and on ``draws`` shuffles of ``c``.
 
@@ -85,6 +104,8 @@ class ShuffledMarginal:
             The conditioning variable (the class of ``y``), or None.
         draws : int, default=1
             Shuffles of ``c``; more lower the variance of an evaluation.
+        weight : Tensor of shape (n,) or None, default=None
+            Sample weights; the pair ``(z_i, c_j)`` weighs ``w_i * w_j``.
 
         Returns
         -------
@@ -93,10 +114,16 @@ class ShuffledMarginal:
             ``log_mean_exp(log_marginal)`` estimates the marginal term.
         """
         n = len(z)
-        shuffles = [c[within_group_permutation(given, n, c.device)] for _ in range(draws)]
+        permutations = [within_group_permutation(given, n, c.device) for _ in range(draws)]
         repeat = lambda a: None if a is None else torch.cat([a] * (draws + 1))  # noqa: E731
-        t = critic(repeat(z), torch.cat([c, *shuffles]), repeat(given))
-        return t[:n], t[n:]
+        t = critic(repeat(z), torch.cat([c, *(c[p] for p in permutations)]), repeat(given))
+        t_joint, log_marginal = t[:n], t[n:]
+        if weight is None:
+            return t_joint, log_marginal
+        pair_weight = torch.cat([weight * weight[p] for p in permutations])
+        if not pair_weight.any():  # no two weighted rows met: weight by the z row alone
+            pair_weight = weight.repeat(draws)
+        return t_joint, log_marginal + _log_relative(pair_weight)
 
 
 class DiscreteMarginal:
@@ -120,7 +147,13 @@ class DiscreteMarginal:
         self.log_probabilities = torch.log(probabilities)
 
     def terms(
-        self, critic: Critic, z: Tensor, c: Tensor, given: Tensor | None = None, draws: int = 1
+        self,
+        critic: Critic,
+        z: Tensor,
+        c: Tensor,
+        given: Tensor | None = None,
+        draws: int = 1,
+        weight: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Critic values on joint pairs, and the exact marginal term of each row.
 
@@ -136,6 +169,8 @@ class DiscreteMarginal:
             The group of each row, or None.
         draws : int, default=1
             Ignored: the term is exact.
+        weight : Tensor of shape (n,) or None, default=None
+            Sample weights of the rows.
 
         Returns
         -------
@@ -151,7 +186,10 @@ class DiscreteMarginal:
         which = (c.unsqueeze(0) == self.values.unsqueeze(1)).all(dim=2).float().argmax(dim=0)
         t_joint = t.gather(0, which.unsqueeze(0)).squeeze(0)
         log_p = self.log_probabilities[0 if given is None else given]  # (k,) or (n, k)
-        return t_joint, torch.logsumexp(t.T + log_p, dim=1)
+        log_marginal = torch.logsumexp(t.T + log_p, dim=1)
+        if weight is None:
+            return t_joint, log_marginal
+        return t_joint, log_marginal + _log_relative(weight)
 
 
 def make_marginal(
@@ -159,6 +197,7 @@ def make_marginal(
     given: np.ndarray | None = None,
     n_groups: int | None = None,
     device: str | torch.device = "cpu",
+    weight: np.ndarray | None = None,
 ) -> DiscreteMarginal | ShuffledMarginal:
     """Choose the marginal term for an encoded attribute matrix.
 
@@ -173,6 +212,8 @@ def make_marginal(
         Number of groups (default ``given.max() + 1``).
     device : str or torch.device, default="cpu"
         Where the attribute values live.
+    weight : ndarray of shape (n_samples,) or None, default=None
+        Sample weights: the frequencies of the exact term are weighted.
 
     Returns
     -------
@@ -186,10 +227,10 @@ def make_marginal(
     groups = np.zeros(len(c), dtype=np.int64) if given is None else np.asarray(given)
     n_groups = int(groups.max()) + 1 if n_groups is None else n_groups
     counts = np.zeros((n_groups, len(values)))
-    np.add.at(counts, (groups, inverse.ravel()), 1.0)
+    np.add.at(counts, (groups, inverse.ravel()), 1.0 if weight is None else weight)
     totals = counts.sum(axis=1, keepdims=True)
     # a group without samples never occurs; give it the overall frequencies
-    overall = counts.sum(axis=0, keepdims=True) / len(c)
-    probabilities = np.where(totals > 0, counts / np.maximum(totals, 1.0), overall)
+    overall = counts.sum(axis=0, keepdims=True) / counts.sum()
+    probabilities = np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), overall)
     as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
     return DiscreteMarginal(as_tensor(values), as_tensor(probabilities))

@@ -1,0 +1,276 @@
+"""No silent failure, no obscure crash: each case of the reliability issue, and sample weights.
+
+Every case below once ended in a silent wrong result or a crash that did not
+name the argument to change; each test checks the clear error or warning that
+replaced it.
+"""
+
+import urllib.error
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV, ShuffleSplit
+
+from fairmine import MIUnbiasedClassifier, estimate_mi
+from fairmine.datasets import load_german
+from fairmine.exceptions import (
+    DegenerateModelWarning,
+    RepresentationCollapseWarning,
+    TrainingDivergedError,
+    UninformativeSensitiveFeaturesWarning,
+)
+from fairmine.experiments import german_preprocessor
+
+FAST = {"max_epochs": 3, "lr": 1e-2, "critic_steps": 2, "critic_warmup_steps": 5, "random_state": 0}
+
+
+# ------------------------------------------------------------- silent wrong results
+def test_a_huge_mi_weight_warns_that_the_model_is_degenerate(biased_data):
+    X, y, group = biased_data
+    with pytest.warns(DegenerateModelWarning, match="mi_weight"):
+        MIUnbiasedClassifier(mi_weight=1e6, **FAST).fit(X, y, sensitive_features=group)
+
+
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+def test_the_separate_update_refuses_a_learning_rate_that_diverges(biased_data):
+    X, y, group = biased_data
+    params = {**FAST, "lr": 1e-3, "mi_update": "separate"}
+    clf = MIUnbiasedClassifier(mi_weight=1e6, **params)
+    with pytest.raises(ValueError, match=r"lr \* mi_weight = 1000.*mi_weight \(now 1000000"):
+        clf.fit(X, y, sensitive_features=group)
+    # at the bound it trains
+    MIUnbiasedClassifier(mi_weight=1000.0, **params).fit(X, y, sensitive_features=group)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param({"scale": 1e30}, id="inputs scaled by 1e30"),
+        pytest.param({"lr": 100.0, "optimizer": torch.optim.SGD}, id="SGD with lr 100"),
+    ],
+)
+def test_losses_that_grow_by_orders_of_magnitude_stop_training(biased_data, case):
+    X, y, group = biased_data
+    params = {k: v for k, v in case.items() if k != "scale"}
+    clf = MIUnbiasedClassifier(**{**FAST, **params})
+    with pytest.raises(TrainingDivergedError, match=r"exceeded 100 nats.*StandardScaler"):
+        clf.fit(X * case.get("scale", 1.0), y, sensitive_features=group)
+
+
+def test_a_constant_representation_is_reported(biased_data):
+    X, y, group = biased_data
+
+    class Constant(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[:, :2] * 0.0
+
+    clf = MIUnbiasedClassifier(backbone=Constant(), mi_weight=0.0, **FAST)
+    with pytest.warns(RepresentationCollapseWarning, match="collapse"):
+        clf.fit(X, y, sensitive_features=group)
+    assert len(np.unique(clf.predict(X))) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"critic_bank_size": 1}, "critic_bank_size"),
+        ({"critic_bank_size": 32}, "larger than critic_bank_size=32"),
+        ({"critic_bank_size": 100, "critic_batch_size": 101}, "critic_batch_size"),
+    ],
+)
+def test_a_bank_smaller_than_the_critic_batch_is_refused(biased_data, params, match):
+    X, y, group = biased_data
+    with pytest.raises(ValueError, match=match):
+        MIUnbiasedClassifier(**{**FAST, **params}).fit(X, y, sensitive_features=group)
+
+
+def test_a_single_valued_attribute_trains_exactly_plain_erm(biased_data):
+    X, y, _ = biased_data
+    c = np.zeros(len(y))
+    with pytest.warns(UninformativeSensitiveFeaturesWarning, match="plain ERM"):
+        constant = MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=c)
+    with pytest.warns(UninformativeSensitiveFeaturesWarning):
+        erm = MIUnbiasedClassifier(mi_weight=0.0, **FAST).fit(X, y, sensitive_features=c)
+    np.testing.assert_array_equal(constant.predict_proba(X), erm.predict_proba(X))
+    assert "train_mi" not in constant.history_[-1]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"max_steps": 0}, "max_steps"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"rows": 2}, "at least 10 samples"),
+        ({"device": "cuda:7"}, "device"),
+    ],
+)
+def test_estimate_mi_refuses_settings_that_cannot_estimate(kwargs, match):
+    if "device" in kwargs and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    rng = np.random.RandomState(0)
+    rows = kwargs.pop("rows", 100)
+    Z, C = rng.normal(size=(rows, 2)), rng.randint(0, 2, rows)
+    with pytest.raises(ValueError, match=match):
+        estimate_mi(Z, C, **kwargs)
+
+
+def test_estimate_mi_of_a_constant_attribute_is_zero_without_talk_of_training():
+    Z = np.random.RandomState(0).normal(size=(100, 2))
+    with pytest.warns(UninformativeSensitiveFeaturesWarning) as record:
+        assert estimate_mi(Z, np.ones(100), return_std=True) == (0.0, 0.0)
+    message = str(record[0].message)
+    assert "returns 0" in message and "ERM" not in message
+
+
+# ------------------------------------------------------------------ obscure crashes
+@pytest.mark.parametrize("attribute", ["constant", "two groups"])
+def test_a_last_batch_of_one_row_trains_without_torch_warnings(biased_data, attribute):
+    X, y, group = (a[:129] for a in biased_data)  # 129 = 2 * 64 + 1
+    c = np.zeros(129) if attribute == "constant" else group
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's std() degrees-of-freedom warning included
+        warnings.simplefilter("ignore", UninformativeSensitiveFeaturesWarning)
+        warnings.simplefilter("ignore", DegenerateModelWarning)
+        MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=c)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_a_missing_gpu_is_named_in_the_error(biased_data):
+    X, y, group = biased_data
+    with pytest.raises(ValueError, match=r"device='cuda'.*no CUDA GPU.*device='cpu'"):
+        MIUnbiasedClassifier(device="cuda", **FAST).fit(X, y, sensitive_features=group)
+
+
+def test_an_unknown_device_is_named_in_the_error(biased_data):
+    X, y, group = biased_data
+    with pytest.raises(ValueError, match="device='gpu0' is not a torch device"):
+        MIUnbiasedClassifier(device="gpu0", **FAST).fit(X, y, sensitive_features=group)
+
+
+@pytest.fixture(scope="module")
+def fitted(biased_data):
+    X, y, group = biased_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateModelWarning)
+        return MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=group)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "transform", "score"])
+def test_sensitive_features_at_prediction_time_get_an_explanation(fitted, biased_data, method):
+    X, y, group = biased_data
+    args = (X, y) if method == "score" else (X,)
+    with pytest.raises(TypeError, match=f"{method}.*fit time only"):
+        getattr(fitted, method)(*args, sensitive_features=group)
+    with pytest.raises(TypeError, match="unexpected keyword arguments"):
+        getattr(fitted, method)(*args, groups=group)
+
+
+def test_text_columns_get_a_hint_to_encode_them(biased_data):
+    X, y, group = biased_data
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(job=np.where(y, "x", "y"))
+    with pytest.raises(ValueError, match=r"columns \['job'\].*OneHotEncoder"):
+        MIUnbiasedClassifier(**FAST).fit(frame, y, sensitive_features=group)
+    as_objects = np.c_[X, np.where(y, "x", "y")].astype(object)
+    with pytest.raises(ValueError, match=r"X must be numeric.*OneHotEncoder"):
+        MIUnbiasedClassifier(**FAST).fit(as_objects, y, sensitive_features=group)
+
+
+def test_a_failed_weights_download_says_what_to_do_offline(monkeypatch):
+    pytest.importorskip("torchvision")
+    import torchvision.models._api as torchvision_api
+
+    from fairmine.networks import resnet50_backbone
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torchvision_api, "load_state_dict_from_url", offline)
+    with pytest.raises(ConnectionError, match=r"weights='IMAGENET1K_V1'.*weights=None.*state_dict"):
+        resnet50_backbone("IMAGENET1K_V1")
+
+
+# ------------------------------------------------------------------- sample weights
+@pytest.mark.parametrize("sampling", ["bank", "fresh"])
+def test_rows_of_weight_zero_have_no_influence(biased_data, sampling):
+    X, y, group = (a.copy() for a in biased_data)
+    weight = np.ones(len(y))
+    weight[::3] = 0.0
+    params = {**FAST, "critic_sampling": sampling}
+    first = MIUnbiasedClassifier(**params).fit(X, y, sensitive_features=group, sample_weight=weight)
+    y[::3], group[::3] = 1 - y[::3], 1 - group[::3]
+    second = MIUnbiasedClassifier(**params).fit(
+        X, y, sensitive_features=group, sample_weight=weight
+    )
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    # and they do have influence with weight 1: the test can fail
+    third = MIUnbiasedClassifier(**params).fit(X, y, sensitive_features=group)
+    assert np.abs(third.predict_proba(X) - first.predict_proba(X)).max() > 1e-3
+
+
+def test_equal_weights_change_nothing(biased_data):
+    X, y, group = biased_data
+    plain = MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=group)
+    weighted = MIUnbiasedClassifier(**FAST).fit(
+        X, y, sensitive_features=group, sample_weight=np.full(len(y), 2.5)
+    )
+    np.testing.assert_array_equal(plain.predict_proba(X), weighted.predict_proba(X))
+
+
+@pytest.mark.slow
+def test_integer_weights_behave_like_repeated_rows_on_german_credit():
+    """Weighting bad-credit rows 4x moves the model as four copies of them do."""
+    german = load_german()
+    X, y = german.data, german.target.to_numpy()
+    young = (X["age"] < 25).to_numpy()
+    train, test = next(ShuffleSplit(1, test_size=0.3, random_state=0).split(X))
+    prep = german_preprocessor().fit(X.iloc[train])
+    X_train, X_test = prep.transform(X.iloc[train]), prep.transform(X.iloc[test])
+    weight = np.where(y[train] == 0, 4, 1)
+    repeat = np.repeat(np.arange(len(train)), weight)
+    params = {"max_epochs": 15, "mi_weight": 1.0, "random_state": 0}
+    plain = MIUnbiasedClassifier(**params).fit(X_train, y[train], sensitive_features=young[train])
+    weighted = MIUnbiasedClassifier(**params).fit(
+        X_train, y[train], sensitive_features=young[train], sample_weight=weight
+    )
+    repeated = MIUnbiasedClassifier(**{**params, "max_epochs": 15 * len(train) // len(repeat)})
+    repeated.fit(X_train[repeat], y[train][repeat], sensitive_features=young[train][repeat])
+    rate = {
+        name: model.predict_proba(X_test)[:, 1].mean()
+        for name, model in (("plain", plain), ("weighted", weighted), ("repeated", repeated))
+    }
+    assert abs(rate["weighted"] - rate["repeated"]) < 0.05, rate
+    assert rate["plain"] - rate["weighted"] > 0.15, rate
+    agreement = np.mean(weighted.predict(X_test) == repeated.predict(X_test))
+    assert agreement > 0.85, agreement
+
+
+@pytest.mark.parametrize(
+    ("weight", "match"),
+    [
+        (-np.ones(300), "Negative values"),
+        (np.zeros(300), "non-zero"),
+        (np.ones(299), "sample_weight"),
+        (np.r_[np.ones(299), np.nan], "sample_weight"),
+    ],
+)
+def test_bad_sample_weights_are_refused(biased_data, weight, match):
+    X, y, group = biased_data
+    with pytest.raises(ValueError, match=match):
+        MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=group, sample_weight=weight)
+
+
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+def test_sample_weight_is_routed_like_any_fit_metadata(biased_data):
+    import sklearn
+
+    X, y, group = biased_data
+    weight = np.where(y == 1, 2.0, 1.0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        clf = MIUnbiasedClassifier(**FAST).set_fit_request(sample_weight=True)
+        clf.set_score_request(sample_weight=False)
+        search = GridSearchCV(clf, {"mi_weight": [0.0, 1.0]}, cv=2)
+        search.fit(X, y, sensitive_features=group, sample_weight=weight)
+    assert search.best_params_["mi_weight"] in (0.0, 1.0)
