@@ -333,6 +333,18 @@ def format_colored_mnist_table(results: pd.DataFrame) -> str:
     for name, row in COLORED_MNIST_PAPER_RESULTS.items():
         cells = "".join(f"{row.get(round(v, 3), float('nan')):>16.3f}" for v in variances)
         lines.append(f"{f'{name}, 60k':<28}{cells}")
+    for key, label in (("train_mi", "train MI"), ("audit_mi", "audit MI")):
+        if key not in results:
+            continue
+        means = results.groupby(["model", "variance"], sort=False)[key].mean()
+        for model in results["model"].unique():
+            cells = "".join(f"{_nats(means.loc[(model, v)]):>16}" for v in variances)
+            lines.append(f"{f'{model} {label} (nats)':<28}{cells}")
+    if "audit_mi" in results:
+        lines.append(
+            "train MI: the training critic's last estimate; audit MI: a fresh critic on the "
+            "test digits' z and their colours (mean over seeds)"
+        )
     return "\n".join(lines)
 
 
@@ -357,19 +369,33 @@ def format_german_table(summary: pd.DataFrame) -> str:
     >>> print(format_german_table(summary).splitlines()[2])
     constant (measured)        0.700 +- 0.010   0.000 +- 0.000      10
     """
-    lines = [
-        f"{'model':<26} {'accuracy':>14} {'EO':>15} {'runs':>7}",
-        "-" * 65,
-    ]
+    mi = "audit_mi" in summary
+    mi_header = f" {'train MI':>9} {'audit MI':>9}" if mi else ""
+    width = 65 + 20 * mi
+    lines = [f"{'model':<26} {'accuracy':>14} {'EO':>15} {'runs':>7}{mi_header}", "-" * width]
     for name, row in summary.iterrows():
+        mi_cells = (
+            "".join(f" {_nats(row.get(key, float('nan'))):>9}" for key in ("train_mi", "audit_mi"))
+            if mi
+            else ""
+        )
         lines.append(
             f"{f'{name} (measured)':<26} {row.accuracy:.3f} +- {row.accuracy_std:.3f}   "
-            f"{row.eo:.3f} +- {row.eo_std:.3f} {int(row.runs):>7}"
+            f"{row.eo:.3f} +- {row.eo_std:.3f} {int(row.runs):>7}{mi_cells}"
         )
-    lines.append("-" * 65)
+    lines.append("-" * width)
     for name, (accuracy, eo) in GERMAN_PAPER_RESULTS.items():
         lines.append(f"{f'{name} (paper)':<26} {accuracy:>6.2f}{'':<8}   {eo:>5.2f}")
+    if mi:
+        lines.append(
+            "train MI: the training critic's estimate on its last epoch; audit MI: a fresh "
+            "critic on the test rows' z (nats, mean over runs)"
+        )
     return "\n".join(lines)
+
+
+def _nats(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:.3f}"
 
 
 if __name__ == "__main__":  # pragma: no cover

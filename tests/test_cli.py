@@ -26,6 +26,26 @@ def test_reproduce_german_prints_the_table_and_progress(capsys):
     constant_row = next(line for line in out.splitlines() if line.startswith("constant (m"))
     # the constant "good" predictor on 30 % test splits of 700 good / 300 bad
     assert "0.000 +- 0.000" in constant_row
+    # the training critic's MI beside a fresh critic's audit on the test rows: fairmine has
+    # both, ERM (no critic) the audit only, the constant predictor neither
+    assert "train MI" in out and "audit MI" in out
+    # the last two fixed-width cells of a row: train MI, audit MI (9 characters each)
+    rows = {
+        line.split(" (m")[0]: (line[-19:-10].strip(), line[-9:].strip())
+        for line in out.splitlines()
+        if "(measured)" in line
+    }
+    assert all(_is_number(cell) for cell in rows["fairmine"])
+    assert _is_number(rows["ERM"][-1]) and not _is_number(rows["ERM"][-2])
+    assert not _is_number(rows["constant"][-1])
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def test_reproduce_german_takes_the_criterion(capsys):

@@ -8,12 +8,14 @@ from ._german import (
     run_german_protocol,
     summarise_runs,
 )
+from ._mi_figures import mi_figures
 
 __all__ = [
     "COLORED_MNIST_PAPER_RESULTS",
     "GERMAN_PAPER_RESULTS",
     "fairness_scores",
     "german_preprocessor",
+    "mi_figures",
     "run_colored_mnist_protocol",
     "run_german_protocol",
     "summarise_runs",

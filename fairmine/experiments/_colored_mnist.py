@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from ..datasets import make_colored_mnist
+from ._mi_figures import mi_figures
 
 __all__ = ["COLORED_MNIST_PAPER_RESULTS", "run_colored_mnist_protocol"]
 
@@ -67,7 +68,9 @@ def run_colored_mnist_protocol(
     pandas.DataFrame
         One row per (variance, seed, model) with ``variance``, ``seed``,
         ``model``, ``unbiased_accuracy``, ``train_accuracy`` and
-        ``fit_seconds``.
+        ``fit_seconds``; for fairmine models also ``train_mi`` (the training
+        critic's last estimate) and ``audit_mi`` (a fresh critic on the test
+        digits' ``z``, see :func:`fairmine.experiments.mi_figures`).
 
     Examples
     --------
@@ -98,6 +101,7 @@ def run_colored_mnist_protocol(
                     "unbiased_accuracy": float(np.mean(model.predict(data.X_test) == data.y_test)),
                     "train_accuracy": float(np.mean(model.predict(data.X_train) == data.y_train)),
                     "fit_seconds": seconds,
+                    **mi_figures(model, data.X_test, data.y_test, data.bias_test),
                 }
                 rows.append(row)
                 if progress is not None:

@@ -28,6 +28,7 @@ from sklearn.model_selection import ShuffleSplit
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ..datasets import load_german
+from ._mi_figures import mi_figures
 
 __all__ = [
     "GERMAN_PAPER_RESULTS",
@@ -143,6 +144,7 @@ def run_german_protocol(
                 seconds = time.perf_counter() - start
                 y_pred = np.asarray(_call(model.predict, X_test, sensitive_features=young[test]))
                 row = {"run": run, "model": name, **fairness_scores(y[test], y_pred, young[test])}
+                row.update(mi_figures(model, X_test, y[test], young[test]))
                 row.update(fit_seconds=seconds, error=None)
             except Exception as error:  # a peer that fails is reported, not dropped
                 if not catch_errors:
@@ -214,7 +216,8 @@ def summarise_runs(results: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Indexed by model, columns ``accuracy``, ``accuracy_std``, ``eo``,
         ``eo_std``, ``dp``, ``dp_std``, ``fit_seconds`` (median over finished
-        runs), ``runs`` (finished) and ``failed``.
+        runs), ``runs`` (finished) and ``failed``; with MI figures in the
+        runs (fairmine models), also the means ``train_mi`` and ``audit_mi``.
 
     Examples
     --------
@@ -240,6 +243,7 @@ def summarise_runs(results: pd.DataFrame) -> pd.DataFrame:
             "dp_std": grouped["dp"].std(ddof=0),
             "fit_seconds": grouped["fit_seconds"].median(),
             "runs": grouped["run"].count(),
+            **{key: grouped[key].mean() for key in ("train_mi", "audit_mi") if key in finished},
         }
     ).reindex(results["model"].unique())
     summary["runs"] = summary["runs"].fillna(0).astype(int)
