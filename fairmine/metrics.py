@@ -10,6 +10,23 @@ they raise an error that says how to turn it on (instead of fairlearn's bare
 
 All scorers follow scikit-learn's convention that greater is better:
 fairness differences and mutual information are returned negated.
+
+Why the scorers subclass scikit-learn's private ``_Scorer`` rather than
+wrap ``make_scorer(...).set_score_request(sensitive_features=True)``: the
+public route cannot do two things these scorers do.
+
+* The MI scorer needs the fitted estimator itself, not only the output of
+  one of its methods: it reads the estimator's ``criterion`` and, for
+  ``"equal_opportunity"``, its ``classes_`` and ``pos_label`` to keep the
+  positive rows. ``make_scorer`` hands the score function ``y_true`` and
+  the method's output only.
+* A scorer called without ``sensitive_features`` (routing off, the common
+  mistake) must say how to turn routing on; ``make_scorer`` passes the call
+  straight to the metric, which fails with fairlearn's bare "missing keyword
+  argument". Overriding ``_score`` is the one place that sees the call first.
+
+The fairness scorers' values are those of ``make_scorer`` with the same
+metric and sign.
 """
 
 from __future__ import annotations

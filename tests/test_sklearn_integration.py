@@ -174,6 +174,13 @@ def test_fairness_scorer_values_match_fairlearn(biased_data):
     clf = MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=group)
     expected = equal_opportunity_difference(y, clf.predict(X), sensitive_features=group)
     assert equal_opportunity_scorer(clf, X, y, sensitive_features=group) == -expected
+    # and those of scikit-learn's public make_scorer with the same metric and sign
+    from sklearn.metrics import make_scorer
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        public = make_scorer(equal_opportunity_difference, greater_is_better=False)
+        public.set_score_request(sensitive_features=True)
+        assert public(clf, X, y, sensitive_features=group) == -expected
 
 
 def test_fairness_scorer_without_routing_says_how_to_turn_it_on(aligned_data):
