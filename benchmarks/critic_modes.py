@@ -71,7 +71,7 @@ def _digits_run(task: tuple[str, int]) -> dict:
 
     from fairmine import estimate_mi
     from fairmine.datasets import make_colored_mnist
-    from fairmine.networks import reference_classifier
+    from fairmine.experiments import reference_classifier
 
     mode, seed, variance = task
     torch.set_num_threads(1)

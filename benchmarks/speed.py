@@ -92,7 +92,7 @@ def _fit_and_measure(
     from fairlearn.metrics import equal_opportunity_difference
 
     from fairmine import MIUnbiasedClassifier
-    from fairmine.networks import reference_classifier
+    from fairmine.experiments import reference_classifier
 
     torch.set_num_threads(threads)
     if experiment == "german":

@@ -24,12 +24,13 @@ from . import MIUnbiasedClassifier
 from .experiments import (
     COLORED_MNIST_PAPER_RESULTS,
     GERMAN_PAPER_RESULTS,
+    reference_classifier,
     run_colored_mnist_protocol,
     run_german_protocol,
     summarise_runs,
 )
 from .mi import CRITERIA
-from .networks import reference_classifier, resnet50_backbone
+from .networks import resnet50_backbone
 
 __all__ = ["main"]
 

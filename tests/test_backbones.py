@@ -7,12 +7,29 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from fairmine import MIUnbiasedClassifier
-from fairmine.networks import (
-    DigitsCNN,
-    reference_classifier,
-    resnet50_backbone,
-    resnet_backbone,
-)
+from fairmine.experiments import reference_classifier
+from fairmine.networks import DigitsCNN, resnet50_backbone, resnet_backbone
+
+
+def test_networks_imports_nothing_from_fairmine():
+    """The torch building blocks sit below the estimator: no import of fairmine in networks."""
+    import ast
+    import inspect
+
+    import fairmine.networks
+
+    tree = ast.parse(inspect.getsource(fairmine.networks))
+    imported = [
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    ] + [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    ]
+    relative = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0]
+    assert not relative and not [m for m in imported if m.startswith("fairmine")], imported
+
 
 # these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")

@@ -9,13 +9,16 @@ from ._german import (
     summarise_runs,
 )
 from ._mi_figures import mi_figures
+from ._reference import REFERENCE_SETTINGS, reference_classifier
 
 __all__ = [
     "COLORED_MNIST_PAPER_RESULTS",
     "GERMAN_PAPER_RESULTS",
+    "REFERENCE_SETTINGS",
     "fairness_scores",
     "german_preprocessor",
     "mi_figures",
+    "reference_classifier",
     "run_colored_mnist_protocol",
     "run_german_protocol",
     "summarise_runs",
