@@ -224,6 +224,16 @@ def make_models(setup: Setup) -> dict[str, Model]:
 
 
 # ------------------------------------------------------------------ worker side
+def adult_features(subset: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Adult's features (``fnlwgt`` dropped, a missing category as its own value "missing"),
+    0/1 target and ``female``, for ``load_adult(subset=subset)``; ``speed.py`` uses it too."""
+    adult = load_adult(subset=subset)
+    X = adult.data.drop(columns="fnlwgt")
+    for column in X.select_dtypes("category"):
+        X[column] = X[column].cat.add_categories("missing").fillna("missing")
+    return X, adult.target.to_numpy(), (X["sex"] == "Female").to_numpy()
+
+
 @functools.lru_cache(maxsize=2)
 def load(dataset: str, rows: int | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Features (before encoding), 0/1 target and boolean attribute of a data set."""
@@ -231,11 +241,7 @@ def load(dataset: str, rows: int | None) -> tuple[pd.DataFrame, np.ndarray, np.n
         german = load_german()
         X = german.data
         return X, german.target.to_numpy(), (X["age"] < 25).to_numpy()
-    adult = load_adult(subset="all")
-    X = adult.data.drop(columns="fnlwgt")
-    for column in X.select_dtypes("category"):
-        X[column] = X[column].cat.add_categories("missing").fillna("missing")
-    y, female = adult.target.to_numpy(), (X["sex"] == "Female").to_numpy()
+    X, y, female = adult_features("all")
     if rows is not None and rows < len(X):
         sample = np.sort(np.random.RandomState(SAMPLE_SEED).choice(len(X), rows, replace=False))
         X, y, female = X.iloc[sample].reset_index(drop=True), y[sample], female[sample]

@@ -62,18 +62,12 @@ def _german(n_rows: int | None = None):
 
 
 def _adult():
-    from fairmine.datasets import load_adult
+    from fairness_criteria import adult_features  # the criteria benchmark's Adult encoding
+
     from fairmine.experiments import german_preprocessor
 
-    def frame(subset: str):
-        adult = load_adult(subset=subset)
-        X = adult.data.drop(columns="fnlwgt")
-        for column in X.select_dtypes("category"):
-            X[column] = X[column].cat.add_categories("missing").fillna("missing")
-        return X, adult.target.to_numpy(), (X["sex"] == "Female").to_numpy()
-
-    X, y, c = frame("train")
-    X_test, y_test, c_test = frame("test")
+    X, y, c = adult_features("train")
+    X_test, y_test, c_test = adult_features("test")
     prep = german_preprocessor().fit(X)
     return prep.transform(X), y, c, prep.transform(X_test), y_test, c_test
 

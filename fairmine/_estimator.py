@@ -791,8 +791,6 @@ def _sample_weight(sample_weight: ArrayLike | None, n_samples: int) -> np.ndarra
     weight = _check_sample_weight(
         sample_weight, np.empty(n_samples), dtype=np.float32, ensure_non_negative=True
     )
-    if not np.isfinite(weight).all():
-        raise ValueError("sample_weight contains NaN or infinite values.")
     # a weighted mean with equal weights is the plain mean: take the unweighted path
     return None if np.ptp(weight) == 0 else weight
 

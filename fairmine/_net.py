@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from .exceptions import TrainingDivergedError
 from .mi import Criterion, adaptive_clip_, critic_step, penalty
+from .mi._bounds import weighted_mean
 from .mi._critic import Marginal
 
 __all__ = ["MINet"]
@@ -327,8 +328,7 @@ class MINet(NeuralNet):
         """Cross-entropy, the weighted mean over the rows when there are weights."""
         if weight is None:
             return self.criterion_(logits, y)
-        losses = nn.functional.cross_entropy(logits, y, reduction="none")
-        return (losses * weight).sum() / weight.sum().clamp_min(torch.finfo(weight.dtype).tiny)
+        return weighted_mean(nn.functional.cross_entropy(logits, y, reduction="none"), weight)
 
     def _update(
         self, task_loss: Tensor, pre_activation: Tensor, mi_objective: Tensor | None
@@ -475,11 +475,13 @@ class MINet(NeuralNet):
         )
         if not bad and not huge:
             return
-        what = ", ".join(
-            [f"{', '.join(bad)} became non-finite"] * bool(bad)
-            + [f"{', '.join(f'{k}={values[k]:.3g}' for k in huge)} exceeded {DIVERGED_NATS:g} nats"]
-            * bool(huge)
-        )
+        problems = []
+        if bad:
+            problems.append(f"{', '.join(bad)} became non-finite")
+        if huge:
+            sizes = ", ".join(f"{k}={values[k]:.3g}" for k in huge)
+            problems.append(f"{sizes} exceeded {DIVERGED_NATS:g} nats")
+        what = ", ".join(problems)
         raise TrainingDivergedError(
             f"training diverged at epoch {row['epoch']}: {what}. Scale the inputs (for "
             f"example with StandardScaler), lower lr (now {self.lr:g}) or critic_lr (now "

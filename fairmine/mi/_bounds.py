@@ -21,6 +21,7 @@ __all__ = [
     "donsker_varadhan",
     "log_mean_exp",
     "update_log_ema",
+    "weighted_mean",
 ]
 
 
@@ -142,3 +143,24 @@ def adaptive_clip_(
     ref_norms = torch._foreach_norm(list(reference_grads))
     for grad, mi_norm, ref_norm in zip(mi_grads, mi_norms, ref_norms, strict=True):
         grad.mul_(torch.clamp(ref_norm / (mi_norm + eps), max=1.0))
+
+
+def weighted_mean(values: Tensor, weight: Tensor | None) -> Tensor:
+    """Return the mean of ``values``, weighted by ``weight`` when given.
+
+    Parameters
+    ----------
+    values : Tensor of shape (n,)
+        Per-row values (losses, critic outputs).
+    weight : Tensor of shape (n,) or None
+        Non-negative sample weights; None is the plain mean. Weights summing
+        to 0 give 0 (no row counts), not NaN.
+
+    Returns
+    -------
+    Tensor
+        A scalar tensor.
+    """
+    if weight is None:
+        return values.mean()
+    return (values * weight).sum() / weight.sum().clamp_min(torch.finfo(weight.dtype).tiny)

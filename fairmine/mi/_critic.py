@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from .._modules import MLP
-from ._bounds import bias_corrected, log_mean_exp, update_log_ema
+from ._bounds import bias_corrected, log_mean_exp, update_log_ema, weighted_mean
 from ._marginals import DiscreteMarginal, ShuffledMarginal
 
 __all__ = ["Marginal", "StatisticsNetwork", "critic_step", "evaluate_bound", "penalty"]
@@ -115,7 +115,7 @@ def critic_step(
     if ema_rate is not None:
         log_ema = update_log_ema(log_ema, lme, ema_rate)
         lme = bias_corrected(lme, log_ema)
-    loss = lme - _mean(t_joint, weight)
+    loss = lme - weighted_mean(t_joint, weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -160,16 +160,11 @@ def penalty(
     """
     t_joint, log_marginal = marginal.terms(critic, z, c, given, weight=weight)
     lme = log_mean_exp(log_marginal)
-    joint = _mean(t_joint, weight)
+    joint = weighted_mean(t_joint, weight)
     bound = joint - lme
     if log_ema is None:
         return bound, bound
     return bound, joint - bias_corrected(lme, log_ema)
-
-
-def _mean(values: Tensor, weight: Tensor | None) -> Tensor:
-    """Return the mean of ``values``, weighted by ``weight`` when given."""
-    return values.mean() if weight is None else (values * weight).sum() / weight.sum()
 
 
 @torch.no_grad()
