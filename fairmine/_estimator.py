@@ -33,6 +33,7 @@ from skorch.utils import to_device
 from torch import nn
 from torch.utils.data import Dataset
 
+from ._degenerate import check_constant
 from ._devices import check_device, cuda_devices
 from ._modules import MLP, MIClassifierModule
 from ._net import MINet
@@ -562,24 +563,18 @@ class MIUnbiasedClassifier(
     def _warn_if_degenerate(self, X: Any, y: np.ndarray, weight: np.ndarray | None) -> None:
         """Warn when the model does no better than a constant on its training data."""
         predicted = self._run_module("forward", X).argmax(axis=1)
-        weight = np.ones(len(y)) if weight is None else weight.astype(np.float64)
-        accuracy = float(np.average(predicted == y, weights=weight))
-        majority = float(np.bincount(y, weights=weight).max() / weight.sum())
-        # two binomial standard errors (of the effective sample size under weights): closer
-        # than that to the majority rate is no evidence that the model learned anything
-        # beyond a constant answer
-        n_effective = weight.sum() ** 2 / np.sum(weight**2)
-        margin = 2.0 * np.sqrt(majority * (1.0 - majority) / n_effective)
-        if len(np.unique(predicted)) > 1 and accuracy > majority + margin:
+        check = check_constant(y, predicted, weight)
+        if not check.degenerate:
             return
         what = (
             f"predicts the single class {self.classes_[predicted[:1]].tolist()[0]!r}"
-            if len(np.unique(predicted)) == 1
+            if check.single_class
             else "is no better than a constant"
         )
         warnings.warn(
-            f"the fitted model {what} on its training data (training accuracy {accuracy:.3f}, "
-            f"most frequent class {majority:.3f}, two standard errors {margin:.3f}). "
+            f"the fitted model {what} on its training data (training accuracy "
+            f"{check.accuracy:.3f}, most frequent class {check.majority:.3f}, two standard "
+            f"errors {check.margin:.3f}). "
             f"Lower mi_weight (now {self.mi_weight!r}), "
             f"use the criterion of the metric you audit (now {self.criterion!r}), or train "
             f"longer (max_epochs={self.max_epochs!r}, lr={self.lr!r}).",
