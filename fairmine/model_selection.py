@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MISelectionRule"]
+__all__ = ["MISelectionRule", "pareto_front"]
 
 
 class MISelectionRule:
@@ -138,3 +138,43 @@ class MISelectionRule:
             f"{self.mi_tolerance}, fit_score={self.fit_score!r}, mi_score={self.mi_score!r}, "
             f"param={self.param!r}, mi_split={self.mi_split!r})"
         )
+
+
+def pareto_front(accuracy: Any, disparity: Any) -> np.ndarray:
+    """Flag the settings that no other setting beats on both accuracy and a disparity.
+
+    A setting is on the front when no other one has an accuracy at least as
+    high *and* a disparity at least as low, with one of the two strictly
+    better. Settings with a missing value are never on it.
+
+    Parameters
+    ----------
+    accuracy : array-like of shape (n_settings,)
+        Mean accuracy (higher is better) of each setting.
+    disparity : array-like of shape (n_settings,)
+        Mean fairness disparity (lower is better), such as an
+        equal-opportunity difference.
+
+    Returns
+    -------
+    ndarray of bool of shape (n_settings,)
+        True for the settings on the accuracy-fairness front.
+
+    Examples
+    --------
+    >>> from fairmine.model_selection import pareto_front
+    >>> pareto_front([0.80, 0.78, 0.75, 0.74], [0.10, 0.04, 0.05, 0.01])
+    array([ True,  True, False,  True])
+    """
+    accuracy = np.asarray(accuracy, dtype=float)
+    disparity = np.asarray(disparity, dtype=float)
+    if accuracy.shape != disparity.shape or accuracy.ndim != 1:
+        raise ValueError(
+            f"accuracy and disparity must be 1-D of one length, got shapes {accuracy.shape} "
+            f"and {disparity.shape}"
+        )
+    finite = np.isfinite(accuracy) & np.isfinite(disparity)
+    at_least = (accuracy[None, :] >= accuracy[:, None]) & (disparity[None, :] <= disparity[:, None])
+    strictly = (accuracy[None, :] > accuracy[:, None]) | (disparity[None, :] < disparity[:, None])
+    dominated = (at_least & strictly & finite[None, :]).any(axis=1)
+    return finite & ~dominated

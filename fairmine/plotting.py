@@ -9,6 +9,8 @@ returns the axes it drew on and never calls ``plt.show()``.
 - :func:`plot_history`: task loss and MI estimate per epoch, one line per model.
 - :func:`plot_tradeoff`: accuracy against a fairness disparity across
   ``mi_weight``, coloured by MI, from a grid search or a table of runs.
+- :func:`plot_fronts`: accuracy against each disparity for several series
+  (criteria) at once, with the settings on the accuracy-fairness front marked.
 - :func:`plot_group_metrics`: grouped bars of a fairlearn ``MetricFrame``.
 """
 
@@ -23,7 +25,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["plot_group_metrics", "plot_history", "plot_tradeoff"]
+__all__ = ["plot_fronts", "plot_group_metrics", "plot_history", "plot_tradeoff"]
 
 #: Axis labels of the quantities fairmine records or scores, by key.
 _LABELS = {
@@ -36,6 +38,8 @@ _LABELS = {
     "eo": "equal-opportunity difference",
     "equal_opportunity": "equal-opportunity difference",
     "eod": "equalized-odds difference",
+    "eodds": "equalized-odds difference",
+    "audit_mi": "MI of z with the attribute (nats)",
     "equalized_odds": "equalized-odds difference",
     "dp": "demographic-parity difference",
     "demographic_parity": "demographic-parity difference",
@@ -461,6 +465,113 @@ def _draw_mi(
     panel.set_xlabel(f"{param.rsplit('__', 1)[-1]} ({_LAMBDA})")  # without pipeline prefixes
     panel.set_ylabel(f"MI of z with the attribute{note} (nats)")
     panel.grid(alpha=0.3)
+
+
+# -------------------------------------------------------------- fronts
+def plot_fronts(
+    summary: pd.DataFrame | Sequence[Mapping[str, Any]],
+    *,
+    accuracy: str = "accuracy",
+    disparities: Sequence[str] = ("eo", "eodds", "dp"),
+    series: str = "criterion",
+    param: str = "mi_weight",
+    front_metric: str | None = None,
+    ax: Axes | Sequence[Axes] | None = None,
+) -> np.ndarray:
+    """Plot accuracy against each disparity, one colour per series, with the fronts marked.
+
+    One panel per disparity puts every row (a setting, such as a criterion at
+    one lambda) at (disparity, accuracy), with standard-deviation error bars
+    where the table has ``<column>_std`` columns, one colour and marker per
+    value of ``series``, each point labelled with its ``param``. In every
+    panel the settings that no other beats on both accuracy and that panel's
+    disparity (:func:`fairmine.model_selection.pareto_front`) are joined by
+    a dashed line and ringed; the panel of ``front_metric`` says so in its
+    title.
+
+    Parameters
+    ----------
+    summary : DataFrame or list of dicts
+        One row per setting with the columns named below (means), such as
+        the output of :func:`fairmine.experiments.summarise_sweep`.
+    accuracy : str, default="accuracy"
+        Column of the task score (higher is better).
+    disparities : sequence of str, default=("eo", "eodds", "dp")
+        Columns of the disparities (0 is fair), one panel each.
+    series : str, default="criterion"
+        Column whose values get a colour each (``"ERM"`` is drawn in black).
+    param : str, default="mi_weight"
+        Column that labels each point.
+    front_metric : str or None, default=None
+        The disparity whose front decides a choice (named in its panel's title).
+    ax : Axes, sequence of Axes or None, default=None
+        One Axes per disparity; None makes a new figure.
+
+    Returns
+    -------
+    ndarray of matplotlib Axes
+        One per disparity.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # draw off-screen
+    >>> from fairmine.plotting import plot_fronts
+    >>> rows = [
+    ...     {"criterion": "ERM", "mi_weight": 0, "accuracy": 0.85, "eo": 0.10, "dp": 0.18},
+    ...     {"criterion": "equal_opportunity", "mi_weight": 3, "accuracy": 0.85, "eo": 0.03,
+    ...      "dp": 0.15},
+    ...     {"criterion": "demographic_parity", "mi_weight": 3, "accuracy": 0.83, "eo": 0.20,
+    ...      "dp": 0.03},
+    ... ]
+    >>> eo_panel, dp_panel = plot_fronts(rows, disparities=("eo", "dp"))
+    >>> eo_panel.get_xlabel(), dp_panel.get_ylabel()
+    ('equal-opportunity difference (lower is fairer)', 'accuracy')
+    """
+    from .model_selection import pareto_front
+
+    table = pd.DataFrame(summary)
+    missing = [c for c in (accuracy, *disparities, series, param) if c not in table]
+    if missing:
+        raise KeyError(f"summary lacks the columns {missing}; it has {list(table.columns)}")
+    axes = _subplots(len(disparities), width=4.6) if ax is None else _axes_array(ax)
+    if len(axes) != len(disparities):
+        raise ValueError(f"ax must hold {len(disparities)} Axes, got {len(axes)}")
+    names = list(dict.fromkeys(table[series]))
+    markers = "osD^v<>p*h"
+    for panel, disparity in zip(axes, disparities, strict=True):
+        for i, name in enumerate(names):
+            rows = table[table[series] == name]
+            x, y = rows[disparity].to_numpy(float), rows[accuracy].to_numpy(float)
+            color = "k" if name == "ERM" else f"C{i}"
+            panel.errorbar(
+                x, y, xerr=_std(rows, disparity), yerr=_std(rows, accuracy), fmt=markers[i % 10],
+                color=color, ecolor=color, alpha=0.85, capsize=2, label=str(name),
+            )  # fmt: skip
+            for xi, yi, value in zip(x, y, rows[param], strict=True):
+                panel.annotate(
+                    f"{value:g}", (xi, yi), xytext=(4, 3), textcoords="offset points",
+                    fontsize="x-small",
+                )  # fmt: skip
+        on_front = pareto_front(table[accuracy], table[disparity])
+        front = table[on_front].sort_values(disparity)
+        panel.plot(front[disparity], front[accuracy], "--", color="0.4", linewidth=1, zorder=0)
+        panel.scatter(
+            front[disparity], front[accuracy], s=200, facecolors="none", edgecolors="red",
+            linewidths=1.2, zorder=3, label="front",
+        )  # fmt: skip
+        chosen = " (chosen metric)" if disparity == front_metric else ""
+        panel.set_title(f"front: no setting beats a ringed one{chosen}", fontsize="small")
+        panel.set_xlabel(f"{_label(disparity)} (lower is fairer)")
+        panel.set_ylabel(_label(accuracy))
+        panel.grid(alpha=0.3)
+    axes[-1].legend(fontsize="x-small", title=f"{series} ({param} beside points)",
+                    title_fontsize="x-small")  # fmt: skip
+    return axes
+
+
+def _std(rows: pd.DataFrame, column: str) -> np.ndarray | None:
+    return rows[f"{column}_std"].to_numpy(float) if f"{column}_std" in rows else None
 
 
 # -------------------------------------------------------------- group audit

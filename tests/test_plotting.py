@@ -290,3 +290,30 @@ def test_importing_fairmine_does_not_import_plotting():
         "assert 'matplotlib' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plot_fronts_rings_the_undominated_settings():
+    from fairmine.model_selection import pareto_front
+    from fairmine.plotting import plot_fronts
+
+    summary = pd.DataFrame(
+        {
+            "criterion": ["ERM", "demographic_parity", "demographic_parity", "equal_opportunity"],
+            "mi_weight": [0.0, 1.0, 3.0, 3.0],
+            "accuracy": [0.85, 0.84, 0.82, 0.85],
+            "accuracy_std": [0.01, 0.01, 0.02, 0.01],
+            "eo": [0.10, 0.12, 0.20, 0.03],
+            "dp": [0.18, 0.10, 0.03, 0.15],
+        }
+    )
+    eo_panel, dp_panel = plot_fronts(summary, disparities=("eo", "dp"), front_metric="dp")
+    for panel, column in ((eo_panel, "eo"), (dp_panel, "dp")):
+        rings = [c for c in panel.collections if c.get_label() == "front"]
+        expected = pareto_front(summary["accuracy"], summary[column])
+        assert len(rings) == 1 and len(rings[0].get_offsets()) == expected.sum()
+    assert "chosen" in dp_panel.get_title() and "chosen" not in eo_panel.get_title()
+    labels = dp_panel.get_legend_handles_labels()[1]
+    assert sorted(labels) == ["ERM", "demographic_parity", "equal_opportunity", "front"]
+    with pytest.raises(KeyError, match="eodds"):
+        plot_fronts(summary)
+    plt.close("all")
