@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
-__all__ = ["check_device", "cuda_devices"]
+__all__ = ["check_device", "cuda_devices", "torch_threads"]
 
 
 def cuda_devices(device: str | torch.device) -> list[int]:
@@ -67,3 +70,36 @@ def check_device(device: str | torch.device, name: str = "device") -> torch.devi
     if parsed.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"{name}={device!r}, but the MPS backend is not available here.")
     return parsed
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch intra-op threads, then restore the count.
+
+    Parameters
+    ----------
+    threads : int or None
+        Threads for the block; None leaves the process's count as it is (a
+        worker of loky, Dask or Ray starts with its share of the cores, see
+        the scaling guide).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fairmine._devices import torch_threads
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

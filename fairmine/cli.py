@@ -6,6 +6,9 @@ Usage::
     fairmine reproduce colored-mnist [--variances 0.02 0.03] [--seeds 3] [--source PATH]
                                      [--device D] [--max-epochs E]
     fairmine reproduce imdb --root PATH [--seeds 3] [--device D] [--weights W]
+    fairmine sweep PATH|german|adult [--target COL] [--sensitive COL] [--drop COL ...]
+                   [--weights 1 3 10] [--criteria ...] [--seeds 2] [--folds 3]
+                   [--backend loky|dask|ray] [--scheduler ADDRESS] [--out DIR]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import pandas as pd
 from sklearn.dummy import DummyClassifier
 
 from . import MIUnbiasedClassifier
+from ._sweep_command import add_sweep_parser
 from .experiments import (
     COLORED_MNIST_PAPER_RESULTS,
     GERMAN_PAPER_RESULTS,
@@ -170,6 +174,7 @@ def _build_parser() -> argparse.ArgumentParser:
     imdb.add_argument("--max-epochs", type=_positive_int, default=10, help="(10)")
     imdb.add_argument("--image-size", type=_positive_int, default=224, help="(224)")
     imdb.set_defaults(handler=_reproduce_imdb)
+    add_sweep_parser(commands, log=_log)
     return parser
 
 

@@ -10,16 +10,36 @@ from ._german import (
 )
 from ._mi_figures import mi_figures
 from ._reference import REFERENCE_SETTINGS, reference_classifier
+from ._sweep import (
+    BUNDLED_TABLES,
+    SweepGrid,
+    SweepInputError,
+    SweepTable,
+    load_sweep_table,
+    run_sweep,
+    summarise_sweep,
+    tabular_preprocessor,
+    write_sweep,
+)
 
 __all__ = [
+    "BUNDLED_TABLES",
     "COLORED_MNIST_PAPER_RESULTS",
     "GERMAN_PAPER_RESULTS",
     "REFERENCE_SETTINGS",
+    "SweepGrid",
+    "SweepInputError",
+    "SweepTable",
     "fairness_scores",
     "german_preprocessor",
+    "load_sweep_table",
     "mi_figures",
     "reference_classifier",
     "run_colored_mnist_protocol",
     "run_german_protocol",
+    "run_sweep",
     "summarise_runs",
+    "summarise_sweep",
+    "tabular_preprocessor",
+    "write_sweep",
 ]

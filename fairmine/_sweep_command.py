@@ -1,0 +1,238 @@
+"""``fairmine sweep``: the accuracy-fairness front of a table, on loky, Dask or Ray."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from joblib import parallel_config
+
+from .experiments import (
+    BUNDLED_TABLES,
+    SweepGrid,
+    SweepInputError,
+    load_sweep_table,
+    run_sweep,
+    summarise_sweep,
+    write_sweep,
+)
+from .experiments._sweep import DISPARITIES, markdown_table
+from .mi import CRITERIA
+
+__all__ = ["add_sweep_parser"]
+
+BACKENDS = ("loky", "dask", "ray")
+DEFAULT_GRID = SweepGrid()
+#: training epochs of every fit unless ``--max-epochs`` is given (the estimator's default)
+DEFAULT_EPOCHS = 30
+
+
+def add_sweep_parser(commands: Any, log: Callable[[str], None]) -> None:
+    """Add the ``sweep`` subcommand to the ``fairmine`` parser's subcommands.
+
+    Parameters
+    ----------
+    commands : argparse subparsers action
+        ``parser.add_subparsers(...)`` of the ``fairmine`` command.
+    log : callable
+        Where progress lines go (stderr).
+    """
+    sweep = commands.add_parser(
+        "sweep",
+        help="accuracy-fairness front of a CSV/Parquet table over lambda x criterion x seeds",
+        description=(
+            "Fit ERM and fairmine at every criterion and lambda, for every seed, on stratified "
+            "K-fold splits of a table; encode it on each training fold (one-hot for text, "
+            "categories and booleans, median imputation and scaling for numbers); score "
+            "accuracy, equal opportunity (EO), equalized odds (EOdds), demographic parity (DP) "
+            "and the MI a fresh critic finds in z on each test fold. Writes "
+            "sweep_summary.{csv,md}, sweep_runs.csv and sweep_fronts.png into --out and prints "
+            "the summary. The attribute is needed at fit time only, never to predict."
+        ),
+    )
+    sweep.add_argument(
+        "source",
+        metavar="PATH",
+        help=f"a .csv or .parquet file, or a bundled data set: {', '.join(BUNDLED_TABLES)}",
+    )
+    sweep.add_argument("--target", help="the column to predict (two classes)")
+    sweep.add_argument("--sensitive", help="the attribute's column (at most 20 groups)")
+    sweep.add_argument("--drop", nargs="+", default=[], metavar="COL", help="columns to ignore")
+    sweep.add_argument(
+        "--keep-sensitive",
+        action="store_true",
+        help="keep the attribute among the features (default: left out)",
+    )
+    sweep.add_argument("--pos-label", help="the positive class (default: the greater one)")
+    sweep.add_argument("--rows", type=_positive_int, help="a random sample of this many rows")
+    sweep.add_argument(
+        "--weights",
+        type=float,
+        nargs="+",
+        default=list(DEFAULT_GRID.mi_weights),
+        help="positive values of lambda; ERM (0) is always fitted (1 3 10)",
+    )
+    sweep.add_argument(
+        "--criteria", nargs="+", choices=CRITERIA, default=list(CRITERIA), help="(all three)"
+    )
+    sweep.add_argument(
+        "--seeds", type=_positive_int, default=len(DEFAULT_GRID.seeds), help="model seeds (2)"
+    )
+    sweep.add_argument(
+        "--folds", type=int, default=DEFAULT_GRID.folds, help="stratified folds, >= 2 (3)"
+    )
+    sweep.add_argument("--repeats", type=_positive_int, default=1, help="K-fold repeats (1)")
+    sweep.add_argument("--split-seed", type=int, default=0, help="seed of the folds (0)")
+    sweep.add_argument(
+        "--max-epochs", type=_positive_int, default=DEFAULT_EPOCHS, help=f"({DEFAULT_EPOCHS})"
+    )
+    sweep.add_argument(
+        "--metric",
+        choices=list(DISPARITIES),
+        default="eo",
+        help="the disparity whose front is marked: eo, eodds or dp (eo)",
+    )
+    sweep.add_argument("--backend", choices=BACKENDS, default="loky", help="joblib backend (loky)")
+    sweep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="an existing cluster: a Dask scheduler (tcp://host:8786) or a Ray address "
+        "(auto, ray://host:10001); default: start one on this machine",
+    )
+    sweep.add_argument(
+        "--n-jobs", type=int, help="fits at a time (default: every core, or every worker)"
+    )
+    sweep.add_argument(
+        "--torch-threads",
+        type=_positive_int,
+        help="torch threads per fit (default: each worker's share of its machine's cores)",
+    )
+    sweep.add_argument("--out", default=".", help="folder for the outputs (.)")
+    sweep.set_defaults(handler=lambda args: _sweep(args, log))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    try:
+        if args.scheduler is not None and args.backend == "loky":
+            raise SweepInputError("--scheduler needs --backend dask or --backend ray")
+        table = load_sweep_table(
+            args.source,
+            target=args.target,
+            sensitive=args.sensitive,
+            drop=args.drop,
+            keep_sensitive=args.keep_sensitive,
+            pos_label=args.pos_label,
+            rows=args.rows,
+        )
+        grid = SweepGrid(
+            mi_weights=tuple(args.weights),
+            criteria=tuple(args.criteria),
+            seeds=tuple(range(args.seeds)),
+            folds=args.folds,
+            repeats=args.repeats,
+            split_seed=args.split_seed,
+            estimator_params={"max_epochs": args.max_epochs},
+        )
+        fits = len(grid.settings()) * len(grid.seeds) * grid.folds * grid.repeats
+        header = (
+            f"{table.description}. {fits} fits: ERM and criteria {', '.join(grid.criteria)} "
+            f"at lambda {', '.join(f'{w:g}' for w in grid.mi_weights)}; seeds "
+            f"0-{args.seeds - 1}; {grid.folds}-fold stratified splits x {grid.repeats} "
+            f"(seed {grid.split_seed}); {args.max_epochs} epochs, other parameters at "
+            f"MIUnbiasedClassifier's defaults; backend {args.backend}."
+        )
+        log(header)
+        start = time.perf_counter()
+        with _joblib_backend(args.backend, args.scheduler, args.n_jobs):
+            runs = run_sweep(table, grid, threads=args.torch_threads, progress=log)
+        seconds = time.perf_counter() - start
+    except SweepInputError as error:
+        log(f"fairmine sweep: error: {error}")
+        return 2
+    summary = summarise_sweep(runs, metric=args.metric)
+    header += (
+        f" Wall time {seconds:.0f} s. Figures: mean ± std over seeds and folds, on the test "
+        f"folds; audit MI: a fresh critic on the test fold's z, under each setting's criterion "
+        f"(ERM: I(Z;C)); front: no other setting has higher accuracy and lower {args.metric}."
+    )
+    paths = write_sweep(summary, runs, args.out, metric=args.metric, header=header)
+    print(markdown_table(summary, args.metric))
+    log(f"done in {seconds:.0f} s; wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+@contextmanager
+def _joblib_backend(name: str, scheduler: str | None, n_jobs: int | None) -> Iterator[None]:
+    """Make ``name`` the active joblib backend, starting a local cluster when none is named."""
+    with ExitStack() as stack:
+        if name == "dask":
+            stack.enter_context(_dask_client(scheduler, n_jobs))
+        elif name == "ray":
+            stack.enter_context(_ray_session(scheduler, n_jobs))
+        stack.enter_context(parallel_config(backend=name, n_jobs=n_jobs or -1))
+        yield
+
+
+@contextmanager
+def _dask_client(scheduler: str | None, n_jobs: int | None) -> Iterator[None]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SweepInputError(
+            "--backend dask needs dask.distributed: pip install 'fairmine[distributed]'"
+        ) from None
+    with ExitStack() as stack:
+        if scheduler is None:
+            # one single-threaded worker process per core: Dask's nanny starts each with
+            # OMP_NUM_THREADS=1, which torch reads, so the fits do not oversubscribe the cores
+            address: Any = stack.enter_context(
+                LocalCluster(
+                    n_workers=n_jobs or os.cpu_count(),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
+            )
+        else:
+            address = scheduler
+        try:
+            stack.enter_context(Client(address, timeout=30))
+        except OSError as error:  # TimeoutError among them
+            raise SweepInputError(f"cannot reach the Dask scheduler {scheduler}: {error}") from None
+        yield
+
+
+@contextmanager
+def _ray_session(scheduler: str | None, n_jobs: int | None) -> Iterator[None]:
+    try:
+        import ray
+        from ray.util.joblib import register_ray
+    except ImportError:
+        raise SweepInputError(
+            "--backend ray needs ray: pip install 'fairmine[distributed]'"
+        ) from None
+    try:
+        ray.init(
+            address=scheduler,
+            num_cpus=None if scheduler else n_jobs,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+    except (ConnectionError, RuntimeError) as error:
+        raise SweepInputError(f"cannot start or reach Ray at {scheduler}: {error}") from None
+    register_ray()
+    try:
+        yield
+    finally:
+        ray.shutdown()

@@ -1,0 +1,551 @@
+"""Fairness-accuracy sweeps: mi_weight x criterion x seeds over cross-validation folds.
+
+Every fit of a sweep is one joblib task, run through scikit-learn's
+``Parallel`` on whatever joblib backend is active (loky by default, Dask or
+Ray inside ``joblib.parallel_config(backend=...)``). A task's result depends
+only on its own settings, seed and fold, never on which worker ran it or in
+which order.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import RepeatedStratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.parallel import Parallel, delayed
+
+from .._degenerate import check_constant
+from .._devices import torch_threads
+from .._estimator import MIUnbiasedClassifier
+from ..datasets import load_adult, load_german
+from ..exceptions import FairmineWarning
+from ..mi import CRITERIA
+from ..model_selection import pareto_front
+from ._german import fairness_scores
+from ._mi_figures import mi_figures
+
+__all__ = [
+    "BUNDLED_TABLES",
+    "SweepGrid",
+    "SweepInputError",
+    "SweepTable",
+    "load_sweep_table",
+    "run_sweep",
+    "summarise_sweep",
+    "tabular_preprocessor",
+    "write_sweep",
+]
+
+#: the fairness disparities of a sweep, by column (fairlearn's metrics)
+DISPARITIES = {
+    "eo": "equal-opportunity difference",
+    "eodds": "equalized-odds difference",
+    "dp": "demographic-parity difference",
+}
+#: the per-setting figures of a sweep's summary, in table order
+FIGURES = ("accuracy", *DISPARITIES, "audit_mi")
+#: an attribute with more distinct values than this is refused (bin it first)
+MAX_GROUPS = 20
+
+
+class SweepInputError(ValueError):
+    """A sweep's input table or column choice cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class SweepTable:
+    """A table ready to sweep: features, 0/1 target and the attribute's groups.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        The feature columns (before encoding).
+    y : ndarray of int
+        1 for the positive class, 0 for the other.
+    groups : ndarray of str
+        The attribute's value of each row, as text.
+    description : str
+        Where the table came from and which columns play which part.
+    """
+
+    X: pd.DataFrame
+    y: np.ndarray
+    groups: np.ndarray
+    description: str
+
+
+#: name -> (loader of the frame, target column, attribute column, columns dropped by default)
+BUNDLED_TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str, str, tuple[str, ...]]] = {
+    # the paper's attribute: age < 25 (age itself stays a feature, as in the paper)
+    "german": (lambda: load_german().frame.assign(young=lambda f: f["age"] < 25), "credit",
+               "young", ()),
+    "adult": (lambda: load_adult(subset="all").frame, "income", "sex", ("fnlwgt",)),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """What a sweep fits: ERM once, then every criterion at every positive weight.
+
+    Parameters
+    ----------
+    mi_weights : tuple of float, default=(1.0, 3.0, 10.0)
+        The positive values of lambda (``mi_weight``); ERM (0) is always fitted.
+    criteria : tuple of str, default=all three
+        ``MIUnbiasedClassifier(criterion=...)`` values.
+    seeds : tuple of int, default=(0, 1)
+        ``random_state`` values of the models (weights, shuffling, critic).
+    folds : int, default=3
+        Stratified folds; each is the test part once.
+    repeats : int, default=1
+        Repetitions of the K-fold split, each shuffled anew.
+    split_seed : int, default=0
+        Seed of the folds (``RepeatedStratifiedKFold(random_state=...)``).
+    estimator_params : dict, default={}
+        Further ``MIUnbiasedClassifier`` parameters, such as ``max_epochs``.
+    """
+
+    mi_weights: tuple[float, ...] = (1.0, 3.0, 10.0)
+    criteria: tuple[str, ...] = CRITERIA
+    seeds: tuple[int, ...] = (0, 1)
+    folds: int = 3
+    repeats: int = 1
+    split_seed: int = 0
+    estimator_params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.criteria) - set(CRITERIA))
+        if unknown:
+            raise ValueError(f"criteria must be among {CRITERIA}, got {unknown}")
+        if not self.mi_weights or min(self.mi_weights) <= 0:
+            raise ValueError(f"mi_weights must be positive numbers, got {self.mi_weights}")
+        if not self.seeds or self.folds < 2 or self.repeats < 1:
+            raise ValueError("a sweep needs at least one seed, 2 folds and 1 repeat")
+
+    def settings(self) -> list[tuple[str, float]]:
+        """``(criterion, mi_weight)`` of each setting, ERM first (criterion ``"ERM"``)."""
+        return [("ERM", 0.0)] + [(c, w) for c in self.criteria for w in self.mi_weights]
+
+    def splits(self, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Return the (train, test) row indices of every fold, stratified by ``y``."""
+        splitter = RepeatedStratifiedKFold(
+            n_splits=self.folds, n_repeats=self.repeats, random_state=self.split_seed
+        )
+        return list(splitter.split(np.zeros(len(y)), y))
+
+
+def tabular_preprocessor() -> ColumnTransformer:
+    """One-hot encode text, category and boolean columns; impute and scale numbers.
+
+    Missing numbers take the training part's median; a missing category is
+    a category of its own; categories unseen in training are ignored.
+
+    Returns
+    -------
+    sklearn.compose.ColumnTransformer
+        Unfitted; it emits a dense float array.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fairmine.experiments import tabular_preprocessor
+    >>> frame = pd.DataFrame({"job": ["a", "b", None], "age": [20.0, None, 40.0]})
+    >>> tabular_preprocessor().fit_transform(frame).shape
+    (3, 4)
+    """
+    return ColumnTransformer(
+        [
+            (
+                "categories",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                make_column_selector(dtype_exclude="number"),
+            ),
+            (
+                "numbers",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                make_column_selector(dtype_include="number"),
+            ),
+        ]
+    )
+
+
+def load_sweep_table(
+    source: str | Path,
+    *,
+    target: str | None = None,
+    sensitive: str | None = None,
+    drop: Sequence[str] = (),
+    keep_sensitive: bool = False,
+    pos_label: str | None = None,
+    rows: int | None = None,
+    sample_seed: int = 0,
+) -> SweepTable:
+    """Read a CSV or Parquet file, or a bundled data set by name, for a sweep.
+
+    Parameters
+    ----------
+    source : str or path
+        A ``.csv`` (or any other text table pandas reads with ``read_csv``),
+        ``.parquet`` or ``.pq`` file; or ``"german"`` or ``"adult"`` for the
+        bundled data (then ``target`` and ``sensitive`` default to
+        ``credit``/``young`` (age < 25) and ``income``/``sex``).
+    target : str or None
+        The column to predict; it must hold exactly two classes.
+    sensitive : str or None
+        The attribute's column (at most ``MAX_GROUPS`` distinct values, no
+        missing ones). It is left out of the features unless
+        ``keep_sensitive``.
+    drop : sequence of str, default=()
+        Further columns left out of the features (identifiers, leaks).
+    keep_sensitive : bool, default=False
+        Keep the attribute among the features.
+    pos_label : str or None, default=None
+        The positive class (compared as text); None takes the greater one.
+    rows : int or None, default=None
+        Keep a random sample of this many rows (seeded by ``sample_seed``).
+    sample_seed : int, default=0
+        Seed of that sample.
+
+    Returns
+    -------
+    SweepTable
+
+    Raises
+    ------
+    SweepInputError
+        When the file cannot be read, a column is missing, the target does not
+        hold two classes or the attribute a usable set of groups.
+    """
+    name = str(source)
+    if name in BUNDLED_TABLES:
+        loader, default_target, default_sensitive, default_drop = BUNDLED_TABLES[name]
+        frame = loader()
+        target = target or default_target
+        sensitive = sensitive or default_sensitive
+        drop = (*default_drop, *drop)
+    else:
+        frame = _read_table(Path(source))
+    if target is None or sensitive is None:
+        raise SweepInputError(f"{name} is not a bundled data set: name --target and --sensitive")
+    missing = [c for c in (target, sensitive, *drop) if c not in frame.columns]
+    if missing:
+        raise SweepInputError(
+            f"{name} has no column {', '.join(map(repr, missing))}; its columns are "
+            f"{', '.join(map(str, frame.columns))}"
+        )
+    if target == sensitive:
+        raise SweepInputError(f"the target and the sensitive column are both {target!r}")
+    frame = frame.dropna(subset=[target])
+    if rows is not None and rows < len(frame):
+        frame = frame.sample(n=rows, random_state=sample_seed).sort_index()
+    y = _binary_target(frame[target], target, pos_label)
+    groups = _groups(frame[sensitive], sensitive)
+    dropped = {target, *drop} | (set() if keep_sensitive else {sensitive})
+    X = frame.drop(columns=[c for c in frame.columns if c in dropped])
+    if X.shape[1] == 0:
+        raise SweepInputError("no feature columns are left after dropping the target and others")
+    description = (
+        f"{name}: {len(X)} rows, {X.shape[1]} feature columns, target {target!r} "
+        f"(positive: {_positive_name(frame[target], pos_label)}, rate {y.mean():.3f}), "
+        f"attribute {sensitive!r} ({len(np.unique(groups))} groups"
+        f"{', also a feature' if keep_sensitive else ', not a feature'})"
+    )
+    return SweepTable(X=X.reset_index(drop=True), y=y, groups=groups, description=description)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except ImportError as error:
+        raise SweepInputError(f"cannot read {path}: {error}") from None
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        # FileNotFoundError, IsADirectoryError, pandas' parser and empty-file errors, Arrow's
+        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+        raise SweepInputError(f"cannot read {path}: {reason}") from None
+
+
+def _positive_name(column: pd.Series, pos_label: str | None) -> str:
+    classes = sorted(column.astype(str).unique())
+    return pos_label if pos_label is not None else classes[-1]
+
+
+def _binary_target(column: pd.Series, name: str, pos_label: str | None) -> np.ndarray:
+    if column.empty:
+        raise SweepInputError(f"the target column {name!r} has no values")
+    classes = sorted(column.astype(str).unique())
+    if len(classes) != 2:
+        shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
+        raise SweepInputError(
+            f"the target column {name!r} must hold two classes (the fairness metrics compare "
+            f"true-positive rates), it holds {len(classes)}: {shown}"
+        )
+    positive = _positive_name(column, pos_label)
+    if positive not in classes:
+        raise SweepInputError(f"--pos-label {positive!r} is not a class of {name!r}: {classes}")
+    return (column.astype(str) == positive).to_numpy(dtype=np.int64)
+
+
+def _groups(column: pd.Series, name: str) -> np.ndarray:
+    if column.isna().any():
+        raise SweepInputError(
+            f"the sensitive column {name!r} has {int(column.isna().sum())} missing values; "
+            "fill or drop those rows first"
+        )
+    groups = column.astype(str).to_numpy()
+    n_groups = len(np.unique(groups))
+    if n_groups < 2:
+        raise SweepInputError(
+            f"the sensitive column {name!r} holds a single value ({groups[0]!r}): there is "
+            "nothing to be fair about"
+        )
+    if n_groups > MAX_GROUPS:
+        raise SweepInputError(
+            f"the sensitive column {name!r} holds {n_groups} distinct values (at most "
+            f"{MAX_GROUPS}); bin it first, for example age into 'under 25' and '25 or over'"
+        )
+    return groups
+
+
+def run_sweep(
+    table: SweepTable,
+    grid: SweepGrid,
+    *,
+    n_jobs: int | None = None,
+    threads: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Fit and score every setting, seed and fold of ``grid`` on the active joblib backend.
+
+    Parameters
+    ----------
+    table : SweepTable
+        The data (:func:`load_sweep_table`).
+    grid : SweepGrid
+        The settings, seeds and folds.
+    n_jobs : int or None, default=None
+        Tasks at a time (joblib's ``n_jobs``; None: the active
+        ``joblib.parallel_config``'s, 1 outside one; -1: all workers).
+    threads : int or None, default=None
+        Torch threads per fit; None keeps each worker's own count (loky,
+        Dask and Ray start workers with their share of the cores).
+    progress : callable or None, default=None
+        Called with one line of text per finished fit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (setting, seed, fold): ``criterion``, ``mi_weight``,
+        ``seed``, ``fold``, ``accuracy``, ``eo``, ``eodds``, ``dp``,
+        ``train_mi``, ``audit_mi`` (a fresh critic on the test fold's ``z``,
+        under the setting's criterion), ``fit_seconds`` and ``degenerate``
+        (the fit is no better than a constant on its training fold, the rule
+        of :class:`~fairmine.exceptions.DegenerateModelWarning`), in grid
+        order.
+    """
+    settings = grid.settings()
+    folds = grid.splits(table.y)
+    tasks = [
+        (criterion, weight, seed, fold)
+        for criterion, weight in settings
+        for seed in grid.seeds
+        for fold in range(len(folds))
+    ]
+    jobs = (
+        delayed(_fit_and_score)(
+            table, *folds[fold], criterion, weight, seed, fold, grid.estimator_params, threads
+        )
+        for criterion, weight, seed, fold in tasks
+    )
+    try:
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    except ValueError:  # Ray's joblib backend returns whole lists only: progress comes at the end
+        parallel = Parallel(n_jobs=n_jobs)
+    rows = []
+    for done, row in enumerate(parallel(jobs), 1):
+        rows.append(row)
+        if progress is not None:
+            progress(
+                f"[{done}/{len(tasks)}] {_setting_name(row['criterion'], row['mi_weight'])} "
+                f"seed {row['seed']} fold {row['fold']}: accuracy {row['accuracy']:.3f}  "
+                f"EO {row['eo']:.3f}  DP {row['dp']:.3f}  ({row['fit_seconds']:.1f} s)"
+            )
+    order = {task: i for i, task in enumerate(tasks)}
+    rows.sort(key=lambda r: order[(r["criterion"], r["mi_weight"], r["seed"], r["fold"])])
+    return pd.DataFrame(rows)
+
+
+def _fit_and_score(
+    table: SweepTable,
+    train: np.ndarray,
+    test: np.ndarray,
+    criterion: str,
+    mi_weight: float,
+    seed: int,
+    fold: int,
+    estimator_params: dict[str, Any],
+    threads: int | None,
+) -> dict[str, Any]:
+    """One task: encode on the training fold, fit, score on the test fold."""
+    with torch_threads(threads), warnings.catch_warnings():
+        # the table counts degenerate fits itself: a warning per fit would only be noise
+        warnings.simplefilter("ignore", FairmineWarning)
+        prep = tabular_preprocessor().fit(table.X.iloc[train])
+        X_train, X_test = prep.transform(table.X.iloc[train]), prep.transform(table.X.iloc[test])
+        model = MIUnbiasedClassifier(
+            mi_weight=mi_weight,
+            criterion="demographic_parity" if criterion == "ERM" else criterion,
+            random_state=seed,
+            **estimator_params,
+        )
+        start = time.perf_counter()
+        model.fit(X_train, table.y[train], sensitive_features=table.groups[train])
+        seconds = time.perf_counter() - start
+        y_test, c_test = table.y[test], table.groups[test]
+        scores = fairness_scores(y_test, model.predict(X_test), c_test)
+        scores.update(mi_figures(model, X_test, y_test, c_test))
+        degenerate = check_constant(table.y[train], model.predict(X_train)).degenerate
+    return {
+        "criterion": criterion,
+        "mi_weight": mi_weight,
+        "seed": seed,
+        "fold": fold,
+        **scores,
+        "fit_seconds": seconds,
+        "degenerate": degenerate,
+    }
+
+
+def _setting_name(criterion: str, mi_weight: float) -> str:
+    return "ERM" if criterion == "ERM" else f"{criterion} w={mi_weight:g}"
+
+
+def summarise_sweep(runs: pd.DataFrame, metric: str = "eo") -> pd.DataFrame:
+    """Mean and standard deviation of each figure per setting, and the accuracy-fairness front.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Output of :func:`run_sweep`.
+    metric : {"eo", "eodds", "dp"}, default="eo"
+        The disparity that decides the front.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per setting (grid order): ``setting``, ``criterion``,
+        ``mi_weight``, ``<figure>`` and ``<figure>_std`` (ddof 0) for
+        accuracy, EO, EOdds, DP and the audited MI, ``fit_seconds`` (median),
+        ``fits``, ``degenerate`` (fits no better than a constant on their
+        training fold) and ``front`` (no other setting has higher accuracy and
+        lower ``metric``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fairmine.experiments import summarise_sweep
+    >>> runs = pd.DataFrame({"criterion": ["ERM", "ERM", "demographic_parity"],
+    ...     "mi_weight": [0.0, 0.0, 3.0], "accuracy": [0.8, 0.7, 0.74], "eo": [0.2, 0.1, 0.05],
+    ...     "eodds": 0.1, "dp": 0.1, "audit_mi": 0.0, "fit_seconds": 1.0, "degenerate": False})
+    >>> summarise_sweep(runs)[["setting", "accuracy", "eo", "front"]]
+                      setting  accuracy    eo  front
+    0                     ERM      0.75  0.15   True
+    1  demographic_parity w=3      0.74  0.05   True
+    """
+    if metric not in DISPARITIES:
+        raise ValueError(f"metric must be one of {list(DISPARITIES)}, got {metric!r}")
+    grouped = runs.groupby(["criterion", "mi_weight"], sort=False)
+    summary = grouped[list(FIGURES)].mean()
+    stds = grouped[list(FIGURES)].std(ddof=0).add_suffix("_std")
+    summary = summary.join(stds)[[c for f in FIGURES for c in (f, f"{f}_std")]]
+    summary["fit_seconds"] = grouped["fit_seconds"].median()
+    summary["fits"] = grouped["accuracy"].count()
+    summary["degenerate"] = grouped["degenerate"].sum().astype(int)
+    summary = summary.reset_index()
+    summary.insert(0, "setting", [_setting_name(*key) for key in grouped.groups])
+    summary["front"] = pareto_front(summary["accuracy"], summary[metric])
+    return summary
+
+
+def write_sweep(
+    summary: pd.DataFrame, runs: pd.DataFrame, out: str | Path, *, metric: str, header: str
+) -> list[Path]:
+    """Write the summary (CSV, Markdown), the runs (CSV) and the fronts (PNG) into ``out``.
+
+    The figure needs matplotlib; without it the tables are written alone.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`summarise_sweep`.
+    runs : pandas.DataFrame
+        Output of :func:`run_sweep`.
+    out : str or path
+        Folder to write into (made when missing).
+    metric : str
+        The disparity that decided the front (named in the Markdown).
+    header : str
+        A paragraph describing the sweep, put above the Markdown table.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "sweep_summary.csv", out / "sweep_summary.md", out / "sweep_runs.csv"]
+    summary.to_csv(paths[0], index=False)
+    paths[1].write_text(f"{header}\n\n{markdown_table(summary, metric)}\n", encoding="utf-8")
+    runs.to_csv(paths[2], index=False)
+    try:
+        import matplotlib
+    except ImportError:
+        return paths
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..plotting import plot_fronts
+
+    axes = plot_fronts(summary, front_metric=metric)
+    axes[0].figure.savefig(out / "sweep_fronts.png", dpi=120)
+    plt.close(axes[0].figure)
+    return [*paths, out / "sweep_fronts.png"]
+
+
+def markdown_table(summary: pd.DataFrame, metric: str) -> str:
+    """Render a sweep's summary as a Markdown table, mean +- std per figure.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`summarise_sweep`.
+    metric : str
+        The disparity that decided the front column.
+
+    Returns
+    -------
+    str
+    """
+    headings = ["setting", "accuracy", "EO", "EOdds", "DP", "audit MI (nats)", "fit s", "fits",
+                "degenerate", f"front ({metric})"]  # fmt: skip
+    lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
+    for _, row in summary.iterrows():
+        cells = [row["setting"]]
+        cells += [f"{row[f]:.3f} ± {row[f'{f}_std']:.3f}" for f in FIGURES]
+        cells += [f"{row['fit_seconds']:.1f}", str(row["fits"]), str(row["degenerate"])]
+        cells.append("**yes**" if row["front"] else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
