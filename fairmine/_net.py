@@ -21,6 +21,13 @@ The sensitive attribute and the sample weights ride inside the dict
 ``X = {"X": ..., "c": ..., "w": ...}`` so that skorch batches and splits them
 together with the inputs. With weights, the task loss, the critic's bound and
 the penalty are weighted means over the rows.
+
+Nothing in a step reads a value back from the device (on a GPU such a read
+makes the host wait for every queued kernel): the epoch figures accumulate
+on the device and are read once per epoch, and so are the batch losses that
+skorch would read after every batch (``run_single_epoch``). The rows of
+``equal_opportunity`` (a boolean selection, whose size the host must learn)
+and sample weights (a check for batches without weight) are the exceptions.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.dataset import unpack_data
+from skorch.dataset import get_len, unpack_data
 from skorch.utils import to_device
 from torch import Tensor, nn
 
@@ -268,6 +275,33 @@ class MINet(NeuralNet):
             for key, value in stats.means().items():
                 self.history.record(f"{prefix}_{key}", value)
         self._check_diverged()
+
+    def run_single_epoch(
+        self, iterator: Any, training: bool, prefix: str, step_fn: Any, **fit_params: Any
+    ) -> None:
+        """Skorch's epoch loop, with the batch losses read from the device once, at its end.
+
+        skorch records ``loss.item()`` after every batch; here the losses stay
+        on the device and fill the batch rows of the history when the loop
+        ends, before the ``on_epoch_end`` callbacks that average them run.
+        A callback's ``on_batch_end`` therefore finds no ``train_loss`` in the
+        current batch row (the step's ``loss`` tensor is passed to it).
+        """
+        if iterator is None:
+            return
+        losses = []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            size = get_len(batch[0]) if isinstance(batch, tuple | list) else get_len(batch)
+            self.history.record_batch(f"{prefix}_batch_size", size)
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        if losses:
+            rows = self.history[-1]["batches"][-len(losses) :]
+            for row, loss in zip(rows, torch.stack(losses).tolist(), strict=True):
+                row[f"{prefix}_loss"] = loss
+        self.history.record(f"{prefix}_batch_count", len(losses))
 
     # --------------------------------------------------------------- the steps
     def train_step(self, batch: Any, **fit_params: Any) -> dict[str, Tensor]:

