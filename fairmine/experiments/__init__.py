@@ -1,6 +1,7 @@
 """The paper's evaluation protocols, shared by the ``fairmine`` command and the benchmarks."""
 
 from ._colored_mnist import COLORED_MNIST_PAPER_RESULTS, run_colored_mnist_protocol
+from ._encoding import tabular_preprocessor
 from ._german import (
     GERMAN_PAPER_RESULTS,
     fairness_scores,
@@ -18,7 +19,6 @@ from ._sweep import (
     load_sweep_table,
     run_sweep,
     summarise_sweep,
-    tabular_preprocessor,
     write_sweep,
 )
 

@@ -18,11 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.impute import SimpleImputer
 from sklearn.model_selection import RepeatedStratifiedKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._degenerate import check_constant
@@ -32,6 +28,7 @@ from ..datasets import load_adult, load_german
 from ..exceptions import FairmineWarning
 from ..mi import CRITERIA
 from ..model_selection import pareto_front
+from ._encoding import tabular_preprocessor
 from ._german import fairness_scores
 from ._mi_figures import mi_figures
 
@@ -43,7 +40,6 @@ __all__ = [
     "load_sweep_table",
     "run_sweep",
     "summarise_sweep",
-    "tabular_preprocessor",
     "write_sweep",
 ]
 
@@ -143,41 +139,6 @@ class SweepGrid:
             n_splits=self.folds, n_repeats=self.repeats, random_state=self.split_seed
         )
         return list(splitter.split(np.zeros(len(y)), y))
-
-
-def tabular_preprocessor() -> ColumnTransformer:
-    """One-hot encode text, category and boolean columns; impute and scale numbers.
-
-    Missing numbers take the training part's median; a missing category is
-    a category of its own; categories unseen in training are ignored.
-
-    Returns
-    -------
-    sklearn.compose.ColumnTransformer
-        Unfitted; it emits a dense float array.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from fairmine.experiments import tabular_preprocessor
-    >>> frame = pd.DataFrame({"job": ["a", "b", None], "age": [20.0, None, 40.0]})
-    >>> tabular_preprocessor().fit_transform(frame).shape
-    (3, 4)
-    """
-    return ColumnTransformer(
-        [
-            (
-                "categories",
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                make_column_selector(dtype_exclude="number"),
-            ),
-            (
-                "numbers",
-                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                make_column_selector(dtype_include="number"),
-            ),
-        ]
-    )
 
 
 def load_sweep_table(
