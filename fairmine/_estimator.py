@@ -35,8 +35,7 @@ from torch.utils.data import Dataset
 
 from ._degenerate import check_constant
 from ._devices import check_device, cuda_devices
-from ._modules import MLP, MIClassifierModule
-from ._net import MINet
+from ._net import MINet, MISettings
 from ._sensitive import SENSITIVE_ENCODINGS, encode_sensitive_features, warn_if_constant
 from ._validation import naming
 from .exceptions import (
@@ -44,9 +43,12 @@ from .exceptions import (
     NoSensitiveFeaturesWarning,
     RepresentationCollapseWarning,
 )
-from .mi import CRITERIA, Criterion, StatisticsNetwork, make_marginal
+from .mi import CRITERIA, Criterion
 
 __all__ = ["MIUnbiasedClassifier"]
+
+#: estimator parameters that the skorch net takes under the same names
+_NET_PARAMS = ("optimizer", "lr", "max_epochs", "batch_size", "train_split", "verbose", "device")
 
 
 class MIUnbiasedClassifier(
@@ -387,15 +389,13 @@ class MIUnbiasedClassifier(
         c = self._encode_sensitive(sensitive_features, n_samples=len(y_index))
         weight = _sample_weight(sample_weight, len(y_index))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        penalised = c is not None and self.mi_weight > 0
+        net = self._build_net(penalised)
+        if penalised:
+            self._check_criterion_rows(net.mi_criterion, y_index)
         with torch.random.fork_rng(devices=cuda_devices(self.device)):
             torch.manual_seed(seed)
-            self.net_ = self._build_net(
-                sample=X[:2] if not isinstance(X, Dataset) else _first_inputs(X),
-                c=c,
-                y=y_index,
-                weight=weight,
-            )
-            self.net_.fit(*_training_data(X, y_index, c, weight))
+            self.net_ = net.fit(X, y_index, c=c, sample_weight=weight)
             self.history_ = self.net_.history
             self._n_features_out = self.embedding_dim
             # inside the forked random state: iterating a DataLoader draws a seed
@@ -502,62 +502,30 @@ class MIUnbiasedClassifier(
             positive = int(np.flatnonzero(self.classes_ == pos_label)[0])
         return Criterion(self.criterion, n_classes=len(self.classes_), positive=positive)
 
-    def _build_net(
-        self,
-        sample: torch.Tensor | np.ndarray,
-        c: np.ndarray | None,
-        y: np.ndarray,
-        weight: np.ndarray | None,
-    ) -> MINet:
-        if self.backbone is None:
-            backbone: nn.Module = MLP(sample.shape[1], tuple(self.hidden_units))
-        else:
-            backbone = copy.deepcopy(self.backbone)
-        module = MIClassifierModule(
-            backbone, _output_size(backbone, sample), self.embedding_dim, len(self.classes_)
-        )
-        mi_criterion = self._mi_criterion()
-        critic = marginal = None
-        if c is not None and self.mi_weight > 0:
-            c_mi, _, given, w_mi = mi_criterion.select(c, c, y, weight)
-            if len(c_mi) < 2:
-                raise ValueError(
-                    f"criterion={self.criterion!r} measures the MI on the rows of class "
-                    f"{self.classes_[mi_criterion.positive]!r}, but y has fewer than two of them."
-                )
-            critic = StatisticsNetwork(
-                self.embedding_dim, c.shape[1], tuple(self.critic_hidden), mi_criterion.n_groups
+    def _check_criterion_rows(self, criterion: Criterion, y: np.ndarray) -> None:
+        """Refuse an ``equal_opportunity`` fit whose positive class has fewer than two rows."""
+        if criterion.positive is not None and np.sum(y == criterion.positive) < 2:
+            raise ValueError(
+                f"criterion={self.criterion!r} measures the MI on the rows of class "
+                f"{self.classes_[criterion.positive]!r}, but y has fewer than two of them."
             )
-            marginal = make_marginal(
-                c_mi, given, mi_criterion.n_groups or None, self.device, weight=w_mi
-            )
+
+    def _build_net(self, penalised: bool) -> MINet:
+        """Return the engine, set from the parameters of the same names; it builds its parts.
+
+        ``penalised=False`` gives plain ERM (``mi_weight=0``, or no attribute).
+        """
+        mi = MISettings.from_params(self.get_params(deep=False)) if penalised else None
         return MINet(
-            module,
-            critic=critic,
-            marginal=marginal,
-            mi_criterion=mi_criterion,
-            critic_optimizer=self.critic_optimizer,
-            critic_lr=self.critic_lr,
-            critic_steps=self.critic_steps,
-            critic_warmup_steps=self.critic_warmup_steps,
-            critic_sampling=self.critic_sampling,
-            critic_bank_size=self.critic_bank_size,
-            critic_batch_size=self.critic_batch_size or self.batch_size,
-            mi_weight=self.mi_weight,
-            mi_update=self.mi_update,
-            clip_mi_gradient=self.clip_mi_gradient,
-            bias_correction=self.bias_correction,
-            bias_correction_rate=self.bias_correction_rate,
-            optimizer=self.optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            train_split=self.train_split,
+            backbone=self.backbone,
+            hidden_units=self.hidden_units,
+            embedding_dim=self.embedding_dim,
+            mi_criterion=self._mi_criterion(),
+            mi=mi,
             callbacks=copy.deepcopy(self.callbacks),
-            verbose=self.verbose,
-            device=self.device,
             iterator_train__shuffle=True,
             torch_load_kwargs={"weights_only": True},
+            **{name: getattr(self, name) for name in _NET_PARAMS},
         )
 
     def _warn_if_degenerate(self, X: Any, y: np.ndarray, weight: np.ndarray | None) -> None:
@@ -728,55 +696,6 @@ def _dataset_attribute(dataset: Dataset, attribute: str, argument: str) -> Any:
             f"{argument}= to fit."
         )
     return getattr(dataset, attribute)
-
-
-def _first_inputs(dataset: Dataset) -> torch.Tensor:
-    """Stack the inputs of the first two items of a Dataset (for a shape probe)."""
-    items = [dataset[i] for i in range(min(2, len(dataset)))]
-    if not items or not isinstance(items[0], tuple | list):
-        raise ValueError(
-            "a Dataset passed as X must yield (input, target) pairs and hold at least one item"
-        )
-    return torch.stack([torch.as_tensor(item[0]) for item in items])
-
-
-def _output_size(backbone: nn.Module, sample: torch.Tensor | np.ndarray) -> int:
-    """Count the features ``backbone`` outputs per sample, by a dry run in eval mode."""
-    training = backbone.training
-    backbone.eval()
-    with torch.no_grad():
-        out = backbone(torch.as_tensor(sample, dtype=torch.float32))
-    backbone.train(training)
-    return int(out[0].numel())
-
-
-def _training_data(
-    X: Any, y: np.ndarray, c: np.ndarray | None, weight: np.ndarray | None
-) -> tuple[Any, Any]:
-    """Build ``net_.fit``'s input: attribute and weights travel with X, batched with it."""
-    if isinstance(X, Dataset):
-        return _DatasetWithAttribute(X, y, c, weight), None
-    extra = {key: value for key, value in (("c", c), ("w", weight)) if value is not None}
-    return ({"X": X, **extra} if extra else X), y
-
-
-class _DatasetWithAttribute(Dataset):
-    """Items ``({"X": input, "c": attribute, "w": weight}, label)``, or ``(input, label)``."""
-
-    def __init__(
-        self, dataset: Dataset, y: np.ndarray, c: np.ndarray | None, weight: np.ndarray | None
-    ) -> None:
-        self.dataset, self.y = dataset, y
-        self.extra = {key: value for key, value in (("c", c), ("w", weight)) if value is not None}
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __getitem__(self, index: int) -> tuple[Any, np.int64]:
-        x = self.dataset[index][0]
-        if not self.extra:
-            return x, self.y[index]
-        return {"X": x, **{key: value[index] for key, value in self.extra.items()}}, self.y[index]
 
 
 def _sample_weight(sample_weight: ArrayLike | None, n_samples: int) -> np.ndarray | None:

@@ -1,19 +1,22 @@
 """The private skorch net that runs Algorithm 1 of Ragonesi et al.
 
-skorch runs the epochs, batching, train/valid split, callbacks and History;
-this subclass only adds the critic and overrides one training step:
+skorch runs the epochs, batching, train/valid split, callbacks and History.
+This subclass builds its own parts from the data that ``fit`` receives (the
+feature extractor, bottleneck and logit layer; with MI settings the critic
+and the marginal term, see ``initialize_module``) and overrides one training
+step, which reads like the paper's Algorithm 1:
 
-1. the encoder's forward pass on the minibatch; with ``critic_sampling="bank"``
-   its detached ``(z, c)`` pairs enter the representation bank at once, so the
-   critic steps that follow see the current encoder;
-2. ``critic_steps`` updates of the statistics network T that maximise the
-   Donsker-Varadhan bound on detached ``z`` (Algorithm 1 lines 5-8), drawn from
-   the bank or, with ``critic_sampling="fresh"``, from fresh minibatches pushed
-   through the encoder;
-3. one update of the encoder g and the logit layer f on the task loss plus
-   ``mi_weight`` times the MI estimate, with MINE's adaptive gradient clipping
-   (lines 9-12).
+1. the encoder's forward pass on the minibatch and the task loss;
+2. lines 5-8, ``critic_steps`` updates of the statistics network T that
+   maximise the Donsker-Varadhan bound on detached ``z``
+   (:class:`~fairmine._critic_loop.CriticTrainer`); with
+   ``critic_sampling="bank"`` the batch's detached rows enter the bank first,
+   so that the critic sees the current encoder;
+3. lines 9-12, one update of the encoder g and the logit layer f on the task
+   loss plus ``mi_weight`` times the MI estimate, with MINE's adaptive
+   gradient clipping (:mod:`fairmine._gradient_rules`).
 
+Plain ERM is ``mi=None``: no critic, and the step is the task's alone.
 Which rows and which conditioning the MI uses is the ``mi_criterion``'s
 choice (:class:`fairmine.mi.Criterion`); the steps are the same for all.
 
@@ -32,7 +35,9 @@ and sample weights (a check for batches without weight) are the exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -41,26 +46,89 @@ from skorch import NeuralNet
 from skorch.dataset import get_len, unpack_data
 from skorch.utils import to_device
 from torch import Tensor, nn
+from torch.utils.data import Dataset
 
+from ._critic_loop import CriticTrainer, RepresentationBank, Rows, enough_rows
+from ._gradient_rules import GRADIENT_RULES, JointUpdate, SeparateUpdate
+from ._modules import MLP, MIClassifierModule
 from .exceptions import TrainingDivergedError
-from .mi import Criterion, adaptive_clip_, critic_step, penalty
+from .mi import Criterion, StatisticsNetwork, make_marginal, penalty
 from .mi._bounds import weighted_mean
-from .mi._critic import Marginal
 
-__all__ = ["MINet"]
+__all__ = ["MINet", "MISettings"]
+
+
+@dataclass(frozen=True)
+class MISettings:
+    """The MI part of Algorithm 1, under ``MIUnbiasedClassifier``'s parameter names.
+
+    Parameters
+    ----------
+    mi_weight : float
+        Weight lambda of the MI estimate, > 0.
+    critic_steps : int
+        Critic updates (K) before each encoder update.
+    critic_lr : float
+        Learning rate of the critic.
+    critic_optimizer : type of torch.optim.Optimizer
+        Optimiser class of the critic.
+    critic_hidden : tuple of int
+        Hidden layer widths of the critic.
+    critic_warmup_steps : int
+        Critic updates before the first encoder update.
+    critic_sampling : {"bank", "fresh"}
+        Where critic minibatches come from.
+    critic_bank_size : int
+        Capacity of the representation bank.
+    critic_batch_size : int or None
+        Minibatch size of the critic updates; None takes the net's ``batch_size``.
+    mi_update : {"joint", "separate"}
+        How the MI gradient reaches the encoder.
+    clip_mi_gradient : {"per_tensor", "representation"} or None
+        Where MINE's adaptive clipping bounds the MI gradient.
+    bias_correction : bool
+        Use a moving average in the gradient of ``log E[exp T]``.
+    bias_correction_rate : float
+        Rate of that moving average.
+    """
+
+    mi_weight: float
+    critic_steps: int
+    critic_lr: float
+    critic_optimizer: type[torch.optim.Optimizer]
+    critic_hidden: tuple[int, ...]
+    critic_warmup_steps: int
+    critic_sampling: str
+    critic_bank_size: int
+    critic_batch_size: int | None
+    mi_update: str
+    clip_mi_gradient: str | None
+    bias_correction: bool
+    bias_correction_rate: float
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> MISettings:
+        """Pick the settings out of parameters of the same names, such as ``get_params()``."""
+        values = {field.name: params[field.name] for field in fields(cls)}
+        return cls(**{**values, "critic_hidden": tuple(values["critic_hidden"])})
 
 
 #: attributes that exist only while ``fit`` runs
-_LOOP_STATE = (
-    "_log_ema",
-    "_warmed_up",
-    "_bank",
-    "_encoder_params",
-    "_head_params",
-    "_train_stats",
-    "_valid_stats",
-    "_critic_batches",
-)
+_LOOP_STATE = ("_fit_data", "_critic", "_penalised_update", "_train_stats", "_valid_stats")
+
+#: a mean task loss or an MI estimate above this many nats is divergence (a uniform guess
+#: costs ln(n_classes) nats, 0.69 for two classes)
+DIVERGED_NATS = 100.0
+
+
+@dataclass(frozen=True)
+class _FitData:
+    """What the parts are built from: two inputs, the encoded attribute, classes, weights."""
+
+    sample: Tensor | np.ndarray
+    c: np.ndarray | None
+    y: np.ndarray
+    weight: np.ndarray | None
 
 
 class _EpochAverages:
@@ -85,169 +153,145 @@ class _EpochAverages:
         return dict(zip(keys, values, strict=True))
 
 
-#: a mean task loss or an MI estimate above this many nats is divergence (a uniform guess
-#: costs ln(n_classes) nats, 0.69 for two classes)
-DIVERGED_NATS = 100.0
-
-
-class RepresentationBank:
-    """Ring buffer of the most recent detached ``(z, c[, g][, w])`` rows of the encoder steps.
-
-    The critic trains on minibatches drawn from it, so that its updates need
-    no forward pass through the encoder of their own.
-
-    Parameters
-    ----------
-    capacity : int
-        Number of pairs kept; the oldest are overwritten first.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.size = 0
-        self._position = 0
-        self._stored: list[Tensor] | None = None
-
-    def add(
-        self, z: Tensor, c: Tensor, given: Tensor | None = None, weight: Tensor | None = None
-    ) -> None:
-        """Store a batch of rows (``z`` is detached), their groups and weights (or None)."""
-        new = [z.detach(), c, given, weight]
-        if self._stored is None:
-            self._stored = [
-                None if t is None else t.new_empty((self.capacity, *t.shape[1:])) for t in new
-            ]
-        n = min(len(z), self.capacity)
-        rows = (self._position + torch.arange(n, device=z.device)) % self.capacity
-        for store, values in zip(self._stored, new, strict=True):
-            if store is not None:
-                store[rows] = values[-n:]
-        self._position = (self._position + n) % self.capacity
-        self.size = min(self.size + n, self.capacity)
-
-    def sample(self, n: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        """Draw ``n`` stored rows uniformly, with replacement: ``z``, ``c``, groups, weights."""
-        if self._stored is None or self.size == 0:
-            raise RuntimeError("the representation bank is empty")
-        rows = torch.randint(self.size, (n,), device=self._stored[0].device)
-        z, c, given, weight = (None if store is None else store[rows] for store in self._stored)
-        return z, c, given, weight
-
-
 class MINet(NeuralNet):
-    """skorch ``NeuralNet`` with a MINE critic and Algorithm 1's training step.
+    """skorch ``NeuralNet`` that builds its parts from the data and runs Algorithm 1's step.
 
     Parameters
     ----------
-    module : MIClassifierModule
-        Encoder, bottleneck and logit layer.
-    critic : StatisticsNetwork or None
-        The statistics network; None trains plain ERM.
-    marginal : DiscreteMarginal or ShuffledMarginal or None
-        How the product-of-marginals term is formed (None without critic).
+    module : type, default=MIClassifierModule
+        Class of the encoder, bottleneck and logit layer, called as
+        ``module(backbone, backbone_features, embedding_dim, n_classes)``.
+    backbone : nn.Module or None
+        Feature extractor (deep-copied at each initialisation); None builds
+        an MLP with ``hidden_units`` on the inputs' feature count.
+    hidden_units : sequence of int
+        Hidden layer widths of that MLP.
+    embedding_dim : int
+        Size of the representation ``z``.
     mi_criterion : fairmine.mi.Criterion
-        Which rows and conditioning the MI is measured on.
-    critic_optimizer : type of torch.optim.Optimizer
-        Optimizer class of the critic.
-    critic_lr : float
-        Learning rate of the critic.
-    critic_steps : int
-        Critic updates before each encoder update (K).
-    critic_warmup_steps : int
-        Critic updates before the first encoder update.
-    critic_sampling : {"bank", "fresh"}
-        Where critic minibatches come from: a ``RepresentationBank`` filled by
-        the encoder steps, or fresh minibatches pushed through the encoder.
-    critic_bank_size : int
-        Capacity of the bank.
-    critic_batch_size : int
-        Minibatch size of the critic updates.
-    mi_weight : float
-        Weight of the MI estimate (lambda), > 0 with a critic.
-    mi_update : {"separate", "joint"}
-        How the MI gradient reaches the encoder, see ``MIUnbiasedClassifier``.
-    clip_mi_gradient : {"representation", "per_tensor"} or None
-        Where MINE's adaptive clipping bounds the MI gradient, see
-        ``MIUnbiasedClassifier``.
-    bias_correction : bool
-        Use a moving average in the gradient of ``log E[exp T]``.
-    bias_correction_rate : float
-        Rate of that moving average.
+        Which rows and conditioning the MI is measured on (the critic's, and
+        :class:`fairmine.mi.MIAudit`'s).
+    mi : MISettings or None
+        The critic and how its estimate reaches the encoder; None trains
+        plain ERM, with no critic at all.
     **kwargs
         Passed to ``skorch.NeuralNet``.
     """
 
     def __init__(
         self,
-        module: nn.Module,
+        module: type[nn.Module] = MIClassifierModule,
         *,
-        critic: nn.Module | None,
-        marginal: Marginal | None,
+        backbone: nn.Module | None,
+        hidden_units: Sequence[int],
+        embedding_dim: int,
         mi_criterion: Criterion,
-        critic_optimizer: type[torch.optim.Optimizer],
-        critic_lr: float,
-        critic_steps: int,
-        critic_warmup_steps: int,
-        critic_sampling: str,
-        critic_bank_size: int,
-        critic_batch_size: int,
-        mi_weight: float,
-        mi_update: str,
-        clip_mi_gradient: str | None,
-        bias_correction: bool,
-        bias_correction_rate: float,
+        mi: MISettings | None,
         **kwargs: Any,
     ) -> None:
-        # torch components must be set before skorch's __init__ starts tracking them
-        self.critic = critic
-        self.marginal = marginal
+        # set before skorch's __init__, which would start tracking the torch backbone
+        self.backbone = backbone
+        self.hidden_units = hidden_units
+        self.embedding_dim = embedding_dim
         self.mi_criterion = mi_criterion
-        self.critic_optimizer = critic_optimizer
-        self.critic_lr = critic_lr
-        self.critic_steps = critic_steps
-        self.critic_warmup_steps = critic_warmup_steps
-        self.critic_sampling = critic_sampling
-        self.critic_bank_size = critic_bank_size
-        self.critic_batch_size = critic_batch_size
-        self.mi_weight = mi_weight
-        self.mi_update = mi_update
-        self.clip_mi_gradient = clip_mi_gradient
-        self.bias_correction = bias_correction
-        self.bias_correction_rate = bias_correction_rate
+        self.mi = mi
         super().__init__(module, criterion=nn.CrossEntropyLoss, **kwargs)
 
-    # ------------------------------------------------------------------ set-up
+    # ---------------------------------------------------------------- fitting
+    def fit(
+        self,
+        X: Any,
+        y: np.ndarray,
+        *,
+        c: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+        **fit_params: Any,
+    ) -> MINet:
+        """Build the parts from the data and train.
+
+        Parameters
+        ----------
+        X : ndarray or torch Dataset
+            Inputs; a Dataset yields ``(input, target)`` pairs.
+        y : ndarray of int64
+            Class indices ``0 .. n_classes - 1`` of every row.
+        c : ndarray of shape (n_samples, d_c) or None, default=None
+            The encoded attribute; needed when ``mi`` is set.
+        sample_weight : ndarray of shape (n_samples,) or None, default=None
+            Weights of the rows; None weighs them alike.
+        **fit_params
+            Passed to ``skorch.NeuralNet.fit``.
+
+        Returns
+        -------
+        self : MINet
+        """
+        if self.mi is not None and c is None:
+            raise ValueError("a net with MI settings needs the encoded attribute c")
+        sample = _first_inputs(X) if isinstance(X, Dataset) else X[:2]
+        self._fit_data = _FitData(sample, c, y, sample_weight)
+        try:
+            return super().fit(*_training_data(X, y, c, sample_weight), **fit_params)
+        finally:
+            self.__dict__.pop("_fit_data", None)
+
     def initialize_module(self) -> MINet:
-        super().initialize_module()
-        if self.critic is not None:
-            self.critic_ = self.critic
+        """Build the module, and with MI settings the critic and the marginal term."""
+        data = getattr(self, "_fit_data", None)
+        if data is None:
+            raise RuntimeError("MINet builds its module from the training data: call fit")
+        if self.backbone is None:
+            backbone: nn.Module = MLP(data.sample.shape[1], tuple(self.hidden_units))
+        else:
+            backbone = copy.deepcopy(self.backbone)
+        n_classes = int(data.y.max()) + 1
+        self.module_ = self.module(
+            backbone, _output_size(backbone, data.sample), self.embedding_dim, n_classes
+        )
+        if self.mi is not None:
+            n_groups = self.mi_criterion.n_groups
+            c, _, given, weight = self.mi_criterion.select(data.c, data.c, data.y, data.weight)
+            self.critic_ = StatisticsNetwork(
+                self.embedding_dim, data.c.shape[1], self.mi.critic_hidden, n_groups
+            )
+            self.marginal_ = make_marginal(c, given, n_groups or None, self.device, weight=weight)
         return self
 
     def initialize_optimizer(self, triggered_directly: Any = None) -> MINet:
         self.optimizer_ = self.optimizer(self.module_.parameters(), lr=self.lr)
-        if self.critic is not None:
-            self.critic_optimizer_ = self.critic_optimizer(
-                self.critic_.parameters(), lr=self.critic_lr
+        if self.mi is not None:
+            self.critic_optimizer_ = self.mi.critic_optimizer(
+                self.critic_.parameters(), lr=self.mi.critic_lr
             )
-            if self.mi_update == "separate":
+            if self.mi.mi_update == "separate":
                 self.mi_optimizer_ = self.optimizer(
-                    self.module_.encoder_parameters(), lr=self.lr * self.mi_weight
+                    self.module_.encoder_parameters(), lr=self.lr * self.mi.mi_weight
                 )
         return self
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         super().on_train_begin(net, X=X, y=y, **kwargs)
-        self._log_ema: Tensor | None = None
-        self._warmed_up = False
-        self._bank = (
-            RepresentationBank(self.critic_bank_size)
-            if self.critic is not None and self.critic_sampling == "bank"
-            else None
+        self._critic = self._penalised_update = None
+        if self.mi is None:
+            return
+        mi = self.mi
+        self._critic = CriticTrainer(
+            self.critic_,
+            self.critic_optimizer_,
+            self.marginal_,
+            bank=RepresentationBank(mi.critic_bank_size) if mi.critic_sampling == "bank" else None,
+            batch_size=mi.critic_batch_size or self.batch_size,
+            bias_correction_rate=mi.bias_correction_rate if mi.bias_correction else None,
         )
-        trainable = [p for p in self.module_.encoder_parameters() if p.requires_grad]
-        self._encoder_params = trainable
-        self._head_params = [p for p in self.module_.head.parameters() if p.requires_grad]
+        rule = GRADIENT_RULES[mi.clip_mi_gradient]
+        encoder = [p for p in self.module_.encoder_parameters() if p.requires_grad]
+        head = [p for p in self.module_.head.parameters() if p.requires_grad]
+        self._penalised_update = (
+            JointUpdate(rule, self.optimizer_, mi.mi_weight, encoder, head)
+            if mi.mi_update == "joint"
+            else SeparateUpdate(rule, self.optimizer_, self.mi_optimizer_, encoder, head)
+        )
 
     def on_train_end(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         super().on_train_end(net, X=X, y=y, **kwargs)
@@ -260,14 +304,16 @@ class MINet(NeuralNet):
         super().on_epoch_begin(net, dataset_train=dataset_train, **kwargs)
         self._train_stats = _EpochAverages()
         self._valid_stats = _EpochAverages()
-        if self.critic is not None:
-            self._critic_batches = self._cycle(dataset_train)
-            if not self._warmed_up:
-                self._set_training(True)
-                if self._bank is not None:
-                    self._fill_bank(dataset_train)
-                self._train_critic(self.critic_warmup_steps)
-                self._warmed_up = True
+        critic = self._critic
+        if critic is None:
+            return
+        critic.fresh = self._encoded(self._cycle(dataset_train))
+        if not critic.warmed_up:
+            self._set_training(True)
+            if critic.bank is not None:  # the initial encoder's z, at most one pass
+                critic.bank.fill(self._encoded(self.get_iterator(dataset_train, training=True)))
+            critic.train(self.mi.critic_warmup_steps)
+            critic.warmed_up = True
 
     def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
         super().on_epoch_end(net, **kwargs)
@@ -305,40 +351,25 @@ class MINet(NeuralNet):
 
     # --------------------------------------------------------------- the steps
     def train_step(self, batch: Any, **fit_params: Any) -> dict[str, Tensor]:
+        """One iteration of Algorithm 1 on a minibatch: K critic steps, then the penalised step."""
         self._set_training(True)
         x, c, y, weight = self._unpack(batch)
         pre_activation = self.module_.pre_activation(x)
         z = self.module_.activation(pre_activation)
         logits = self.module_.head(z)
-        task_loss = self._task_loss(logits, y, weight)
-        self._train_stats.add(len(y), task_loss=task_loss)
-        if len(z) >= 2:
-            self._train_stats.add(len(z), z_active=(z.std(0) > 1e-6).float().mean())
-        loss, mi_objective = task_loss, None
-        if self.critic is not None:
-            z_mi, c_mi, given, w_mi = self.mi_criterion.select(z, c, y, weight)
-            if self._bank is not None:
-                self._bank.add(z_mi, c_mi, given, w_mi)  # the critic sees the current encoder
-            self._train_critic(self.critic_steps)
-            if _enough_rows(z_mi, w_mi):
-                log_ema = self._log_ema if self.bias_correction else None
-                mi, mi_objective = penalty(
-                    self.critic_, self.marginal, z_mi, c_mi, given, log_ema, w_mi
-                )
-                loss = task_loss + self.mi_weight * mi
-                self._train_stats.add(len(z_mi), mi=mi)
-        self._update(task_loss, pre_activation, mi_objective)
+        loss = task_loss = self._task_loss(logits, y, weight)
+        self._record_encoder_batch(task_loss, z)
+        rows = None if self.mi is None else self.mi_criterion.select(z, c, y, weight)
+        if rows is not None:
+            self._critic.observe(rows)  # the critic sees the current encoder
+            self._critic.train(self.mi.critic_steps)  # lines 5-8
+        if rows is None or not enough_rows(rows[0], rows[3]):
+            self._task_step(task_loss)
+        else:  # lines 9-12
+            mi, mi_objective = self._penalty(rows, self._critic.log_ema)
+            loss = task_loss + self.mi.mi_weight * mi
+            self._penalised_update.step(task_loss, mi_objective, pre_activation)
         return {"loss": loss.detach(), "y_pred": logits.detach()}
-
-    def _train_critic(self, steps: int) -> None:
-        rate = self.bias_correction_rate if self.bias_correction else None
-        for _ in range(steps):
-            z, c, given, weight = self._critic_batch()
-            if _enough_rows(z, weight):
-                self._log_ema = critic_step(
-                    self.critic_, self.critic_optimizer_, self.marginal, z, c, given,
-                    log_ema=self._log_ema, ema_rate=rate, weight=weight,
-                )  # fmt: skip
 
     def validation_step(self, batch: Any, **fit_params: Any) -> dict[str, Tensor]:
         self._set_training(False)
@@ -346,17 +377,35 @@ class MINet(NeuralNet):
         with torch.no_grad():
             z = self.module_.encode(x)
             logits = self.module_.head(z)
-            task_loss = self._task_loss(logits, y, weight)
+            loss = task_loss = self._task_loss(logits, y, weight)
             acc = (logits.argmax(1) == y).float().mean()
             self._valid_stats.add(len(y), task_loss=task_loss, acc=acc)
-            loss = task_loss
-            if self.critic is not None:
-                z_mi, c_mi, given, w_mi = self.mi_criterion.select(z, c, y, weight)
-                if _enough_rows(z_mi, w_mi):
-                    mi, _ = penalty(self.critic_, self.marginal, z_mi, c_mi, given, weight=w_mi)
-                    self._valid_stats.add(len(z_mi), mi=mi)
-                    loss = task_loss + self.mi_weight * mi
+            rows = None if self.mi is None else self.mi_criterion.select(z, c, y, weight)
+            if rows is not None and enough_rows(rows[0], rows[3]):
+                mi, _ = self._penalty(rows, None, stats=self._valid_stats)
+                loss = task_loss + self.mi.mi_weight * mi
         return {"loss": loss, "y_pred": logits}
+
+    def _penalty(
+        self, rows: Rows, log_ema: Tensor | None, stats: _EpochAverages | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Return the critic's bound on the rows and the objective the encoder differentiates."""
+        z, c, given, weight = rows
+        log_ema = log_ema if self.mi.bias_correction else None
+        mi, objective = penalty(self.critic_, self.marginal_, z, c, given, log_ema, weight)
+        (self._train_stats if stats is None else stats).add(len(z), mi=mi)
+        return mi, objective
+
+    def _record_encoder_batch(self, task_loss: Tensor, z: Tensor) -> None:
+        self._train_stats.add(len(z), task_loss=task_loss)
+        if len(z) >= 2:
+            self._train_stats.add(len(z), z_active=(z.std(0) > 1e-6).float().mean())
+
+    def _task_step(self, task_loss: Tensor) -> None:
+        """Step on the task loss alone: plain ERM, or a minibatch without rows for the MI."""
+        self.optimizer_.zero_grad(set_to_none=True)
+        task_loss.backward()
+        self.optimizer_.step()
 
     def _task_loss(self, logits: Tensor, y: Tensor, weight: Tensor | None) -> Tensor:
         """Cross-entropy, the weighted mean over the rows when there are weights."""
@@ -364,109 +413,14 @@ class MINet(NeuralNet):
             return self.criterion_(logits, y)
         return weighted_mean(nn.functional.cross_entropy(logits, y, reduction="none"), weight)
 
-    def _update(
-        self, task_loss: Tensor, pre_activation: Tensor, mi_objective: Tensor | None
-    ) -> None:
-        """Step the encoder and logit layer on the task loss and the MI objective."""
-        if mi_objective is None:
-            self.optimizer_.zero_grad(set_to_none=True)
-            task_loss.backward()
-            self.optimizer_.step()
-            return
-        if self.clip_mi_gradient == "per_tensor":
-            task_grads, mi_grads = self._parameter_gradients(task_loss, mi_objective)
-        else:
-            task_grads, mi_grads = self._representation_gradients(
-                task_loss, mi_objective, pre_activation
-            )
-        self._set_grads(self._encoder_params + self._head_params, task_grads)
-        self.optimizer_.step()
-        if mi_grads is not None:  # the separate update
-            self._set_grads(self._encoder_params, mi_grads)
-            self.mi_optimizer_.step()
-
-    def _parameter_gradients(
-        self, task_loss: Tensor, mi_objective: Tensor
-    ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...] | None]:
-        """Parameter gradients with the MI part clipped per weight tensor.
-
-        MINE's rule as published; it takes two backward passes through the
-        encoder. Returns the gradients to step ``optimizer_`` on and, for the
-        separate update only, the encoder's MI gradients (else None).
-        """
-        encoder, head = self._encoder_params, self._head_params
-        task_grads = torch.autograd.grad(
-            task_loss, encoder + head, retain_graph=True, materialize_grads=True
-        )
-        mi_grads = torch.autograd.grad(mi_objective, encoder, materialize_grads=True)
-        adaptive_clip_(mi_grads, task_grads[: len(encoder)])
-        if self.mi_update == "separate":
-            return task_grads, mi_grads
-        combined = torch._foreach_add(task_grads[: len(encoder)], mi_grads, alpha=self.mi_weight)
-        return (*combined, *task_grads[len(encoder) :]), None
-
-    def _representation_gradients(
-        self, task_loss: Tensor, mi_objective: Tensor, pre_activation: Tensor
-    ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...] | None]:
-        """Combine the two losses' gradients at ``z``'s pre-activation, then backpropagate once.
-
-        The gradients with respect to the bottleneck's output before its ReLU
-        cost no encoder pass (one goes through the logit layer, the other
-        through the critic); with ``clip_mi_gradient="representation"`` the MI
-        part is scaled down to at most the task part's norm. Taken before the
-        ReLU, units that the ReLU switches off hold no part of either norm.
-        For the joint update the weighted sum goes through the encoder in one
-        backward pass, so the penalty costs no second one. Returns what
-        ``_parameter_gradients`` returns.
-        """
-        encoder, head = self._encoder_params, self._head_params
-        task_at_u, *head_grads = torch.autograd.grad(
-            task_loss, [pre_activation, *head], retain_graph=True, materialize_grads=True
-        )
-        (mi_at_u,) = torch.autograd.grad(
-            mi_objective, pre_activation, retain_graph=True, materialize_grads=True
-        )
-        if self.clip_mi_gradient == "representation":
-            adaptive_clip_([mi_at_u], [task_at_u])
-        if self.mi_update == "joint":
-            encoder_grads = torch.autograd.grad(
-                pre_activation,
-                encoder,
-                task_at_u + self.mi_weight * mi_at_u,
-                materialize_grads=True,
-            )
-            return (*encoder_grads, *head_grads), None
-        encoder_task = torch.autograd.grad(
-            pre_activation, encoder, task_at_u, retain_graph=True, materialize_grads=True
-        )
-        encoder_mi = torch.autograd.grad(pre_activation, encoder, mi_at_u, materialize_grads=True)
-        return (*encoder_task, *head_grads), encoder_mi
-
     # ----------------------------------------------------------------- helpers
-    @staticmethod
-    def _set_grads(params: list[nn.Parameter], grads: Any) -> None:
-        for param, grad in zip(params, grads, strict=True):
-            param.grad = grad
-
-    def _critic_batch(self) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        """Draw the rows ``(z, c, given, weight)`` of one critic update."""
-        if self._bank is not None:
-            return self._bank.sample(self.critic_batch_size)
-        return self._encode_batch(next(self._critic_batches))
-
-    def _encode_batch(self, batch: Any) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        """Push a batch through the encoder without gradient; keep the criterion's rows."""
-        x, c, y, weight = self._unpack(batch)
-        with torch.no_grad():
-            z = self.module_.encode(x)
-        return self.mi_criterion.select(z, c, y, weight)
-
-    def _fill_bank(self, dataset: Any) -> None:
-        """Fill the bank with the initial encoder's ``z`` (at most one pass)."""
-        for batch in self.get_iterator(dataset, training=True):
-            self._bank.add(*self._encode_batch(batch))
-            if self._bank.size == self._bank.capacity:
-                break
+    def _encoded(self, batches: Iterable[Any]) -> Iterator[Rows]:
+        """Push batches through the encoder without gradient; keep the criterion's rows."""
+        for batch in batches:
+            x, c, y, weight = self._unpack(batch)
+            with torch.no_grad():
+                z = self.module_.encode(x)
+            yield self.mi_criterion.select(z, c, y, weight)
 
     def representations(self, dataset: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Encode a dataset in eval mode: ``z``, the attribute ``c`` (or None) and ``y``."""
@@ -516,14 +470,62 @@ class MINet(NeuralNet):
             sizes = ", ".join(f"{k}={values[k]:.3g}" for k in huge)
             problems.append(f"{sizes} exceeded {DIVERGED_NATS:g} nats")
         what = ", ".join(problems)
+        advice = f"lower lr (now {self.lr:g})"
+        if self.mi is not None:
+            advice += (
+                f" or critic_lr (now {self.mi.critic_lr:g}), lower mi_weight (now "
+                f"{self.mi.mi_weight:g}), or keep clip_mi_gradient on and bias_correction=True"
+            )
         raise TrainingDivergedError(
             f"training diverged at epoch {row['epoch']}: {what}. Scale the inputs (for "
-            f"example with StandardScaler), lower lr (now {self.lr:g}) or critic_lr (now "
-            f"{self.critic_lr:g}), lower mi_weight (now {self.mi_weight:g}), or keep "
-            "clip_mi_gradient on and bias_correction=True."
+            f"example with StandardScaler), {advice}."
         )
 
 
-def _enough_rows(z: Tensor, weight: Tensor | None) -> bool:
-    """Whether a minibatch can form the bound: two rows or more, some weight."""
-    return len(z) >= 2 and (weight is None or bool(weight.sum() > 0))
+def _first_inputs(dataset: Dataset) -> torch.Tensor:
+    """Stack the inputs of the first two items of a Dataset (for a shape probe)."""
+    items = [dataset[i] for i in range(min(2, len(dataset)))]
+    if not items or not isinstance(items[0], tuple | list):
+        raise ValueError(
+            "a Dataset passed as X must yield (input, target) pairs and hold at least one item"
+        )
+    return torch.stack([torch.as_tensor(item[0]) for item in items])
+
+
+def _output_size(backbone: nn.Module, sample: torch.Tensor | np.ndarray) -> int:
+    """Count the features ``backbone`` outputs per sample, by a dry run in eval mode."""
+    training = backbone.training
+    backbone.eval()
+    with torch.no_grad():
+        out = backbone(torch.as_tensor(sample, dtype=torch.float32))
+    backbone.train(training)
+    return int(out[0].numel())
+
+
+def _training_data(
+    X: Any, y: np.ndarray, c: np.ndarray | None, weight: np.ndarray | None
+) -> tuple[Any, Any]:
+    """Build ``net_.fit``'s input: attribute and weights travel with X, batched with it."""
+    if isinstance(X, Dataset):
+        return _DatasetWithAttribute(X, y, c, weight), None
+    extra = {key: value for key, value in (("c", c), ("w", weight)) if value is not None}
+    return ({"X": X, **extra} if extra else X), y
+
+
+class _DatasetWithAttribute(Dataset):
+    """Items ``({"X": input, "c": attribute, "w": weight}, label)``, or ``(input, label)``."""
+
+    def __init__(
+        self, dataset: Dataset, y: np.ndarray, c: np.ndarray | None, weight: np.ndarray | None
+    ) -> None:
+        self.dataset, self.y = dataset, y
+        self.extra = {key: value for key, value in (("c", c), ("w", weight)) if value is not None}
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index: int) -> tuple[Any, np.int64]:
+        x = self.dataset[index][0]
+        if not self.extra:
+            return x, self.y[index]
+        return {"X": x, **{key: value[index] for key, value in self.extra.items()}}, self.y[index]

@@ -18,7 +18,7 @@ def test_demographic_parity_is_the_default_and_unconditional(biased_data):
     clf = MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=group)
     assert clf.criterion == "demographic_parity"
     assert clf.net_.critic_.n_groups == 0
-    assert clf.net_.marginal.log_probabilities.shape == (1, 1 + 1)
+    assert clf.net_.marginal_.log_probabilities.shape == (1, 1 + 1)
 
 
 def test_equalized_odds_critic_reads_y_and_marginal_is_per_class(biased_data):
@@ -26,7 +26,7 @@ def test_equalized_odds_critic_reads_y_and_marginal_is_per_class(biased_data):
     clf = MIUnbiasedClassifier(criterion="equalized_odds", **FAST)
     clf.fit(X, y, sensitive_features=group)
     assert clf.net_.critic_.n_groups == 2
-    probabilities = clf.net_.marginal.log_probabilities.exp().numpy()
+    probabilities = clf.net_.marginal_.log_probabilities.exp().numpy()
     for label in (0, 1):
         share_of_group_1 = np.mean(group[y == label] == 1)
         np.testing.assert_allclose(probabilities[label, 1], share_of_group_1, rtol=1e-5)
@@ -57,7 +57,7 @@ def test_equal_opportunity_marginal_uses_positive_rows_only(biased_data):
     X, y, group = biased_data
     clf = MIUnbiasedClassifier(criterion="equal_opportunity", **FAST)
     clf.fit(X, y, sensitive_features=group)
-    marginal = clf.net_.marginal
+    marginal = clf.net_.marginal_
     assert isinstance(marginal, DiscreteMarginal)
     share = marginal.log_probabilities.exp()[0, 1].item()
     assert share == pytest.approx(np.mean(group[y == 1] == 1), rel=1e-5)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from fairmine import MIUnbiasedClassifier
+from fairmine._gradient_rules import GRADIENT_RULES, PerTensorClipping, RepresentationClipping
 from fairmine._sensitive import encode_sensitive_features
 from fairmine.mi import penalty
 
@@ -62,22 +63,20 @@ def _step_gradients(net, clip_mi_gradient, x, c, y, mi_scale):
     The rule clips at ``u``, the pre-activation of ``z = relu(u)``; ``mi_scale``
     multiplies the MI objective so that the clipping has something to clip.
     """
-    net.clip_mi_gradient = clip_mi_gradient
+    rule = GRADIENT_RULES[clip_mi_gradient]
     module = net.module_
-    net._encoder_params = list(module.encoder_parameters())
-    net._head_params = list(module.head.parameters())
-    params = net._encoder_params + net._head_params
+    encoder, head = list(module.encoder_parameters()), list(module.head.parameters())
+    mi_weight = net.mi.mi_weight
 
     def losses():
         u = module.pre_activation(x)
         z = module.activation(u)
         task = net.criterion_(module.head(z), y)
-        mi, _ = penalty(net.critic_, net.marginal, z, c)
+        mi, _ = penalty(net.critic_, net.marginal_, z, c)
         return u, task, mi_scale * mi
 
     u, task, mi = losses()
-    grads, separate = net._representation_gradients(task, mi, u)
-    assert separate is None  # the joint update returns one set of gradients
+    grads = rule.combined(task, mi, u, encoder, head, mi_weight)
 
     u, task, mi = losses()
     du_task = torch.autograd.grad(task, u, retain_graph=True)[0]
@@ -85,8 +84,14 @@ def _step_gradients(net, clip_mi_gradient, x, c, y, mi_scale):
     scale = 1.0
     if clip_mi_gradient == "representation":
         scale = min(1.0, float(du_task.norm() / du_mi.norm()))
-    expected = torch.autograd.grad(task + net.mi_weight * scale * mi, params)
+    expected = torch.autograd.grad(task + mi_weight * scale * mi, encoder + head)
     return grads, expected, float(du_mi.norm() / du_task.norm())
+
+
+def test_each_clipping_value_has_its_named_rule():
+    assert isinstance(GRADIENT_RULES["per_tensor"], PerTensorClipping)
+    assert GRADIENT_RULES["representation"] == RepresentationClipping(clip=True)
+    assert GRADIENT_RULES[None] == RepresentationClipping(clip=False)
 
 
 @pytest.mark.parametrize("clip_mi_gradient", [None, "representation"])
@@ -128,28 +133,52 @@ def test_per_tensor_rule_clips_the_mi_gradient_then_weights_it_by_lambda(biased_
     clf = MIUnbiasedClassifier(mi_weight=3.0, **FAST).fit(X, y, sensitive_features=group)
     net = clf.net_
     module = net.module_
-    net._encoder_params = list(module.encoder_parameters())
-    net._head_params = list(module.head.parameters())
-    encoder = net._encoder_params
+    encoder, head = list(module.encoder_parameters()), list(module.head.parameters())
+    mi_weight = net.mi.mi_weight
     x = torch.tensor(X[:64], dtype=torch.float32)
     c = torch.as_tensor(encode_sensitive_features(group[:64]), dtype=torch.float32)
 
     def losses():
-        z = module.encode(x)
-        mi, _ = penalty(net.critic_, net.marginal, z, c)
-        return net.criterion_(module.head(z), torch.tensor(y[:64])), 100.0 * mi
+        u = module.pre_activation(x)
+        z = module.activation(u)
+        mi, _ = penalty(net.critic_, net.marginal_, z, c)
+        return u, net.criterion_(module.head(z), torch.tensor(y[:64])), 100.0 * mi
 
-    task, mi = losses()
-    combined, separate = net._parameter_gradients(task, mi)
-    assert separate is None
-    task, mi = losses()
+    u, task, mi = losses()
+    combined = PerTensorClipping().combined(task, mi, u, encoder, head, mi_weight)
+    _, task, mi = losses()
     task_grads = torch.autograd.grad(task, encoder, retain_graph=True)
     mi_grads = torch.autograd.grad(mi, encoder)
     clipped = 0
     for got, g_task, g_mi in zip(combined[: len(encoder)], task_grads, mi_grads, strict=True):
         penalty_part = (got - g_task).norm()
-        bound = net.mi_weight * min(g_task.norm(), g_mi.norm())
+        bound = mi_weight * min(g_task.norm(), g_mi.norm())
         assert float(penalty_part) == pytest.approx(float(bound), rel=1e-4, abs=1e-7)
         clipped += bool(g_mi.norm() > g_task.norm())
-        assert penalty_part <= net.mi_weight * g_task.norm() * (1 + 1e-4) + 1e-7
+        assert penalty_part <= mi_weight * g_task.norm() * (1 + 1e-4) + 1e-7
     assert clipped > 0, "the test must exercise the clipping"
+
+
+@pytest.mark.parametrize("clip_mi_gradient", ["per_tensor", "representation", None])
+def test_joint_gradients_are_the_separate_ones_summed_with_lambda(biased_data, clip_mi_gradient):
+    """The joint update's gradients are the separate update's two parts, MI weighted by lambda."""
+    X, y, group = biased_data
+    clf = MIUnbiasedClassifier(mi_weight=3.0, **FAST).fit(X, y, sensitive_features=group)
+    net, rule = clf.net_, GRADIENT_RULES[clip_mi_gradient]
+    module = net.module_
+    encoder, head = list(module.encoder_parameters()), list(module.head.parameters())
+    x = torch.tensor(X[:64], dtype=torch.float32)
+    c = torch.as_tensor(encode_sensitive_features(group[:64]), dtype=torch.float32)
+
+    def losses():
+        u = module.pre_activation(x)
+        z = module.activation(u)
+        mi, _ = penalty(net.critic_, net.marginal_, z, c)
+        return net.criterion_(module.head(z), torch.tensor(y[:64])), 100.0 * mi, u
+
+    task, mi = rule.split(*losses(), encoder, head)
+    combined = rule.combined(*losses(), encoder, head, 3.0)
+    assert len(task) == len(combined) == len(encoder) + len(head) and len(mi) == len(encoder)
+    for got, g_task, g_mi in zip(combined, task, (*mi, *[0.0] * len(head)), strict=True):
+        torch.testing.assert_close(got, g_task + 3.0 * g_mi, rtol=1e-4, atol=1e-6)
+    assert any(float(g.norm()) > 0 for g in mi), "the test must carry an MI gradient"
