@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +36,8 @@ __all__ = [
     "GRADIENT_RULES",
     "GradientRule",
     "JointUpdate",
+    "Objectives",
+    "Parameters",
     "PerTensorClipping",
     "RepresentationClipping",
     "SeparateUpdate",
@@ -43,43 +46,44 @@ __all__ = [
 Grads = tuple[Tensor, ...]
 
 
-class GradientRule:
-    """Gradients of the encoder ``g`` and the logit layer ``f`` for one penalised step."""
+class Objectives(NamedTuple):
+    """What one penalised step differentiates."""
 
-    def split(
-        self,
-        task_loss: Tensor,
-        mi_objective: Tensor,
-        pre_activation: Tensor,
-        encoder: Sequence[nn.Parameter],
-        head: Sequence[nn.Parameter],
-    ) -> tuple[Grads, Grads]:
+    task: Tensor  #: the task loss
+    mi: Tensor  #: the MI objective (the critic's bound, bias-corrected in its gradient)
+    pre_activation: Tensor  #: ``u``, with ``z = relu(u)``
+
+
+class Parameters(NamedTuple):
+    """The trainable parameters of the encoder ``g`` and of the logit layer ``f``."""
+
+    encoder: list[nn.Parameter]
+    head: list[nn.Parameter]
+
+
+class GradientRule:
+    """Gradients of the encoder and the logit layer for one penalised step."""
+
+    def split(self, losses: Objectives, params: Parameters) -> tuple[Grads, Grads]:
         """Return the task gradients of ``encoder + head``, the clipped MI ones of ``encoder``."""
         raise NotImplementedError
 
-    def combined(
-        self,
-        task_loss: Tensor,
-        mi_objective: Tensor,
-        pre_activation: Tensor,
-        encoder: Sequence[nn.Parameter],
-        head: Sequence[nn.Parameter],
-        mi_weight: float,
-    ) -> Grads:
+    def combined(self, losses: Objectives, params: Parameters, mi_weight: float) -> Grads:
         """Return the gradients of ``encoder + head``: task plus ``mi_weight`` times clipped MI."""
-        task, mi = self.split(task_loss, mi_objective, pre_activation, encoder, head)
-        n = len(encoder)
+        task, mi = self.split(losses, params)
+        n = len(params.encoder)
         return (*torch._foreach_add(task[:n], mi, alpha=mi_weight), *task[n:])
 
 
 class PerTensorClipping(GradientRule):
     """MINE's rule as published: clip the MI gradient weight tensor by weight tensor."""
 
-    def split(self, task_loss, mi_objective, pre_activation, encoder, head):
+    def split(self, losses: Objectives, params: Parameters) -> tuple[Grads, Grads]:
+        encoder = params.encoder
         task = torch.autograd.grad(
-            task_loss, [*encoder, *head], retain_graph=True, materialize_grads=True
+            losses.task, [*encoder, *params.head], retain_graph=True, materialize_grads=True
         )
-        mi = torch.autograd.grad(mi_objective, encoder, materialize_grads=True)
+        mi = torch.autograd.grad(losses.mi, encoder, materialize_grads=True)
         adaptive_clip_(mi, task[: len(encoder)])
         return task, mi
 
@@ -102,33 +106,35 @@ class RepresentationClipping(GradientRule):
     clip: bool = True
 
     def _at_representation(
-        self, task_loss: Tensor, mi_objective: Tensor, u: Tensor, head: Sequence[nn.Parameter]
+        self, losses: Objectives, head: list[nn.Parameter]
     ) -> tuple[Tensor, Tensor, list[Tensor]]:
         task_at_u, *head_grads = torch.autograd.grad(
-            task_loss, [u, *head], retain_graph=True, materialize_grads=True
+            losses.task, [losses.pre_activation, *head], retain_graph=True, materialize_grads=True
         )
-        (mi_at_u,) = torch.autograd.grad(mi_objective, u, retain_graph=True, materialize_grads=True)
+        (mi_at_u,) = torch.autograd.grad(
+            losses.mi, losses.pre_activation, retain_graph=True, materialize_grads=True
+        )
         if self.clip:
             adaptive_clip_([mi_at_u], [task_at_u])
         return task_at_u, mi_at_u, head_grads
 
-    def split(self, task_loss, mi_objective, pre_activation, encoder, head):
-        task_at_u, mi_at_u, head_grads = self._at_representation(
-            task_loss, mi_objective, pre_activation, head
-        )
+    def split(self, losses: Objectives, params: Parameters) -> tuple[Grads, Grads]:
+        task_at_u, mi_at_u, head_grads = self._at_representation(losses, params.head)
+        u, encoder = losses.pre_activation, params.encoder
         encoder_task = torch.autograd.grad(
-            pre_activation, encoder, task_at_u, retain_graph=True, materialize_grads=True
+            u, encoder, task_at_u, retain_graph=True, materialize_grads=True
         )
-        encoder_mi = torch.autograd.grad(pre_activation, encoder, mi_at_u, materialize_grads=True)
+        encoder_mi = torch.autograd.grad(u, encoder, mi_at_u, materialize_grads=True)
         return (*encoder_task, *head_grads), encoder_mi
 
-    def combined(self, task_loss, mi_objective, pre_activation, encoder, head, mi_weight):
+    def combined(self, losses: Objectives, params: Parameters, mi_weight: float) -> Grads:
         """One backward pass through the encoder, of the weighted sum at ``u``."""
-        task_at_u, mi_at_u, head_grads = self._at_representation(
-            task_loss, mi_objective, pre_activation, head
-        )
+        task_at_u, mi_at_u, head_grads = self._at_representation(losses, params.head)
         encoder_grads = torch.autograd.grad(
-            pre_activation, encoder, task_at_u + mi_weight * mi_at_u, materialize_grads=True
+            losses.pre_activation,
+            params.encoder,
+            task_at_u + mi_weight * mi_at_u,
+            materialize_grads=True,
         )
         return (*encoder_grads, *head_grads)
 
@@ -153,15 +159,12 @@ class JointUpdate:
     rule: GradientRule
     optimizer: torch.optim.Optimizer
     mi_weight: float
-    encoder: list[nn.Parameter]
-    head: list[nn.Parameter]
+    params: Parameters
 
-    def step(self, task_loss: Tensor, mi_objective: Tensor, pre_activation: Tensor) -> None:
+    def step(self, losses: Objectives) -> None:
         """Set the gradients of the encoder and the logit layer and step once."""
-        grads = self.rule.combined(
-            task_loss, mi_objective, pre_activation, self.encoder, self.head, self.mi_weight
-        )
-        _set_grads(self.encoder + self.head, grads)
+        grads = self.rule.combined(losses, self.params, self.mi_weight)
+        _set_grads(self.params.encoder + self.params.head, grads)
         self.optimizer.step()
 
 
@@ -172,13 +175,12 @@ class SeparateUpdate:
     rule: GradientRule
     optimizer: torch.optim.Optimizer
     mi_optimizer: torch.optim.Optimizer
-    encoder: list[nn.Parameter]
-    head: list[nn.Parameter]
+    params: Parameters
 
-    def step(self, task_loss: Tensor, mi_objective: Tensor, pre_activation: Tensor) -> None:
+    def step(self, losses: Objectives) -> None:
         """Step ``optimizer`` on the task gradients, then ``mi_optimizer`` on the MI's."""
-        task, mi = self.rule.split(task_loss, mi_objective, pre_activation, self.encoder, self.head)
-        _set_grads(self.encoder + self.head, task)
+        task, mi = self.rule.split(losses, self.params)
+        _set_grads(self.params.encoder + self.params.head, task)
         self.optimizer.step()
-        _set_grads(self.encoder, mi)
+        _set_grads(self.params.encoder, mi)
         self.mi_optimizer.step()

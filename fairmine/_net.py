@@ -49,7 +49,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from ._critic_loop import CriticTrainer, RepresentationBank, Rows, enough_rows
-from ._gradient_rules import GRADIENT_RULES, JointUpdate, SeparateUpdate
+from ._gradient_rules import GRADIENT_RULES, JointUpdate, Objectives, Parameters, SeparateUpdate
 from ._modules import MLP, MIClassifierModule
 from .exceptions import TrainingDivergedError
 from .mi import Criterion, StatisticsNetwork, make_marginal, penalty
@@ -285,12 +285,14 @@ class MINet(NeuralNet):
             bias_correction_rate=mi.bias_correction_rate if mi.bias_correction else None,
         )
         rule = GRADIENT_RULES[mi.clip_mi_gradient]
-        encoder = [p for p in self.module_.encoder_parameters() if p.requires_grad]
-        head = [p for p in self.module_.head.parameters() if p.requires_grad]
+        params = Parameters(
+            [p for p in self.module_.encoder_parameters() if p.requires_grad],
+            [p for p in self.module_.head.parameters() if p.requires_grad],
+        )
         self._penalised_update = (
-            JointUpdate(rule, self.optimizer_, mi.mi_weight, encoder, head)
+            JointUpdate(rule, self.optimizer_, mi.mi_weight, params)
             if mi.mi_update == "joint"
-            else SeparateUpdate(rule, self.optimizer_, self.mi_optimizer_, encoder, head)
+            else SeparateUpdate(rule, self.optimizer_, self.mi_optimizer_, params)
         )
 
     def on_train_end(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:
@@ -368,7 +370,7 @@ class MINet(NeuralNet):
         else:  # lines 9-12
             mi, mi_objective = self._penalty(rows, self._critic.log_ema)
             loss = task_loss + self.mi.mi_weight * mi
-            self._penalised_update.step(task_loss, mi_objective, pre_activation)
+            self._penalised_update.step(Objectives(task_loss, mi_objective, pre_activation))
         return {"loss": loss.detach(), "y_pred": logits.detach()}
 
     def validation_step(self, batch: Any, **fit_params: Any) -> dict[str, Tensor]:

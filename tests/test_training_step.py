@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from fairmine import MIUnbiasedClassifier
-from fairmine._gradient_rules import GRADIENT_RULES, PerTensorClipping, RepresentationClipping
+from fairmine._gradient_rules import (
+    GRADIENT_RULES,
+    Objectives,
+    Parameters,
+    PerTensorClipping,
+    RepresentationClipping,
+)
 from fairmine._sensitive import encode_sensitive_features
 from fairmine.mi import penalty
 
@@ -57,35 +63,26 @@ def test_joint_update_backpropagates_through_the_encoder_once_unless_clipped_per
     assert CountingBackbone.backward_passes == passes_per_step * encoder_steps
 
 
-def _step_gradients(net, clip_mi_gradient, x, c, y, mi_scale):
-    """Parameter gradients of one joint encoder step, and the same built by hand.
+def _fitted_net(biased_data):
+    X, y, group = biased_data
+    torch.manual_seed(0)
+    return MIUnbiasedClassifier(mi_weight=3.0, **FAST).fit(X, y, sensitive_features=group).net_
 
-    The rule clips at ``u``, the pre-activation of ``z = relu(u)``; ``mi_scale``
-    multiplies the MI objective so that the clipping has something to clip.
+
+def _objectives(net, biased_data, mi_scale=100.0):
+    """The objectives of one step on 64 rows, and the trainable parameters.
+
+    ``mi_scale`` multiplies the MI objective so that the clipping has something to clip.
     """
-    rule = GRADIENT_RULES[clip_mi_gradient]
+    X, y, group = biased_data
     module = net.module_
-    encoder, head = list(module.encoder_parameters()), list(module.head.parameters())
-    mi_weight = net.mi.mi_weight
-
-    def losses():
-        u = module.pre_activation(x)
-        z = module.activation(u)
-        task = net.criterion_(module.head(z), y)
-        mi, _ = penalty(net.critic_, net.marginal_, z, c)
-        return u, task, mi_scale * mi
-
-    u, task, mi = losses()
-    grads = rule.combined(task, mi, u, encoder, head, mi_weight)
-
-    u, task, mi = losses()
-    du_task = torch.autograd.grad(task, u, retain_graph=True)[0]
-    du_mi = torch.autograd.grad(mi, u, retain_graph=True)[0]
-    scale = 1.0
-    if clip_mi_gradient == "representation":
-        scale = min(1.0, float(du_task.norm() / du_mi.norm()))
-    expected = torch.autograd.grad(task + mi_weight * scale * mi, encoder + head)
-    return grads, expected, float(du_mi.norm() / du_task.norm())
+    u = module.pre_activation(torch.tensor(X[:64], dtype=torch.float32))
+    z = module.activation(u)
+    c = torch.as_tensor(encode_sensitive_features(group[:64]), dtype=torch.float32)
+    mi, _ = penalty(net.critic_, net.marginal_, z, c)
+    task = net.criterion_(module.head(z), torch.tensor(y[:64]))
+    params = Parameters(list(module.encoder_parameters()), list(module.head.parameters()))
+    return Objectives(task, mi_scale * mi, u), params
 
 
 def test_each_clipping_value_has_its_named_rule():
@@ -98,19 +95,20 @@ def test_each_clipping_value_has_its_named_rule():
 def test_representation_gradients_are_the_chain_rule_of_the_clipped_objective(
     biased_data, clip_mi_gradient
 ):
-    X, y, group = biased_data
-    torch.manual_seed(0)
-    clf = MIUnbiasedClassifier(mi_weight=3.0, **FAST).fit(X, y, sensitive_features=group)
-    net = clf.net_
-    x = torch.tensor(X[:64], dtype=torch.float32)
-    c = torch.as_tensor(encode_sensitive_features(group[:64]), dtype=torch.float32)
-    grads, expected, ratio = _step_gradients(
-        net, clip_mi_gradient, x, c, torch.tensor(y[:64]), mi_scale=100.0
-    )
+    """The rule clips at ``u``, the pre-activation of ``z = relu(u)``: the same built by hand."""
+    net = _fitted_net(biased_data)
+    mi_weight = net.mi.mi_weight
+    grads = GRADIENT_RULES[clip_mi_gradient].combined(*_objectives(net, biased_data), mi_weight)
+    (task, mi, u), params = _objectives(net, biased_data)
+    du_task = torch.autograd.grad(task, u, retain_graph=True)[0]
+    du_mi = torch.autograd.grad(mi, u, retain_graph=True)[0]
+    scale = 1.0
+    if clip_mi_gradient == "representation":
+        scale = min(1.0, float(du_task.norm() / du_mi.norm()))
+        assert du_mi.norm() > du_task.norm(), "the test must exercise the clipping"
+    expected = torch.autograd.grad(task + mi_weight * scale * mi, params.encoder + params.head)
     for got, want in zip(grads, expected, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
-    if clip_mi_gradient == "representation":
-        assert ratio > 1.0, "the test must exercise the clipping"
 
 
 def test_clipping_rules_give_different_updates(biased_data):
@@ -128,25 +126,11 @@ def test_clipping_rules_give_different_updates(biased_data):
 
 def test_per_tensor_rule_clips_the_mi_gradient_then_weights_it_by_lambda(biased_data):
     """The documented order: clip to the task gradient's norm, then multiply by mi_weight."""
-    X, y, group = biased_data
-    torch.manual_seed(0)
-    clf = MIUnbiasedClassifier(mi_weight=3.0, **FAST).fit(X, y, sensitive_features=group)
-    net = clf.net_
-    module = net.module_
-    encoder, head = list(module.encoder_parameters()), list(module.head.parameters())
+    net = _fitted_net(biased_data)
     mi_weight = net.mi.mi_weight
-    x = torch.tensor(X[:64], dtype=torch.float32)
-    c = torch.as_tensor(encode_sensitive_features(group[:64]), dtype=torch.float32)
-
-    def losses():
-        u = module.pre_activation(x)
-        z = module.activation(u)
-        mi, _ = penalty(net.critic_, net.marginal_, z, c)
-        return u, net.criterion_(module.head(z), torch.tensor(y[:64])), 100.0 * mi
-
-    u, task, mi = losses()
-    combined = PerTensorClipping().combined(task, mi, u, encoder, head, mi_weight)
-    _, task, mi = losses()
+    combined = PerTensorClipping().combined(*_objectives(net, biased_data), mi_weight)
+    (task, mi, _), params = _objectives(net, biased_data)
+    encoder = params.encoder
     task_grads = torch.autograd.grad(task, encoder, retain_graph=True)
     mi_grads = torch.autograd.grad(mi, encoder)
     clipped = 0
@@ -162,23 +146,11 @@ def test_per_tensor_rule_clips_the_mi_gradient_then_weights_it_by_lambda(biased_
 @pytest.mark.parametrize("clip_mi_gradient", ["per_tensor", "representation", None])
 def test_joint_gradients_are_the_separate_ones_summed_with_lambda(biased_data, clip_mi_gradient):
     """The joint update's gradients are the separate update's two parts, MI weighted by lambda."""
-    X, y, group = biased_data
-    clf = MIUnbiasedClassifier(mi_weight=3.0, **FAST).fit(X, y, sensitive_features=group)
-    net, rule = clf.net_, GRADIENT_RULES[clip_mi_gradient]
-    module = net.module_
-    encoder, head = list(module.encoder_parameters()), list(module.head.parameters())
-    x = torch.tensor(X[:64], dtype=torch.float32)
-    c = torch.as_tensor(encode_sensitive_features(group[:64]), dtype=torch.float32)
-
-    def losses():
-        u = module.pre_activation(x)
-        z = module.activation(u)
-        mi, _ = penalty(net.critic_, net.marginal_, z, c)
-        return net.criterion_(module.head(z), torch.tensor(y[:64])), 100.0 * mi, u
-
-    task, mi = rule.split(*losses(), encoder, head)
-    combined = rule.combined(*losses(), encoder, head, 3.0)
-    assert len(task) == len(combined) == len(encoder) + len(head) and len(mi) == len(encoder)
-    for got, g_task, g_mi in zip(combined, task, (*mi, *[0.0] * len(head)), strict=True):
+    net, rule = _fitted_net(biased_data), GRADIENT_RULES[clip_mi_gradient]
+    task, mi = rule.split(*_objectives(net, biased_data))
+    combined = rule.combined(*_objectives(net, biased_data), 3.0)
+    n_head = len(list(net.module_.head.parameters()))
+    assert len(task) == len(combined) == len(mi) + n_head
+    for got, g_task, g_mi in zip(combined, task, (*mi, *[0.0] * n_head), strict=True):
         torch.testing.assert_close(got, g_task + 3.0 * g_mi, rtol=1e-4, atol=1e-6)
     assert any(float(g.norm()) > 0 for g in mi), "the test must carry an MI gradient"
