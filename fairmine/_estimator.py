@@ -149,7 +149,8 @@ class MIUnbiasedClassifier(
         backpropagates their weighted sum through the encoder once,
         so the penalty costs no second encoder pass; it matched the published
         rule on German credit but debiased far less on the colored-MNIST CNN
-        (see the docs' results page). None does not clip.
+        (see the docs' results page). None does not clip: the two gradients are
+        combined at ``z``'s pre-activation as with ``"representation"``, in one encoder pass.
     bias_correction : bool, default=True
         Replace the minibatch denominator of the DV gradient by an exponential
         moving average of ``E[exp T]`` (MINE's bias correction).
