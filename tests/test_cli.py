@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,4 +98,6 @@ def test_reproduce_imdb_on_a_tiny_fake_dataset(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "seed 0 fairmine train eb2 test eb1" in err
     for protocol in ("train eb1, test eb2", "train eb1, test test", "train eb2, test eb1"):
-        assert f"ERM        {protocol}" in out and f"fairmine   {protocol}" in out
+        for model in ("ERM", "fairmine"):
+            assert re.search(rf"^{model} \(measured\) +{protocol} +[01]\.\d{{3}} \+- ", out, re.M)
+    assert re.search(r"^Ragonesi et al\. \(paper\) +train eb2, test eb1 +0\.631$", out, re.M)

@@ -24,15 +24,19 @@ from fairlearn.metrics import (
 )
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import ShuffleSplit
 
+from .._estimator import MIUnbiasedClassifier
 from ..datasets import load_german
 from ._encoding import tabular_preprocessor
 from ._mi_figures import mi_figures
 
 __all__ = [
+    "GERMAN_MI_WEIGHT",
     "GERMAN_PAPER_RESULTS",
     "fairness_scores",
+    "german_models",
     "german_preprocessor",
     "run_german_protocol",
     "summarise_runs",
@@ -46,6 +50,9 @@ GERMAN_PAPER_RESULTS: dict[str, tuple[float, float]] = {
     "NN + chi2": (0.73, 0.25),
     "Ragonesi et al.": (0.72, 0.05),
 }
+
+#: fairmine's MI weight on this protocol (``fairmine reproduce german`` unless ``--mi-weight``).
+GERMAN_MI_WEIGHT = 3.0
 
 #: The scores of each fit (see :func:`fairness_scores`).
 SCORES = ("accuracy", "eo", "eodds", "dp")
@@ -73,6 +80,50 @@ def german_preprocessor() -> ColumnTransformer:
     (1000, 61)
     """
     return tabular_preprocessor()
+
+
+def german_models(
+    *,
+    mi_weight: float = GERMAN_MI_WEIGHT,
+    criterion: str = "demographic_parity",
+    max_epochs: int = 30,
+) -> dict[str, EstimatorFactory]:
+    """Build the models the German protocol compares: constant "good", ERM and fairmine.
+
+    Parameters
+    ----------
+    mi_weight : float, default=GERMAN_MI_WEIGHT
+        fairmine's ``mi_weight`` (lambda); ERM is the same network with 0.
+    criterion : str, default="demographic_parity"
+        fairmine's ``criterion``.
+    max_epochs : int, default=30
+        Training epochs of ERM and fairmine.
+
+    Returns
+    -------
+    dict of str to callable
+        ``"constant"``, ``"ERM"`` and ``"fairmine"``, each a factory
+        ``run_index -> unfitted estimator`` seeded with the run index, as
+        :func:`run_german_protocol` takes them.
+
+    Examples
+    --------
+    >>> from fairmine.experiments import german_models
+    >>> models = german_models(mi_weight=1.0)
+    >>> list(models), models["fairmine"](4).random_state, models["ERM"](4).mi_weight
+    (['constant', 'ERM', 'fairmine'], 4, 0.0)
+    """
+
+    def fairmine(run: int, weight: float) -> MIUnbiasedClassifier:
+        return MIUnbiasedClassifier(
+            mi_weight=weight, criterion=criterion, max_epochs=max_epochs, random_state=run
+        )
+
+    return {
+        "constant": lambda run: DummyClassifier(strategy="constant", constant=1),
+        "ERM": lambda run: fairmine(run, 0.0),
+        "fairmine": lambda run: fairmine(run, mi_weight),
+    }
 
 
 def run_german_protocol(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
+
+import torch
+from torch import nn
 
 from .._estimator import MIUnbiasedClassifier
 from ..networks import DigitsCNN, resnet50_backbone
@@ -64,6 +68,10 @@ def reference_classifier(benchmark: str, **overrides: Any) -> MIUnbiasedClassifi
     MIUnbiasedClassifier
         Unfitted; the backbone is :class:`DigitsCNN` for colored MNIST and
         a randomly initialised ResNet-50 trunk for IMDB unless overridden.
+        With an integer ``random_state`` among the overrides, that backbone's
+        initial weights are drawn from it too (the estimator seeds only the
+        layers it adds), so the same seed gives the same fit in any process;
+        the global torch random state is left untouched.
 
     Examples
     --------
@@ -78,5 +86,15 @@ def reference_classifier(benchmark: str, **overrides: Any) -> MIUnbiasedClassifi
         )
     params = dict(REFERENCE_SETTINGS[benchmark])
     if "backbone" not in overrides:
-        params["backbone"] = DigitsCNN() if benchmark == "colored_mnist" else resnet50_backbone()
+        params["backbone"] = _default_backbone(benchmark, overrides.get("random_state"))
     return MIUnbiasedClassifier(**{**params, **overrides})
+
+
+def _default_backbone(benchmark: str, random_state: Any) -> nn.Module:
+    """Build the benchmark's own backbone, initialised from ``random_state`` when an int."""
+    build = DigitsCNN if benchmark == "colored_mnist" else resnet50_backbone
+    if not isinstance(random_state, numbers.Integral):
+        return build()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(random_state)
+        return build()
