@@ -157,20 +157,9 @@ class DiscreteMarginal:
     ) -> tuple[Tensor, Tensor]:
         """Critic values on joint pairs, and the exact marginal term of each row.
 
-        Parameters
-        ----------
-        critic : callable
-            ``critic(z, c, given)`` returns one value per row.
-        z : Tensor of shape (n, d_z)
-            Representations.
-        c : Tensor of shape (n, d_c)
-            Their attributes; every row must be one of ``values``.
-        given : Tensor of shape (n,) of int64 or None, default=None
-            The group of each row, or None.
-        draws : int, default=1
-            Ignored: the term is exact.
-        weight : Tensor of shape (n,) or None, default=None
-            Sample weights of the rows.
+        The parameters are those of :meth:`ShuffledMarginal.terms`, except
+        that every row of ``c`` must be one of ``values``, ``weight`` weighs
+        the rows alone and ``draws`` is ignored: the term is exact.
 
         Returns
         -------
