@@ -64,13 +64,11 @@ EstimatorFactory = Callable[[int], BaseEstimator]
 def german_preprocessor() -> ColumnTransformer:
     """One-hot encode categorical and standardise numeric German credit columns.
 
-    :func:`tabular_preprocessor` (German credit has no missing values, so its
-    imputation changes nothing).
-
     Returns
     -------
     sklearn.compose.ColumnTransformer
-        Unfitted; it emits a dense float array.
+        :func:`tabular_preprocessor`, unfitted (German credit has no missing
+        values, so its imputation changes nothing).
 
     Examples
     --------
