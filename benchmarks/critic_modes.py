@@ -7,8 +7,8 @@ Compares, on the same splits and seeds:
 - "faithful K=40": Algorithm 1 as printed -- every critic step on a fresh minibatch pushed
   through the encoder (``critic_sampling="fresh"``);
 - "default K=10": critic batches from the representation bank (fairmine's default);
-- "bank 256 K=10" and "bank 256 K=20": a bank of the last two batches only, so that the critic
-  sees little but the current encoder;
+- "bank 256 K=10", "bank 256 K=20" and "bank 256 K=40": a bank of the last two batches only, so
+  that the critic sees little but the current encoder;
 - ERM (``mi_weight=0``, no critic) for scale.
 
 All use the joint update and, unless said, MINE's per-tensor clipping. German credit: the
@@ -33,6 +33,7 @@ MODES = {
     "default K=10": {"critic_steps": 10},
     "bank 256 K=10": {"critic_steps": 10, "critic_bank_size": 256},
     "bank 256 K=20": {"critic_steps": 20, "critic_bank_size": 256},
+    "bank 256 K=40": {"critic_steps": 40, "critic_bank_size": 256},
     "faithful K=40": {"critic_steps": 40, "critic_sampling": "fresh"},
 }
 
