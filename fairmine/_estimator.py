@@ -128,7 +128,11 @@ class MIUnbiasedClassifier(
         ``embedding_dim`` (``z``) and the logit layer, and trains all of it.
         ``X`` may then be an array of any shape the backbone takes, or a
         ``torch.utils.data.Dataset`` (see ``fit``). The module passed in is
-        never modified: each ``fit`` trains a deep copy. None uses an MLP.
+        never modified: each ``fit`` trains a deep copy, starting from the
+        weights it was built with (``random_state`` does not redraw them;
+        build it under ``torch.manual_seed`` for fits that repeat, as
+        :func:`fairmine.experiments.reference_classifier` does). None uses
+        an MLP.
     mi_update : {"joint", "separate"}, default="joint"
         How the MI gradient reaches the encoder. ``"joint"`` (Algorithm 1 as
         printed) takes one step on ``task gradient + mi_weight * clipped MI
@@ -181,8 +185,9 @@ class MIUnbiasedClassifier(
     verbose : int, default=0
         1 prints one line per epoch (skorch's ``PrintLog``).
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and the critic's marginal
-        samples. The global torch random state is left untouched.
+        Seeds the initial weights of the layers the estimator builds (not
+        those of a ``backbone`` passed in), shuffling and the critic's
+        marginal samples. The global torch random state is left untouched.
 
     Attributes
     ----------
