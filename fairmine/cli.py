@@ -268,9 +268,7 @@ def format_imdb_table(results: pd.DataFrame) -> str:
     >>> print(format_imdb_table(results).splitlines()[2])
     ERM (measured)             train eb1, test eb2         0.650 +- 0.050
     """
-    stats = results.groupby(["model", "protocol"], sort=False)["accuracy"].agg(
-        ["mean", lambda a: a.std(ddof=0)]
-    )
+    stats = _mean_and_std(results, ["model", "protocol"], "accuracy")
     header = f"{'model':<26} {'protocol':<24} {'accuracy':>16}"
     lines = [header, "-" * len(header)]
     for (model, protocol), (mean, std) in stats.iterrows():
@@ -304,9 +302,7 @@ def format_colored_mnist_table(results: pd.DataFrame) -> str:
     ERM (measured)                0.250 +- 0.050
     """
     variances = sorted(results["variance"].unique())
-    stats = results.groupby(["model", "variance"], sort=False)["unbiased_accuracy"].agg(
-        ["mean", lambda a: a.std(ddof=0)]
-    )
+    stats = _mean_and_std(results, ["model", "variance"], "unbiased_accuracy")
     header = f"{'model':<28}" + "".join(f"{f'variance {v:.3f}':>16}" for v in variances)
     lines = [header, "-" * len(header)]
     for model in results["model"].unique():
@@ -375,6 +371,11 @@ def format_german_table(summary: pd.DataFrame) -> str:
             "critic on the test rows' z (nats, mean over runs)"
         )
     return "\n".join(lines)
+
+
+def _mean_and_std(results: pd.DataFrame, by: list[str], column: str) -> pd.DataFrame:
+    """Mean and population std (ddof=0) of ``column`` per group, groups in input order."""
+    return results.groupby(by, sort=False)[column].agg(["mean", lambda a: a.std(ddof=0)])
 
 
 def _nats(value: float) -> str:
