@@ -44,7 +44,7 @@ MODES = {
 }
 
 
-def _german_run(task: tuple[str, int]) -> dict:
+def _german_run(task: tuple[str, int, int]) -> dict:
     import torch
     from fairlearn.metrics import equal_opportunity_difference
     from sklearn.model_selection import ShuffleSplit
@@ -73,7 +73,7 @@ def _german_run(task: tuple[str, int]) -> dict:
     }
 
 
-def _digits_run(task: tuple[str, int]) -> dict:
+def _digits_run(task: tuple[str, int, float]) -> dict:
     import torch
 
     from fairmine import estimate_mi
