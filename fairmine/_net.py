@@ -48,12 +48,15 @@ from skorch.utils import to_device
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from ._critic_budget import auto_critic_steps, forward_flops
 from ._critic_loop import CriticTrainer, RepresentationBank, Rows, enough_rows
+from ._devices import cuda_devices
 from ._gradient_rules import GRADIENT_RULES, JointUpdate, Objectives, Parameters, SeparateUpdate
 from ._modules import MLP, MIClassifierModule
 from .exceptions import TrainingDivergedError
 from .mi import Criterion, StatisticsNetwork, make_marginal, penalty
 from .mi._bounds import weighted_mean
+from .mi._critic import make_critic_optimizer
 
 __all__ = ["MINet", "MISettings"]
 
@@ -66,8 +69,9 @@ class MISettings:
     ----------
     mi_weight : float
         Weight lambda of the MI estimate, > 0.
-    critic_steps : int
-        Critic updates (K) before each encoder update.
+    critic_steps : int or "auto"
+        Critic updates (K) before each encoder update; ``"auto"`` counts them
+        from the FLOPs (:mod:`fairmine._critic_budget`).
     critic_lr : float
         Learning rate of the critic.
     critic_optimizer : type of torch.optim.Optimizer
@@ -78,8 +82,9 @@ class MISettings:
         Critic updates before the first encoder update.
     critic_sampling : {"bank", "fresh"}
         Where critic minibatches come from.
-    critic_bank_size : int
-        Capacity of the representation bank.
+    critic_bank_size : int or "auto"
+        Capacity of the representation bank; ``"auto"`` is
+        ``max(AUTO_BANK_ROWS, 2 * critic batch)``.
     critic_batch_size : int or None
         Minibatch size of the critic updates; None takes the net's ``batch_size``.
     mi_update : {"joint", "separate"}
@@ -93,13 +98,13 @@ class MISettings:
     """
 
     mi_weight: float
-    critic_steps: int
+    critic_steps: int | str
     critic_lr: float
     critic_optimizer: type[torch.optim.Optimizer]
     critic_hidden: tuple[int, ...]
     critic_warmup_steps: int
     critic_sampling: str
-    critic_bank_size: int
+    critic_bank_size: int | str
     critic_batch_size: int | None
     mi_update: str
     clip_mi_gradient: str | None
@@ -112,6 +117,9 @@ class MISettings:
         values = {field.name: params[field.name] for field in fields(cls)}
         return cls(**{**values, "critic_hidden": tuple(values["critic_hidden"])})
 
+
+#: the fewest rows an ``"auto"`` representation bank holds
+AUTO_BANK_ROWS = 256
 
 #: attributes that exist only while ``fit`` runs
 _LOOP_STATE = ("_fit_data", "_critic", "_penalised_update", "_train_stats", "_valid_stats")
@@ -260,8 +268,8 @@ class MINet(NeuralNet):
     def initialize_optimizer(self, triggered_directly: Any = None) -> MINet:
         self.optimizer_ = self.optimizer(self.module_.parameters(), lr=self.lr)
         if self.mi is not None:
-            self.critic_optimizer_ = self.mi.critic_optimizer(
-                self.critic_.parameters(), lr=self.mi.critic_lr
+            self.critic_optimizer_ = make_critic_optimizer(
+                self.mi.critic_optimizer, self.critic_, self.mi.critic_lr
             )
             if self.mi.mi_update == "separate":
                 self.mi_optimizer_ = self.optimizer(
@@ -273,15 +281,23 @@ class MINet(NeuralNet):
     def on_train_begin(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         super().on_train_begin(net, X=X, y=y, **kwargs)
         self._critic = self._penalised_update = None
+        self.critic_steps_ = self.critic_bank_size_ = 0
         if self.mi is None:
             return
         mi = self.mi
+        critic_batch = mi.critic_batch_size or self.batch_size
+        self.critic_steps_ = self._critic_steps(critic_batch)
+        if mi.critic_sampling == "bank":
+            auto = mi.critic_bank_size == "auto"
+            self.critic_bank_size_ = (
+                max(AUTO_BANK_ROWS, 2 * critic_batch) if auto else mi.critic_bank_size
+            )
         self._critic = CriticTrainer(
             self.critic_,
             self.critic_optimizer_,
             self.marginal_,
-            bank=RepresentationBank(mi.critic_bank_size) if mi.critic_sampling == "bank" else None,
-            batch_size=mi.critic_batch_size or self.batch_size,
+            bank=RepresentationBank(self.critic_bank_size_) if self.critic_bank_size_ else None,
+            batch_size=critic_batch,
             bias_correction_rate=mi.bias_correction_rate if mi.bias_correction else None,
         )
         rule = GRADIENT_RULES[mi.clip_mi_gradient]
@@ -364,7 +380,7 @@ class MINet(NeuralNet):
         rows = None if self.mi is None else self.mi_criterion.select(z, c, y, weight)
         if rows is not None:
             self._critic.observe(rows)  # the critic sees the current encoder
-            self._critic.train(self.mi.critic_steps)  # lines 5-8
+            self._critic.train(self.critic_steps_)  # lines 5-8
         if rows is None or not enough_rows(rows[0], rows[3]):
             self._task_step(task_loss)
         else:  # lines 9-12
@@ -416,6 +432,27 @@ class MINet(NeuralNet):
         return weighted_mean(nn.functional.cross_entropy(logits, y, reduction="none"), weight)
 
     # ----------------------------------------------------------------- helpers
+    def _critic_steps(self, critic_batch: int) -> int:
+        """Return K: ``critic_steps``, or the FLOP count of ``"auto"`` on two rows."""
+        if self.mi.critic_steps != "auto":
+            return self.mi.critic_steps
+        if self.mi.critic_sampling == "fresh":  # each update pays an encoder pass of its own
+            return 1
+        data = self._fit_data
+        sample = to_device(torch.as_tensor(data.sample, dtype=torch.float32), self.device)
+        training = self.module_.training
+        self.module_.eval()
+        encoder = forward_flops(lambda: self.module_(sample)) / len(sample) * self.batch_size
+        self.module_.train(training)
+        _, c, given, _ = self.mi_criterion.select(data.y, data.c, data.y)
+        c = to_device(torch.as_tensor(c[:2], dtype=torch.float32), self.device)
+        given = None if given is None else to_device(torch.as_tensor(given[:2]), self.device)
+        z = torch.zeros(len(c), self.embedding_dim, device=c.device)
+        # a shuffled marginal draws a permutation: leave the fit's random stream as it was
+        with torch.random.fork_rng(devices=cuda_devices(self.device)):
+            critic = forward_flops(lambda: self.marginal_.terms(self.critic_, z, c, given))
+        return auto_critic_steps(encoder, critic / len(c) * critic_batch)
+
     def _encoded(self, batches: Iterable[Any]) -> Iterator[Rows]:
         """Push batches through the encoder without gradient; keep the criterion's rows."""
         for batch in batches:

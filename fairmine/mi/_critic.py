@@ -17,9 +17,21 @@ from .._modules import MLP
 from ._bounds import bias_corrected, log_mean_exp, update_log_ema, weighted_mean
 from ._marginals import DiscreteMarginal, ShuffledMarginal
 
-__all__ = ["Marginal", "StatisticsNetwork", "critic_step", "evaluate_bound", "penalty"]
+__all__ = [
+    "Marginal",
+    "StatisticsNetwork",
+    "critic_step",
+    "evaluate_bound",
+    "make_critic_optimizer",
+    "penalty",
+]
 
 Marginal = DiscreteMarginal | ShuffledMarginal
+
+#: optimizers whose ``fused=True`` implementation (the same update, a few kernels for all
+#: tensors) torch runs on the CPU and on CUDA
+_FUSED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW)
+_FUSED_DEVICES = ("cpu", "cuda")
 
 
 class StatisticsNetwork(nn.Module):
@@ -66,6 +78,37 @@ class StatisticsNetwork(nn.Module):
                 raise ValueError("this critic is conditional: pass the group of each row")
             parts.append(nn.functional.one_hot(given, self.n_groups).to(z.dtype))
         return self.net(torch.cat(parts, dim=1)).squeeze(1)
+
+
+def make_critic_optimizer(
+    optimizer: type[torch.optim.Optimizer], critic: nn.Module, lr: float
+) -> torch.optim.Optimizer:
+    """Build the critic's optimizer; Adam and AdamW run their fused implementation.
+
+    A critic update is a few small kernels, so an optimizer that launches
+    several per weight tensor costs a large share of it: torch's fused Adam
+    makes a German-credit critic update about a quarter cheaper on the CPU
+    (0.63 against 0.84 ms, one thread). Other optimizers, subclasses and
+    devices get the plain implementation.
+
+    Parameters
+    ----------
+    optimizer : type of torch.optim.Optimizer
+        The optimizer class.
+    critic : nn.Module
+        The statistics network, already on its device.
+    lr : float
+        Learning rate.
+
+    Returns
+    -------
+    torch.optim.Optimizer
+    """
+    params = list(critic.parameters())
+    device = params[0].device.type if params else "cpu"
+    if optimizer in _FUSED_OPTIMIZERS and device in _FUSED_DEVICES:
+        return optimizer(params, lr=lr, fused=True)
+    return optimizer(params, lr=lr)
 
 
 def critic_step(
