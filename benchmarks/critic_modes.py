@@ -1,13 +1,18 @@
 """Does the cheap default critic debias as well as Algorithm 1 as printed?
 
-    python benchmarks/critic_modes.py [--runs 10] [--seeds 3] [--processes 2]
+    python benchmarks/critic_modes.py [--runs 10] [--seeds 3] [--first-seed 0] [--per-run]
+                                      [--processes 2]
                                       [--only german digits] [--seed-offset 0]
+                                      [--modes default ERM ...]
 
 Compares, on the same splits and seeds:
 
 - "faithful K=40": Algorithm 1 as printed -- every critic step on a fresh minibatch pushed
   through the encoder (``critic_sampling="fresh"``);
-- "default K=10": critic batches from the representation bank (fairmine's default);
+- "default": fairmine's defaults, critic batches from the representation bank with
+  ``critic_steps="auto"`` and ``critic_bank_size="auto"`` (K = 3 and 256 rows on German, K = 40
+  and 256 rows on the digits CNN);
+- "K=10 bank 1024": the defaults before ``"auto"``: K = 10 on a bank of 1024 rows;
 - "bank 256 K=10", "bank 256 K=20" and "bank 256 K=40": a bank of the last two batches only, so
   that the critic sees little but the current encoder;
 - ERM (``mi_weight=0``, no critic) for scale.
@@ -16,14 +21,16 @@ All use the joint update and, unless said, MINE's per-tensor clipping. German cr
 paper's protocol (10 random 70/30 splits, seed 0, young = age < 25, 30 epochs, mi_weight 3);
 accuracy, equal-opportunity difference and the MI left in ``z`` (``estimate_mi`` on the test
 part). Colored MNIST: variances 0.02 and 0.03 (``--variances``), 2000 training digits, 6 epochs,
-lr 1e-3, mi_weight 1, the reference digits network, seeds 0..2; unbiased test accuracy and the
+lr 1e-3, mi_weight 1, the reference digits network, seeds 0..2 (``--first-seed``, ``--seeds``),
+each seed the data and the initial weights; unbiased test accuracy and the
 MI between ``z`` and the colour on the test digits (a fresh critic, with its standard error).
 Each fit runs in a worker process with one torch thread; mean +- std over runs.
 
 German split ``r`` fits with ``random_state = r + --seed-offset`` (the splits stay the same).
 The 10-split means move with that seed alone by more than the modes differ: measured at
-dc6dc8f, default K=10 gave EO .036 +- .019 at offset 0, .071 +- .065 at 100 and .076 +- .087 at
-200 (accuracy .737 / .748 / .744), so compare German modes over several offsets.
+dc6dc8f, K=10 on a bank of 1024 (then the default) gave EO .036 +- .019 at offset 0, .071 +-
+.065 at 100 and .076 +- .087 at 200 (accuracy .737 / .748 / .744), so compare German modes over
+several offsets.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ import numpy as np
 
 MODES = {
     "ERM": {"mi_weight": 0.0},
-    "default K=10": {"critic_steps": 10},
+    "default": {"critic_steps": "auto", "critic_bank_size": "auto"},
+    "K=10 bank 1024": {"critic_steps": 10, "critic_bank_size": 1024},
     "bank 256 K=10": {"critic_steps": 10, "critic_bank_size": 256},
     "bank 256 K=20": {"critic_steps": 20, "critic_bank_size": 256},
     "bank 256 K=40": {"critic_steps": 40, "critic_bank_size": 256},
@@ -113,7 +121,7 @@ def _digits_run(task: tuple[str, int, float]) -> dict:
 def _table(title: str, rows: list[dict], metrics: tuple[str, ...]) -> None:
     print(f"\n{title}")
     print(f"{'mode':<16}" + "".join(f"{m:>18}" for m in metrics))
-    for mode in MODES:
+    for mode in dict.fromkeys(r["mode"] for r in rows):
         mine = [r for r in rows if r["mode"] == mode]
         cells = "".join(
             f"{np.mean([r[m] for r in mine]):>10.3f} +- {np.std([r[m] for r in mine]):.3f}"
@@ -126,6 +134,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="German splits")
     parser.add_argument("--seeds", type=int, default=3, help="colored-MNIST seeds")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first colored-MNIST seed")
+    parser.add_argument("--per-run", action="store_true", help="print each colored-MNIST fit")
     parser.add_argument(
         "--variances", type=float, nargs="+", default=[0.02, 0.03], help="colour variances"
     )
@@ -134,10 +144,13 @@ def main() -> None:
     parser.add_argument(
         "--seed-offset", type=int, default=0, help="added to each German split's random_state"
     )
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     args = parser.parse_args()
     with mp.get_context("spawn").Pool(args.processes) as pool:
         if args.only in (None, "german"):
-            tasks = [(mode, run, args.seed_offset) for run in range(args.runs) for mode in MODES]
+            tasks = [
+                (mode, run, args.seed_offset) for run in range(args.runs) for mode in args.modes
+            ]
             _table(
                 f"German credit, {args.runs} splits (seed 0), 30 epochs, mi_weight 3, "
                 f"random_state = split + {args.seed_offset}",
@@ -148,14 +161,18 @@ def main() -> None:
             tasks = [
                 (mode, seed, variance)
                 for variance in args.variances
-                for seed in range(args.seeds)
-                for mode in MODES
+                for seed in range(args.first_seed, args.first_seed + args.seeds)
+                for mode in args.modes
             ]
             rows = pool.map(_digits_run, tasks, chunksize=1)
+            if args.per_run:
+                for task, row in zip(tasks, rows, strict=True):
+                    print(f"{task}: accuracy {row['accuracy']:.3f}  mi {row['mi']:.3f}")
             for variance in args.variances:
                 _table(
                     f"colored MNIST, variance {variance}, 2000 digits, 6 epochs, "
-                    f"{args.seeds} seeds (mi: fresh critic on the test z, mi_se its mean SE; "
+                    f"seeds {args.first_seed}..{args.first_seed + args.seeds - 1} "
+                    "(mi: fresh critic on the test z, mi_se its mean SE; "
                     "fit_s: one torch thread, two fits at a time)",
                     [r for r in rows if r["variance"] == variance],
                     ("accuracy", "mi", "mi_se", "fit_s"),

@@ -1,7 +1,7 @@
 """What the MI penalty costs: fairmine against ERM, the faithful loop and fairlearn.
 
     python benchmarks/speed.py [--device cpu] [--threads 1 2] [--quick] [--repeats 3]
-                               [--only german adult digits]
+                               [--only german adult digits] [--configs default ...]
 
 Each configuration is fitted in a fresh subprocess (so its peak memory is its own), after a tiny
 warm-up fit that pays the process's one-time costs (lazy imports, first kernel calls: about a
@@ -9,7 +9,8 @@ second, which used to count against ERM's short fits and understate every ratio)
 data and epochs, and the table prints wall time, training samples per second, peak memory (max
 RSS on the CPU, torch's peak allocation on CUDA), the ratio of wall time to ERM's, and the
 accuracy/EO (German) or unbiased accuracy (colored MNIST) that the fit reached. Wall times are
-the median of ``--repeats`` fits, except for the slow faithful rows (one fit each).
+the median of ``--repeats`` fits, made in rounds over the configurations so that a drifting
+machine moves them alike, except for the slow faithful rows (one fit each).
 
 - German credit MLP: one 70/30 split (seed 0), 30 epochs (fairmine's default), mi_weight 3.
 - Adult-sized MLP: the 32,561 rows of ``load_adult(subset="train")`` (sex as the attribute,
@@ -18,17 +19,20 @@ the median of ``--repeats`` fits, except for the slow faithful rows (one fit eac
 - Colored MNIST CNN (reference digits network): variance 0.02, 2000 training digits (200 per
   class), 3 epochs, lr 1e-3, mi_weight 1, joint update -- a cost measurement; accuracies after 3
   epochs say little.
-- "default" = fairmine's defaults: critic batches from the representation bank, MINE's
-  per-weight-tensor clipping (a second backward pass through the encoder); "repr. clip" = the
-  same with clip_mi_gradient="representation" (one backward pass); "faithful" = Algorithm 1 as
-  printed, a fresh minibatch through the encoder for every critic step (critic_sampling="fresh").
-  All use the joint update.
+- "default" = fairmine's defaults: critic batches from the representation bank,
+  ``critic_steps="auto"`` and ``critic_bank_size="auto"`` (K = 3 on the MLPs, 40 on the CNN; a
+  bank of 256 rows), MINE's per-weight-tensor clipping (a second backward pass through the
+  encoder). "bank K=k" = the same at a fixed K; "repr. clip" = the same with
+  clip_mi_gradient="representation" (one backward pass); "faithful" = Algorithm 1 as printed, a
+  fresh minibatch through the encoder for every critic step (critic_sampling="fresh"). All use
+  the joint update.
 - "mi_weight=0 (defaults)" is what users put in a lambda grid: every other parameter at its
   default. It trains no critic, so it costs what ERM costs.
 - Every table is measured once per torch thread count (``--threads``), each fit in its own
   process with ``torch.set_num_threads``; the ratios to ERM come from the same table.
 - Below each table, the cost of one more critic step, from the K = 10 and K = 80 rows.
-- Scaling: German resampled to n rows, 1 epoch, ERM against the default mode at K = 10.
+- Scaling: German resampled to n rows, 1 epoch, ERM against the defaults.
+- ``--configs default`` measures ERM and the named rows only (ERM is always measured).
 """
 
 from __future__ import annotations
@@ -174,7 +178,8 @@ def measure(
 
 
 EPOCHS = {"german": 30, "adult": 3, "digits": 3}
-DEFAULT = {"critic_sampling": "bank", "clip_mi_gradient": "per_tensor"}
+AUTO = {"critic_steps": "auto", "critic_bank_size": "auto", "critic_sampling": "bank"}
+BANK = {"critic_sampling": "bank", "clip_mi_gradient": "per_tensor"}
 REPRESENTATION = {"critic_sampling": "bank", "clip_mi_gradient": "representation"}
 FAITHFUL = {"critic_sampling": "fresh", "clip_mi_gradient": "per_tensor"}
 
@@ -185,8 +190,10 @@ def configurations(experiment: str, ks: tuple[int, ...]) -> dict[str, dict]:
     configs = {
         "ERM": {"mi_weight": 0.0, "max_epochs": epochs},
         "mi_weight=0 (defaults)": {"mi_weight": 0.0, "max_epochs": epochs},
+        # the digits network's reference settings fix K = 40 on fresh batches: undo that
+        "default": {"mi_weight": weight, "max_epochs": epochs, **AUTO},
     }
-    modes = [("default", DEFAULT, ks), ("repr. clip", REPRESENTATION, ks[1:2] or ks)]
+    modes = [("bank", BANK, ks), ("repr. clip", REPRESENTATION, ks[1:2] or ks)]
     modes.append(("faithful", FAITHFUL, ks))
     for mode, settings, mode_ks in modes:
         for k in mode_ks:
@@ -201,15 +208,29 @@ def configurations(experiment: str, ks: tuple[int, ...]) -> dict[str, dict]:
     return configs
 
 
-def median_measure(experiment: str, params: dict, device: str, threads: int, repeats: int) -> dict:
-    """``measure`` repeated; the median wall time, with the first fit's other figures."""
-    runs = [measure(experiment, params, device, threads) for _ in range(repeats)]
-    seconds = float(np.median([r["seconds"] for r in runs]))
-    return {
-        **runs[0],
-        "seconds": seconds,
-        "samples_per_s": runs[0]["samples_per_s"] * runs[0]["seconds"] / seconds,
-    }
+def interleaved_medians(
+    experiment: str, configs: dict[str, dict], device: str, threads: int, repeats: dict[str, int]
+) -> dict[str, dict]:
+    """``measure`` each configuration ``repeats[name]`` times, in rounds over all of them.
+
+    Returns the median wall time of each, with its first fit's other figures. Rounds (ERM,
+    default, ..., ERM, default, ...) rather than one configuration's fits in a row, so that a
+    machine whose speed drifts (a shared host) moves every configuration alike.
+    """
+    runs: dict[str, list[dict]] = {name: [] for name in configs}
+    for round_ in range(max(repeats.values())):
+        for name, params in configs.items():
+            if round_ < repeats[name]:
+                runs[name].append(measure(experiment, params, device, threads))
+    medians = {}
+    for name, fits in runs.items():
+        seconds = float(np.median([r["seconds"] for r in fits]))
+        medians[name] = {
+            **fits[0],
+            "seconds": seconds,
+            "samples_per_s": fits[0]["samples_per_s"] * fits[0]["seconds"] / seconds,
+        }
+    return medians
 
 
 def critic_step_costs(rows: dict[str, dict], ks: tuple[int, ...]) -> str:
@@ -220,7 +241,7 @@ def critic_step_costs(rows: dict[str, dict], ks: tuple[int, ...]) -> str:
     steps = rows["ERM"]["encoder_steps"]
     erm_ms = rows["ERM"]["seconds"] / steps * 1e3
     parts = [f"ERM: {erm_ms:.1f} ms per encoder step (whole fit / steps)"]
-    for mode in ("default", "faithful"):
+    for mode in ("bank", "faithful"):
         extra = rows[f"{mode} K={high}"]["seconds"] - rows[f"{mode} K={low}"]["seconds"]
         parts.append(f"{mode}: {extra / ((high - low) * steps) * 1e3:.2f} ms per critic step")
     return "; ".join(parts)
@@ -233,16 +254,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="fits per fast configuration")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch threads")
     parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, default=list(EXPERIMENTS))
+    parser.add_argument("--configs", nargs="+", help="the rows to measure besides ERM")
     args = parser.parse_args()
     ks = (10,) if args.quick else (10, 40, 80)
     for experiment in args.only:
         for threads in args.threads:
-            print_table(experiment, ks, args.device, threads, args.repeats)
-    if args.quick:
+            print_table(experiment, ks, args.device, threads, args.repeats, args.configs)
+    if args.quick or args.configs:
         return
     for threads in args.threads:
         print(f"\nscaling with n (German resampled, 1 epoch, {args.device}, {threads} threads)")
-        print(f"{'rows':>8} {'ERM s':>8} {'default K=10 s':>15} {'x ERM':>6}")
+        print(f"{'rows':>8} {'ERM s':>8} {'default s':>15} {'x ERM':>6}")
         for n in (1_000, 10_000, 100_000):
             erm = measure(
                 "german",
@@ -253,7 +275,7 @@ def main() -> None:
             )
             fair = measure(
                 "german",
-                {"mi_weight": 3.0, "critic_steps": 10, "max_epochs": 1},
+                {"mi_weight": 3.0, "max_epochs": 1},
                 args.device,
                 threads,
                 n,
@@ -262,21 +284,28 @@ def main() -> None:
             print(f"{n:>8} {erm['seconds']:>8.1f} {fair['seconds']:>15.1f} {ratio:>6.2f}")
 
 
-def print_table(experiment: str, ks: tuple[int, ...], device: str, threads: int, repeats: int):
-    """Measure every configuration of one experiment at one thread count and print the table."""
+def print_table(
+    experiment: str,
+    ks: tuple[int, ...],
+    device: str,
+    threads: int,
+    repeats: int,
+    names: list[str] | None = None,
+) -> None:
+    """Measure the configurations of one experiment (all, or ERM and ``names``) and print them."""
     configs = configurations(experiment, ks)
+    if names is not None:
+        unknown = sorted(set(names) - set(configs))
+        if unknown:
+            raise SystemExit(f"--configs: no configuration {unknown}; choose from {list(configs)}")
+        configs = {k: v for k, v in configs.items() if k == "ERM" or k in names}
     if experiment == "adult":  # 10x German's rows: the slow rows once, no fairlearn
         configs = {k: v for k, v in configs.items() if "K=" not in k or k.endswith("K=10")}
-    rows = {
-        name: median_measure(
-            experiment,
-            params,
-            device,
-            threads,
-            1 if name.startswith("faithful") or experiment == "adult" else repeats,
-        )
-        for name, params in configs.items()
+    fits = {
+        name: 1 if name.startswith("faithful") or experiment == "adult" else repeats
+        for name in configs
     }
+    rows = interleaved_medians(experiment, configs, device, threads, fits)
     erm = rows["ERM"]["seconds"]
     quality = "accuracy     EO" if experiment != "digits" else "unbiased acc"
     print(
@@ -291,7 +320,7 @@ def print_table(experiment: str, ks: tuple[int, ...], device: str, threads: int,
             f"{name:<26} {r['seconds']:>8.1f} {r['samples_per_s']:>10.0f} {r['peak_mb']:>8.0f} "
             f"{r['seconds'] / erm:>6.2f}  {scores}"
         )
-    if experiment != "adult":
+    if experiment != "adult" and names is None:
         print(critic_step_costs(rows, ks))
 
 
