@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -440,11 +441,9 @@ class MINet(NeuralNet):
             return 1
         data = self._fit_data
         sample = to_device(torch.as_tensor(data.sample, dtype=torch.float32), self.device)
-        training = self.module_.training
-        self.module_.eval()
-        encoder = forward_flops(lambda: self.module_(sample)) / len(sample) * self.batch_size
-        self.module_.train(training)
-        _, c, given, _ = self.mi_criterion.select(data.y, data.c, data.y)
+        with _evaluating(self.module_):
+            encoder = forward_flops(lambda: self.module_(sample)) / len(sample) * self.batch_size
+        _, c, given, _ = self.mi_criterion.select(data.c, data.c, data.y)
         c = to_device(torch.as_tensor(c[:2], dtype=torch.float32), self.device)
         given = None if given is None else to_device(torch.as_tensor(given[:2]), self.device)
         z = torch.zeros(len(c), self.embedding_dim, device=c.device)
@@ -463,16 +462,13 @@ class MINet(NeuralNet):
 
     def representations(self, dataset: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Encode a dataset in eval mode: ``z``, the attribute ``c`` (or None) and ``y``."""
-        training = self.module_.training
-        self.module_.eval()
         zs, cs, ys = [], [], []
-        with torch.no_grad():
+        with _evaluating(self.module_), torch.no_grad():
             for batch in self.get_iterator(dataset, training=False):
                 x, c, y, _ = self._unpack(batch)
                 zs.append(self.module_.encode(x).cpu())
                 cs.append(None if c is None else c.cpu())
                 ys.append(y.cpu())
-        self.module_.train(training)
         c_all = None if cs[0] is None else torch.cat(cs).numpy()
         return torch.cat(zs).numpy(), c_all, torch.cat(ys).numpy()
 
@@ -521,6 +517,17 @@ class MINet(NeuralNet):
         )
 
 
+@contextmanager
+def _evaluating(module: nn.Module) -> Iterator[None]:
+    """Put ``module`` in eval mode for the block, then back in the mode it was in."""
+    training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(training)
+
+
 def _first_inputs(dataset: Dataset) -> torch.Tensor:
     """Stack the inputs of the first two items of a Dataset (for a shape probe)."""
     items = [dataset[i] for i in range(min(2, len(dataset)))]
@@ -533,11 +540,8 @@ def _first_inputs(dataset: Dataset) -> torch.Tensor:
 
 def _output_size(backbone: nn.Module, sample: torch.Tensor | np.ndarray) -> int:
     """Count the features ``backbone`` outputs per sample, by a dry run in eval mode."""
-    training = backbone.training
-    backbone.eval()
-    with torch.no_grad():
+    with _evaluating(backbone), torch.no_grad():
         out = backbone(torch.as_tensor(sample, dtype=torch.float32))
-    backbone.train(training)
     return int(out[0].numel())
 
 
