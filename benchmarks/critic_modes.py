@@ -10,11 +10,11 @@ Compares, on the same splits and seeds:
 - "faithful K=40": Algorithm 1 as printed -- every critic step on a fresh minibatch pushed
   through the encoder (``critic_sampling="fresh"``);
 - "default": fairmine's defaults, critic batches from the representation bank with
-  ``critic_steps="auto"`` and ``critic_bank_size="auto"`` (K = 3 and 256 rows on German, K = 40
-  and 256 rows on the digits CNN);
+  ``critic_steps="auto"`` and ``critic_bank_size="auto"`` (K = 3 and one batch of 64 rows on
+  German, K = 40 and one batch of 128 rows on the digits CNN);
 - "K=10 bank 1024": the defaults before ``"auto"``: K = 10 on a bank of 1024 rows;
-- "bank 256 K=10", "bank 256 K=20" and "bank 256 K=40": a bank of the last two batches only, so
-  that the critic sees little but the current encoder;
+- "bank 256 K=10", "bank 256 K=20" and "bank 256 K=40": a bank of the last two batches (the
+  default before one batch);
 - ERM (``mi_weight=0``, no critic) for scale.
 
 All use the joint update and, unless said, MINE's per-tensor clipping. German credit: the

@@ -19,7 +19,10 @@ criterion (``demographic_parity``, ``equalized_odds``, ``equal_opportunity``) at
 
 Measured on the test part of each split: accuracy, the equal-opportunity difference (EO), the
 equalized-odds difference (EOdds) and the demographic-parity difference (DP) of fairlearn, the
-fit time, and on Adult the MI between the representation ``z`` of the MLP models and sex
+EO floor (``fairmine.metrics.disparity_noise_floor``: the EO that the model's own predictions
+show once shuffled among the positive test rows, i.e. at the same true-positive rate but
+ignoring the attribute; a mean EO near it cannot be told from a fair model's), the fit time,
+and on Adult the MI between the representation ``z`` of the MLP models and sex
 (``estimate_mi`` with a fresh critic). Prints a table per data set (mean +- std over the
 finished runs) and writes it, the per-run rows (CSV) and a figure of accuracy against EO and
 DP to ``--out``. Fits run in a spawn pool of ``--processes`` workers with one torch thread each.
@@ -65,6 +68,7 @@ import fairmine
 from fairmine import MIUnbiasedClassifier, estimate_mi
 from fairmine.datasets import load_adult, load_german
 from fairmine.experiments import fairness_scores, german_preprocessor, summarise_runs
+from fairmine.metrics import disparity_noise_floor
 
 SPLIT_SEED = 0  # ShuffleSplit(random_state=...) of both data sets (the paper's for German)
 SAMPLE_SEED = 0  # numpy RandomState of the Adult row sample
@@ -77,6 +81,7 @@ CRITERIA = {  # short name in tables -> MIUnbiasedClassifier(criterion=...)
 METRICS = {  # column of the runs table -> heading of the printed table
     "accuracy": "accuracy",
     "eo": "EO",
+    "eo_floor": "EO floor",
     "eodds": "EOdds",
     "dp": "DP",
     "mi": "MI(z;C) test",
@@ -288,6 +293,9 @@ def fit_one(task: tuple[Setup, int, str]) -> dict[str, Any]:
                 predict_kwargs["random_state"] = run
             y_pred = np.asarray(estimator.predict(X_test, **predict_kwargs))
             metrics = fairness_scores(y_test, y_pred, c_test)
+            metrics["eo_floor"] = disparity_noise_floor(
+                y_test, y_pred, sensitive_features=c_test, random_state=run
+            )
             if model.mlp and setup.audit_mi:
                 z_test = estimator.transform(X_test)
                 metrics["mi"] = estimate_mi(
@@ -330,7 +338,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """``summarise_runs`` (accuracy, EO, DP, fit time, counts) plus EOdds and the MI audit."""
     summary = summarise_runs(results)
     grouped = results.dropna(subset=["accuracy"]).groupby("model", sort=False)
-    for key in ("eodds", "mi"):
+    for key in ("eo_floor", "eodds", "mi"):
         summary[key] = grouped[key].mean()
         summary[f"{key}_std"] = grouped[key].std(ddof=0)
     attribute = results.groupby("model", sort=False)["attribute_at_predict"].first()
@@ -385,7 +393,10 @@ def header(setup: Setup, processes: int) -> list[str]:
         f"equalized_odds, epochs={setup.epochs}, batch_size={setup.adversary_batch_size}, "
         f"shuffle=True, {seeded}).",
         "Test-part metrics (fairlearn): EO = equal_opportunity_difference, EOdds = "
-        "equalized_odds_difference, DP = demographic_parity_difference; mean +- std (ddof 0) "
+        "equalized_odds_difference, DP = demographic_parity_difference; EO floor = "
+        "fairmine.metrics.disparity_noise_floor of the model's test predictions (the mean EO "
+        "over 1000 shuffles of them among the positive test rows: what predictions with the "
+        "same true-positive rate that ignore the attribute would show); mean +- std (ddof 0) "
         f"over the finished runs. fit s: median fit seconds, {processes} worker process(es) "
         "with one torch thread each.",
     ]

@@ -21,7 +21,7 @@ machine moves them alike, except for the slow faithful rows (one fit each).
   epochs say little.
 - "default" = fairmine's defaults: critic batches from the representation bank,
   ``critic_steps="auto"`` and ``critic_bank_size="auto"`` (K = 3 on the MLPs, 40 on the CNN; a
-  bank of 256 rows), MINE's per-weight-tensor clipping (a second backward pass through the
+  bank of one batch), MINE's per-weight-tensor clipping (a second backward pass through the
   encoder). "bank K=k" = the same at a fixed K; "repr. clip" = the same with
   clip_mi_gradient="representation" (one backward pass); "faithful" = Algorithm 1 as printed, a
   fresh minibatch through the encoder for every critic step (critic_sampling="fresh"). All use

@@ -123,9 +123,11 @@ class MIUnbiasedClassifier(
         anyway, so critic updates cost no encoder pass.
     critic_bank_size : int or "auto", default="auto"
         Capacity of that buffer (filled by one no-gradient pass at the start).
-        ``"auto"`` holds the rows of the last few encoder steps only, so that
-        the critic trains on what the current encoder produces:
-        ``max(256, 2 * critic batch)`` rows (see ``critic_bank_size_``).
+        ``"auto"`` holds one critic batch (see ``critic_bank_size_``): with
+        ``critic_batch_size=None`` the current encoder step's rows, topped up
+        from the step before when the criterion keeps fewer (the positive
+        rows of ``"equal_opportunity"``), so that the critic trains on what
+        the current encoder produces.
     critic_batch_size : int or None, default=None
         Minibatch size of the critic updates; None uses ``batch_size``. MINE
         benefits from large critic batches (paper, section 4.2), which the

@@ -84,8 +84,7 @@ class MISettings:
     critic_sampling : {"bank", "fresh"}
         Where critic minibatches come from.
     critic_bank_size : int or "auto"
-        Capacity of the representation bank; ``"auto"`` is
-        ``max(AUTO_BANK_ROWS, 2 * critic batch)``.
+        Capacity of the representation bank; ``"auto"`` is the critic batch.
     critic_batch_size : int or None
         Minibatch size of the critic updates; None takes the net's ``batch_size``.
     mi_update : {"joint", "separate"}
@@ -118,9 +117,6 @@ class MISettings:
         values = {field.name: params[field.name] for field in fields(cls)}
         return cls(**{**values, "critic_hidden": tuple(values["critic_hidden"])})
 
-
-#: the fewest rows an ``"auto"`` representation bank holds
-AUTO_BANK_ROWS = 256
 
 #: attributes that exist only while ``fit`` runs
 _LOOP_STATE = ("_fit_data", "_critic", "_penalised_update", "_train_stats", "_valid_stats")
@@ -290,9 +286,7 @@ class MINet(NeuralNet):
         self.critic_steps_ = self._critic_steps(critic_batch)
         if mi.critic_sampling == "bank":
             auto = mi.critic_bank_size == "auto"
-            self.critic_bank_size_ = (
-                max(AUTO_BANK_ROWS, 2 * critic_batch) if auto else mi.critic_bank_size
-            )
+            self.critic_bank_size_ = critic_batch if auto else mi.critic_bank_size
         self._critic = CriticTrainer(
             self.critic_,
             self.critic_optimizer_,

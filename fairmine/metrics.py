@@ -1,4 +1,4 @@
-"""Scorers for fairness metrics and for mutual information, ready for model selection.
+"""Scorers for fairness and mutual information, and the noise floor of a disparity.
 
 scikit-learn scorers only receive ``sensitive_features`` through metadata
 routing. Every scorer here already *requests* it, so with
@@ -43,6 +43,7 @@ from fairlearn.metrics import (
     equalized_odds_difference,
 )
 from sklearn.metrics._scorer import _cached_call, _Scorer
+from sklearn.utils import check_consistent_length
 
 from .mi import estimate_mi
 
@@ -50,6 +51,7 @@ __all__ = [
     "MIScorer",
     "SensitiveFeaturesScorer",
     "demographic_parity_scorer",
+    "disparity_noise_floor",
     "equal_opportunity_scorer",
     "equalized_odds_scorer",
     "make_fairness_scorer",
@@ -236,3 +238,95 @@ def make_mi_scorer(**estimate_mi_kwargs: Any) -> MIScorer:
     True
     """
     return MIScorer(estimate_mi, -1, estimate_mi_kwargs, "transform")
+
+
+#: the disparities :func:`disparity_noise_floor` knows, with fairmine's ``criterion`` names
+_FLOOR_METRICS = ("demographic_parity", "equal_opportunity", "equalized_odds")
+
+
+def disparity_noise_floor(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    sensitive_features: Any,
+    metric: str = "equal_opportunity",
+    pos_label: Any = 1,
+    n_permutations: int = 1000,
+    random_state: int | np.random.Generator | None = 0,
+) -> float:
+    """Return the disparity that predictions ignoring the attribute would show on these rows.
+
+    A group disparity measured on a finite test set is not 0 even for a
+    classifier that is fair by construction: each group's rate is estimated
+    from its own few rows. This function shuffles ``y_pred`` among the rows
+    (all of them for demographic parity; within each class of ``y_true``
+    for equal opportunity and equalized odds), which makes the predictions
+    independent of the attribute (given ``y``) while keeping every group's
+    size and the overall selection, true-positive and false-positive rates
+    exactly, and returns the metric's mean over the shuffles. A measured
+    disparity near this value cannot be told from a fair classifier's on
+    these rows. A group without rows of a class has no rate for it and is
+    left out of that class's gap.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels.
+    sensitive_features : array-like of shape (n_samples,)
+        The group of each row.
+    metric : {"equal_opportunity", "equalized_odds", "demographic_parity"}, \
+            default="equal_opportunity"
+        The disparity, as fairlearn's ``equal_opportunity_difference``,
+        ``equalized_odds_difference`` and ``demographic_parity_difference``
+        define it (the largest gap between two groups).
+    pos_label : scalar, default=1
+        The positive label (fairlearn's metrics take 1).
+    n_permutations : int, default=1000
+        Shuffles averaged over.
+    random_state : int, numpy Generator or None, default=0
+        Seed of the shuffles (``numpy.random.default_rng``).
+
+    Returns
+    -------
+    float
+        The mean disparity over the shuffles.
+
+    Examples
+    --------
+    Two positives in each of two groups, half of them predicted positive:
+    one shuffle in three puts both positive predictions in one group.
+
+    >>> from fairmine.metrics import disparity_noise_floor
+    >>> y_true, y_pred = [1, 1, 1, 1, 0], [1, 1, 0, 0, 0]
+    >>> round(disparity_noise_floor(y_true, y_pred, sensitive_features=[0, 0, 1, 1, 0],
+    ...                             n_permutations=20000), 2)
+    0.33
+    """
+    if metric not in _FLOOR_METRICS:
+        raise ValueError(f"metric must be one of {_FLOOR_METRICS}, got {metric!r}")
+    if not isinstance(n_permutations, int | np.integer) or n_permutations < 1:
+        raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
+    y_true, y_pred, groups = (np.asarray(a).ravel() for a in (y_true, y_pred, sensitive_features))
+    check_consistent_length(y_true, y_pred, groups)
+    selected = (y_pred == pos_label).astype(np.float64)
+    positive = y_true == pos_label
+    rows = {
+        "demographic_parity": [np.ones_like(positive)],
+        "equal_opportunity": [positive],
+        "equalized_odds": [positive, ~positive],
+    }[metric]
+    rng = np.random.default_rng(random_state)
+    gaps = np.zeros(n_permutations)
+    for mask in rows:
+        shuffled = rng.permuted(np.tile(selected[mask], (n_permutations, 1)), axis=1)
+        gaps = np.maximum(gaps, _largest_rate_gap(shuffled, groups[mask]))
+    return float(gaps.mean())
+
+
+def _largest_rate_gap(selected: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Return, per row of ``selected`` (0/1, a column per group entry), the largest group gap."""
+    names = np.unique(groups)
+    if len(names) < 2:
+        return np.zeros(len(selected))
+    rates = np.stack([selected[:, groups == name].mean(axis=1) for name in names])
+    return rates.max(axis=0) - rates.min(axis=0)

@@ -33,10 +33,10 @@ def test_auto_critic_steps_is_the_flop_ratio_within_its_bounds(encoder, critic, 
     assert auto_critic_steps(encoder, critic) == steps
 
 
-def test_an_mlp_gets_the_fewest_critic_steps_and_a_bank_of_256_rows(biased_data):
+def test_an_mlp_gets_the_fewest_critic_steps_and_a_bank_of_one_batch(biased_data):
     X, y, group = biased_data
     clf = MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=group)
-    assert (clf.critic_steps_, clf.critic_bank_size_) == (MIN_AUTO_CRITIC_STEPS, 256)
+    assert (clf.critic_steps_, clf.critic_bank_size_) == (MIN_AUTO_CRITIC_STEPS, clf.batch_size)
 
 
 def test_a_cnn_gets_forty_critic_steps_and_the_bank_follows_the_critic_batch():
@@ -47,7 +47,7 @@ def test_a_cnn_gets_forty_critic_steps_and_the_bank_follows_the_critic_batch():
         backbone=DigitsCNN(), embedding_dim=64, batch_size=32, critic_batch_size=200, **FAST
     )
     clf.fit(images, rng.randint(0, 2, 64), sensitive_features=colour)
-    assert (clf.critic_steps_, clf.critic_bank_size_) == (MAX_AUTO_CRITIC_STEPS, 400)
+    assert (clf.critic_steps_, clf.critic_bank_size_) == (MAX_AUTO_CRITIC_STEPS, 200)
 
 
 def test_fresh_critic_batches_get_one_step_and_no_bank(biased_data):

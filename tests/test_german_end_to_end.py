@@ -66,8 +66,9 @@ def test_penalty_keeps_accuracy_above_the_constant_predictor(german_runs):
 
 
 def test_a_near_constant_model_on_german_credit_warns():
-    """At lambda 10 equal opportunity leaves a model that answers "good" for all but 2 of the
-    700 training applicants (training accuracy .683 against a majority of .680): it must warn."""
+    """At lambda 10 equal opportunity leaves a model that answers "good" for about 96 % of the
+    700 training applicants, with a training accuracy within the rule's margin of the
+    majority's: it must warn."""
     german = load_german()
     X, y = german.data, german.target.to_numpy()
     young = (X["age"] < 25).to_numpy()
@@ -76,4 +77,4 @@ def test_a_near_constant_model_on_german_credit_warns():
     clf = MIUnbiasedClassifier(mi_weight=10.0, criterion="equal_opportunity", random_state=1)
     with pytest.warns(DegenerateModelWarning, match="no better than a constant"):
         clf.fit(X_train, y[train], sensitive_features=young[train])
-    assert np.mean(clf.predict(X_train) == 1) > 0.99
+    assert np.mean(clf.predict(X_train) == 1) > 0.95

@@ -50,7 +50,7 @@ EstimatorFactory = Callable[[int], BaseEstimator]
 #: so clipping cannot bound it) wrecked one of three training runs (training accuracy .51).
 #: Chosen on seeds 10 and 11, which the command does not report. The bank keeps its size of
 #: then, 1024 rows: the documented table was measured with it (``benchmarks/critic_modes.py``
-#: found K = 40 on a bank of 256, the defaults on this network, to debias more).
+#: found K = 40 on a bank of one batch, the defaults on this network, to debias more).
 COLORED_MNIST_EPOCHS = 8
 COLORED_MNIST_MI_WEIGHT = 1.0
 COLORED_MNIST_OVERRIDES: dict[str, Any] = {
