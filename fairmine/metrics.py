@@ -45,7 +45,7 @@ from fairlearn.metrics import (
 from sklearn.metrics._scorer import _cached_call, _Scorer
 from sklearn.utils import check_consistent_length
 
-from .mi import estimate_mi
+from .mi import CRITERIA, estimate_mi
 
 __all__ = [
     "MIScorer",
@@ -240,10 +240,6 @@ def make_mi_scorer(**estimate_mi_kwargs: Any) -> MIScorer:
     return MIScorer(estimate_mi, -1, estimate_mi_kwargs, "transform")
 
 
-#: the disparities :func:`disparity_noise_floor` knows, with fairmine's ``criterion`` names
-_FLOOR_METRICS = ("demographic_parity", "equal_opportunity", "equalized_odds")
-
-
 def disparity_noise_floor(
     y_true: Any,
     y_pred: Any,
@@ -302,8 +298,8 @@ def disparity_noise_floor(
     ...                             n_permutations=20000), 2)
     0.33
     """
-    if metric not in _FLOOR_METRICS:
-        raise ValueError(f"metric must be one of {_FLOOR_METRICS}, got {metric!r}")
+    if metric not in CRITERIA:  # the disparities under fairmine's criterion names
+        raise ValueError(f"metric must be one of {CRITERIA}, got {metric!r}")
     if not isinstance(n_permutations, int | np.integer) or n_permutations < 1:
         raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
     y_true, y_pred, groups = (np.asarray(a).ravel() for a in (y_true, y_pred, sensitive_features))
