@@ -21,11 +21,13 @@ Measured on the test part of each split: accuracy, the equal-opportunity differe
 equalized-odds difference (EOdds) and the demographic-parity difference (DP) of fairlearn, the
 EO floor (``fairmine.metrics.disparity_noise_floor``: the EO that the model's own predictions
 show once shuffled among the positive test rows, i.e. at the same true-positive rate but
-ignoring the attribute; a mean EO near it cannot be told from a fair model's), the fit time,
-and on Adult the MI between the representation ``z`` of the MLP models and sex
-(``estimate_mi`` with a fresh critic). Prints a table per data set (mean +- std over the
-finished runs) and writes it, the per-run rows (CSV) and a figure of accuracy against EO and
-DP to ``--out``. Fits run in a spawn pool of ``--processes`` workers with one torch thread each.
+ignoring the attribute; a mean EO near it cannot be told from a fair model's), the EOdds floor
+(the same for the equalized-odds difference), the fit time, and on Adult three fresh-critic
+audits (``estimate_mi``) of the representation ``z`` of the MLP models on the test part: I(Z;C),
+I(Z;C|Y) and I(Z;C|Y=1), the quantities that the three criteria remove. Prints a table per data
+set (mean +- std over the finished runs) and writes it, the per-run rows (CSV) and a figure of
+accuracy against EO and DP to ``--out``. Fits run in a spawn pool of ``--processes`` workers
+with one torch thread each.
 ``--quick`` is a smoke run (2 runs, 1,500 Adult rows, 2 epochs, weight 1 only).
 """
 
@@ -83,9 +85,14 @@ METRICS = {  # column of the runs table -> heading of the printed table
     "eo": "EO",
     "eo_floor": "EO floor",
     "eodds": "EOdds",
+    "eodds_floor": "EOdds floor",
     "dp": "DP",
-    "mi": "MI(z;C) test",
+    "mi": "MI(z;C)",
+    "mi_given_y": "MI(z;C|Y)",
+    "mi_positive": "MI(z;C|Y=1)",
 }
+#: the fresh-critic audits of the Adult MLP rows, one per criterion's quantity
+MI_AUDITS = ("mi", "mi_given_y", "mi_positive")
 # mirrors fairmine's default encoder: hidden (64,), z of size 8 (as benchmarks/german_peers.py)
 ADVERSARY_NETWORKS = {
     "predictor_model": [64, "relu", 8, "relu"],
@@ -293,14 +300,15 @@ def fit_one(task: tuple[Setup, int, str]) -> dict[str, Any]:
                 predict_kwargs["random_state"] = run
             y_pred = np.asarray(estimator.predict(X_test, **predict_kwargs))
             metrics = fairness_scores(y_test, y_pred, c_test)
-            metrics["eo_floor"] = disparity_noise_floor(
-                y_test, y_pred, sensitive_features=c_test, random_state=run
-            )
-            if model.mlp and setup.audit_mi:
-                z_test = estimator.transform(X_test)
-                metrics["mi"] = estimate_mi(
-                    z_test, c_test, max_steps=MI_AUDIT_STEPS, random_state=run
+            for key, metric in (
+                ("eo_floor", "equal_opportunity"),
+                ("eodds_floor", "equalized_odds"),
+            ):
+                metrics[key] = disparity_noise_floor(
+                    y_test, y_pred, sensitive_features=c_test, metric=metric, random_state=run
                 )
+            if model.mlp and setup.audit_mi:
+                metrics.update(audit_mi(estimator.transform(X_test), c_test, y_test, run))
             row.update(metrics)
         except Exception as error:  # a peer that fails is reported, not dropped
             row.update(dict.fromkeys(METRICS, np.nan), error=repr(error))
@@ -308,6 +316,18 @@ def fit_one(task: tuple[Setup, int, str]) -> dict[str, Any]:
                 row["fit_seconds"] = time.perf_counter() - start
     row["warnings"] = ";".join(sorted({w.category.__name__ for w in caught}))
     return row
+
+
+def audit_mi(z: np.ndarray, c: np.ndarray, y: np.ndarray, run: int) -> dict[str, float]:
+    """Fresh-critic estimates of what each criterion removes, on the test part's ``z``:
+    I(Z;C), I(Z;C|Y) and I(Z;C|Y=1) (the positive test rows only)."""
+    audit = functools.partial(estimate_mi, max_steps=MI_AUDIT_STEPS, random_state=run)
+    positive = y == 1
+    return {
+        "mi": audit(z, c),
+        "mi_given_y": audit(z, c, given=y),
+        "mi_positive": audit(z[positive], c[positive]),
+    }
 
 
 # ------------------------------------------------------------------ parent side
@@ -338,7 +358,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """``summarise_runs`` (accuracy, EO, DP, fit time, counts) plus EOdds and the MI audit."""
     summary = summarise_runs(results)
     grouped = results.dropna(subset=["accuracy"]).groupby("model", sort=False)
-    for key in ("eo_floor", "eodds", "mi"):
+    for key in ("eo_floor", "eodds", "eodds_floor", *MI_AUDITS):
         summary[key] = grouped[key].mean()
         summary[f"{key}_std"] = grouped[key].std(ddof=0)
     attribute = results.groupby("model", sort=False)["attribute_at_predict"].first()
@@ -396,15 +416,19 @@ def header(setup: Setup, processes: int) -> list[str]:
         "equalized_odds_difference, DP = demographic_parity_difference; EO floor = "
         "fairmine.metrics.disparity_noise_floor of the model's test predictions (the mean EO "
         "over 1000 shuffles of them among the positive test rows: what predictions with the "
-        "same true-positive rate that ignore the attribute would show); mean +- std (ddof 0) "
+        "same true-positive rate that ignore the attribute would show); EOdds floor = the same "
+        "for the equalized-odds difference (shuffles within each class of y); mean +- std (ddof 0) "
         f"over the finished runs. fit s: median fit seconds, {processes} worker process(es) "
         "with one torch thread each.",
     ]
     if setup.audit_mi:
         lines.append(
-            "MI(z;C) test (nats), MLP models only: estimate_mi(model.transform(X_test), C_test, "
-            f"max_steps={MI_AUDIT_STEPS}, random_state = run index), a fresh critic's lower "
-            "bound on the test part."
+            "MI columns (nats), MLP models only, each a fresh critic's lower bound on the test "
+            "part: MI(z;C) = estimate_mi(model.transform(X_test), C_test, "
+            f"max_steps={MI_AUDIT_STEPS}, random_state = run index), what demographic_parity "
+            "removes; MI(z;C|Y) = the same with given=y_test, what equalized_odds removes; "
+            "MI(z;C|Y=1) = the same on the positive test rows only, what equal_opportunity "
+            "removes."
         )
     lines.append(
         f"Versions: fairmine {fairmine.__version__}, fairlearn {fairlearn.__version__}, "
@@ -417,7 +441,7 @@ def header(setup: Setup, processes: int) -> list[str]:
 
 def table(summary: pd.DataFrame, results: pd.DataFrame, audit_mi: bool) -> list[str]:
     """The fixed-width table, then the failed runs and the warnings raised during fits."""
-    keys = [k for k in METRICS if audit_mi or k != "mi"]
+    keys = [k for k in METRICS if audit_mi or k not in MI_AUDITS]
     cells = "".join(f"{METRICS[k]:>16}" for k in keys)
     lines = [f"{'model':<20}{cells} {'fit s':>7} {'finished':>9} {'attr. at predict':>17}"]
     for name, row in summary.iterrows():
