@@ -2,6 +2,7 @@
 
     python benchmarks/fairness_criteria.py [--dataset adult|german|both] [--runs N] [--rows 10000]
         [--full] [--processes 2] [--weights 1,3,10] [--out benchmarks/results] [--quick]
+        [--critic-type concat|classifier|auto]
 
 Adult: a seeded random sample of 10,000 of the 48,842 rows of ``load_adult(subset="all")``
 (``--full``: all rows), 5 random 60/40 splits (``ShuffleSplit``, random_state 0), sensitive
@@ -29,6 +30,7 @@ set (mean +- std over the finished runs) and writes it, the per-run rows (CSV) a
 accuracy against EO and DP to ``--out``. Fits run in a spawn pool of ``--processes`` workers
 with one torch thread each.
 ``--quick`` is a smoke run (2 runs, 1,500 Adult rows, 2 epochs, weight 1 only).
+``--critic-type`` sets fairmine's ``critic_type`` (and names the output files after it).
 """
 
 from __future__ import annotations
@@ -169,7 +171,10 @@ def make_setups(args: argparse.Namespace) -> list[Setup]:
         net=(("max_epochs", epochs["german"]), ("batch_size", 64)),
         audit_mi=False,
     )
-    return [s for s in (adult, german) if args.dataset in (s.dataset, "both")]
+    setups = [s for s in (adult, german) if args.dataset in (s.dataset, "both")]
+    if args.critic_type is not None:
+        setups = [replace(s, net=(*s.net, ("critic_type", args.critic_type))) for s in setups]
+    return setups
 
 
 def make_models(setup: Setup) -> dict[str, Model]:
@@ -546,6 +551,11 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 2 runs, 1,500 Adult rows, 2 epochs, w=1"
     )
+    parser.add_argument(
+        "--critic-type",
+        choices=("concat", "classifier", "auto"),
+        help="fairmine's critic_type (default: the estimator's)",
+    )
     args = parser.parse_args()
     out = args.out or (
         Path(tempfile.gettempdir()) / "fairness_criteria_quick"
@@ -570,7 +580,8 @@ def main() -> None:
             ]
             text = "\n".join(lines) + "\n"
             print(text, flush=True)
-            stem = out / f"fairness_criteria_{setup.dataset}"
+            critic = f"_{args.critic_type}_critic" if args.critic_type else ""
+            stem = out / f"fairness_criteria_{setup.dataset}{critic}"
             stem.with_suffix(".txt").write_text(text)
             results.to_csv(f"{stem}_runs.csv", index=False)
             plot(summary, setup, stem.with_suffix(".png"))

@@ -74,9 +74,14 @@ class RepresentationBank:
         """Draw ``n`` stored rows uniformly, with replacement: ``z``, ``c``, groups, weights."""
         if self._stored is None or self.size == 0:
             raise RuntimeError("the representation bank is empty")
-        rows = torch.randint(self.size, (n,), device=self._stored[0].device)
-        z, c, given, weight = (None if store is None else store[rows] for store in self._stored)
-        return z, c, given, weight
+        z, c, given, weight = self._stored
+        rows = torch.randint(self.size, (n,), device=z.device)
+        return (
+            z[rows],
+            c[rows],
+            None if given is None else given[rows],
+            None if weight is None else weight[rows],
+        )
 
 
 class CriticTrainer:

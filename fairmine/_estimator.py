@@ -43,7 +43,7 @@ from .exceptions import (
     NoSensitiveFeaturesWarning,
     RepresentationCollapseWarning,
 )
-from .mi import CRITERIA, Criterion
+from .mi import CRITERIA, CRITIC_TYPES, Criterion
 
 __all__ = ["MIUnbiasedClassifier"]
 
@@ -102,15 +102,34 @@ class MIUnbiasedClassifier(
         attribute from the critic; with ``critic_sampling="fresh"`` every
         update costs an encoder pass, so ``"auto"`` is 1 there. 0 is allowed
         only with ``mi_weight=0``.
-    critic_lr : float, default=1e-3
-        Learning rate of the critic.
+    critic_lr : float or "auto", default="auto"
+        Learning rate of the critic. ``"auto"`` is 1e-3 for the ``"concat"``
+        network and 3e-3 for the ``"classifier"`` one, which at 1e-3 fell
+        behind a German-credit encoder (see
+        :func:`fairmine.mi.critic_learning_rate`).
     critic_optimizer : type of torch.optim.Optimizer, default=torch.optim.Adam
         Optimizer class of the critic. ``torch.optim.Adam`` and ``AdamW`` run
         their fused implementation on the CPU and CUDA (``fused=True``: the
         same update in fewer kernels, a quarter cheaper per critic update on
         a small critic).
+    critic_type : {"concat", "classifier", "auto"}, default="concat"
+        The critic's network. ``"concat"`` is MINE's statistics network
+        ``T(z, c)`` on the concatenation ``[z, c]`` (the paper's).
+        ``"classifier"`` is a classifier of the attribute from ``z``, one
+        output per attribute value, with ``T(z, c) = log q(c | z) - log p(c)``
+        (:class:`fairmine.mi.ClassifierCritic`): the DV bound's marginal term
+        is then exactly 0 and the bound is ``H(C) - cross-entropy``, its
+        minibatch gradient is unbiased, and one forward pass scores every
+        value, so an update costs about two thirds of the statistics
+        network's; it needs an attribute with at most 32 distinct encoded
+        values. ``"auto"`` takes ``"classifier"`` for such an attribute and
+        ``"concat"`` for others (a continuous colour). The default stays
+        ``"concat"``: on German credit (mi_weight 3, 30 fits) the classifier
+        left less age information in ``z`` (.012 against .025 nats) at .007
+        lower accuracy, but on Adult with ``criterion="demographic_parity"``
+        it reached DP .05 where ``"concat"`` reaches .03 (see the results page).
     critic_hidden : tuple of int, default=(64, 64)
-        Hidden layer widths of the critic ``T``, which reads ``[z, c]``.
+        Hidden layer widths of the critic ``T``.
     critic_warmup_steps : int, default=100
         Critic updates made before the first encoder update, so that the
         first MI gradients come from a trained critic.
@@ -266,8 +285,9 @@ class MIUnbiasedClassifier(
         "criterion": [StrOptions(set(CRITERIA))],
         "pos_label": "no_validation",
         "critic_steps": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
-        "critic_lr": [Interval(Real, 0, None, closed="neither")],
+        "critic_lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "critic_optimizer": [type],
+        "critic_type": [StrOptions(set(CRITIC_TYPES))],
         "critic_hidden": ["array-like"],
         "critic_warmup_steps": [Interval(Integral, 0, None, closed="left")],
         "critic_sampling": [StrOptions({"bank", "fresh"})],
@@ -299,8 +319,9 @@ class MIUnbiasedClassifier(
         criterion: str = "demographic_parity",
         pos_label: Any = None,
         critic_steps: int | str = "auto",
-        critic_lr: float = 1e-3,
+        critic_lr: float | str = "auto",
         critic_optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        critic_type: str = "concat",
         critic_hidden: Sequence[int] = (64, 64),
         critic_warmup_steps: int = 100,
         critic_sampling: str = "bank",
@@ -330,6 +351,7 @@ class MIUnbiasedClassifier(
         self.critic_steps = critic_steps
         self.critic_lr = critic_lr
         self.critic_optimizer = critic_optimizer
+        self.critic_type = critic_type
         self.critic_hidden = critic_hidden
         self.critic_warmup_steps = critic_warmup_steps
         self.critic_sampling = critic_sampling

@@ -55,9 +55,9 @@ from ._devices import cuda_devices
 from ._gradient_rules import GRADIENT_RULES, JointUpdate, Objectives, Parameters, SeparateUpdate
 from ._modules import MLP, MIClassifierModule
 from .exceptions import TrainingDivergedError
-from .mi import Criterion, StatisticsNetwork, make_marginal, penalty
+from .mi import Criterion, make_marginal, penalty
 from .mi._bounds import weighted_mean
-from .mi._critic import make_critic_optimizer
+from .mi._critic import critic_learning_rate, make_critic, make_critic_optimizer
 
 __all__ = ["MINet", "MISettings"]
 
@@ -73,10 +73,12 @@ class MISettings:
     critic_steps : int or "auto"
         Critic updates (K) before each encoder update; ``"auto"`` counts them
         from the FLOPs (:mod:`fairmine._critic_budget`).
-    critic_lr : float
-        Learning rate of the critic.
+    critic_lr : float or "auto"
+        Learning rate of the critic (:func:`fairmine.mi.critic_learning_rate`).
     critic_optimizer : type of torch.optim.Optimizer
         Optimiser class of the critic.
+    critic_type : {"auto", "classifier", "concat"}
+        The critic's network (:func:`fairmine.mi.make_critic`).
     critic_hidden : tuple of int
         Hidden layer widths of the critic.
     critic_warmup_steps : int
@@ -99,8 +101,9 @@ class MISettings:
 
     mi_weight: float
     critic_steps: int | str
-    critic_lr: float
+    critic_lr: float | str
     critic_optimizer: type[torch.optim.Optimizer]
+    critic_type: str
     critic_hidden: tuple[int, ...]
     critic_warmup_steps: int
     critic_sampling: str
@@ -256,17 +259,23 @@ class MINet(NeuralNet):
         if self.mi is not None:
             n_groups = self.mi_criterion.n_groups
             c, _, given, weight = self.mi_criterion.select(data.c, data.c, data.y, data.weight)
-            self.critic_ = StatisticsNetwork(
-                self.embedding_dim, data.c.shape[1], self.mi.critic_hidden, n_groups
-            )
             self.marginal_ = make_marginal(c, given, n_groups or None, self.device, weight=weight)
+            self.critic_ = make_critic(
+                self.mi.critic_type,
+                self.marginal_,
+                self.embedding_dim,
+                data.c.shape[1],
+                self.mi.critic_hidden,
+                n_groups,
+            )
         return self
 
     def initialize_optimizer(self, triggered_directly: Any = None) -> MINet:
         self.optimizer_ = self.optimizer(self.module_.parameters(), lr=self.lr)
         if self.mi is not None:
+            self.critic_lr_ = critic_learning_rate(self.mi.critic_lr, self.critic_)
             self.critic_optimizer_ = make_critic_optimizer(
-                self.mi.critic_optimizer, self.critic_, self.mi.critic_lr
+                self.mi.critic_optimizer, self.critic_, self.critic_lr_
             )
             if self.mi.mi_update == "separate":
                 self.mi_optimizer_ = self.optimizer(
@@ -502,7 +511,7 @@ class MINet(NeuralNet):
         advice = f"lower lr (now {self.lr:g})"
         if self.mi is not None:
             advice += (
-                f" or critic_lr (now {self.mi.critic_lr:g}), lower mi_weight (now "
+                f" or critic_lr (now {self.critic_lr_:g}), lower mi_weight (now "
                 f"{self.mi.mi_weight:g}), or keep clip_mi_gradient on and bias_correction=True"
             )
         raise TrainingDivergedError(

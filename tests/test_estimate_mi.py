@@ -36,30 +36,56 @@ def test_independent_variables_give_zero_within_two_standard_errors():
     assert abs(mi) < 0.03
 
 
-def test_independent_binary_attribute_gives_about_zero():
+#: the two critics of an attribute with few values: every discrete ground truth holds for both
+DISCRETE_CRITICS = pytest.mark.parametrize("critic_type", ["concat", "classifier"])
+
+
+@DISCRETE_CRITICS
+def test_independent_binary_attribute_gives_about_zero(critic_type):
     rng = np.random.RandomState(2)
     mi, std_error = estimate_mi(
-        rng.normal(size=(2000, 3)), rng.randint(0, 2, 2000), return_std=True
-    )
+        rng.normal(size=(2000, 3)), rng.randint(0, 2, 2000), return_std=True,
+        critic_type=critic_type,
+    )  # fmt: skip
     assert abs(mi) <= 2 * std_error
     assert abs(mi) < 0.03
 
 
-def test_attribute_revealed_by_z_gives_its_entropy():
+@DISCRETE_CRITICS
+def test_attribute_revealed_by_z_gives_its_entropy(critic_type):
     rng = np.random.RandomState(3)
     c = rng.randint(0, 4, 2000)
     z = np.c_[c + rng.normal(scale=0.05, size=2000), rng.normal(size=2000)]
-    assert estimate_mi(z, c) == pytest.approx(math.log(4), rel=0.05)
+    assert estimate_mi(z, c, critic_type=critic_type) == pytest.approx(math.log(4), rel=0.05)
 
 
-def test_conditionally_independent_attribute_gives_zero_given_y_but_not_without():
+@DISCRETE_CRITICS
+def test_known_value_of_a_binary_attribute_shifting_a_gaussian(critic_type):
+    # c uniform on {0, 1}, z ~ N(2c - 1, 1): p(c = 1 | z) = sigmoid(2 z), so
+    # I(Z; C) = ln 2 - E[h(sigmoid(2 z))], integrated on a grid (0.4856 nats)
+    grid = np.linspace(-10, 10, 200_001)
+    density = 0.5 * (np.exp(-0.5 * (grid - 1) ** 2) + np.exp(-0.5 * (grid + 1) ** 2))
+    density /= np.sqrt(2 * np.pi)
+    posterior = 1 / (1 + np.exp(-2 * grid))
+    entropy = -(posterior * np.log(posterior) + (1 - posterior) * np.log1p(-posterior))
+    truth = math.log(2) - np.sum(density * entropy) * (grid[1] - grid[0])
+    rng = np.random.RandomState(8)
+    c = rng.randint(0, 2, 4000)
+    z = (2 * c - 1 + rng.normal(size=4000)).reshape(-1, 1)
+    mi, std_error = estimate_mi(z, c, return_std=True, critic_type=critic_type)
+    assert abs(mi - truth) <= 2 * std_error + 0.01
+    assert mi == pytest.approx(truth, rel=0.1)
+
+
+@DISCRETE_CRITICS
+def test_conditionally_independent_attribute_gives_zero_given_y_but_not_without(critic_type):
     # y drives both z and c; given y they are independent
     rng = np.random.RandomState(4)
     y = rng.randint(0, 2, 3000)
     z = np.c_[y + rng.normal(scale=0.3, size=3000), rng.normal(size=3000)]
     c = np.where(rng.uniform(size=3000) < 0.9, y, 1 - y)
-    plain = estimate_mi(z, c)
-    given, std_error = estimate_mi(z, c, given=y, return_std=True)
+    plain = estimate_mi(z, c, critic_type=critic_type)
+    given, std_error = estimate_mi(z, c, given=y, return_std=True, critic_type=critic_type)
     assert plain > 0.25  # I(Z; C) is about 0.3 nats
     assert abs(given) <= 2 * std_error
     assert abs(given) < 0.03
@@ -78,7 +104,8 @@ def test_known_conditional_value_with_a_continuous_attribute():
     assert mi == pytest.approx(truth, rel=0.15)
 
 
-def test_known_conditional_value_with_a_discrete_attribute():
+@DISCRETE_CRITICS
+def test_known_conditional_value_with_a_discrete_attribute(critic_type):
     # c uniform over 4 values, revealed by z in the class y = 1 only: I(Z; C | Y) = p(1) ln 4
     rng = np.random.RandomState(6)
     n = 3000
@@ -86,7 +113,14 @@ def test_known_conditional_value_with_a_discrete_attribute():
     c = rng.randint(0, 4, n)
     z = np.where(y == 1, c, rng.randint(0, 4, n)) + rng.normal(scale=0.05, size=n)
     truth = np.mean(y == 1) * math.log(4)
-    assert estimate_mi(z.reshape(-1, 1), c, given=y) == pytest.approx(truth, rel=0.05)
+    mi = estimate_mi(z.reshape(-1, 1), c, given=y, critic_type=critic_type)
+    assert mi == pytest.approx(truth, rel=0.05)
+
+
+def test_a_classifier_critic_needs_an_attribute_with_few_values():
+    rng = np.random.RandomState(9)
+    with pytest.raises(ValueError, match="critic_type='classifier' needs an attribute"):
+        estimate_mi(rng.normal(size=(100, 1)), rng.normal(size=100), critic_type="classifier")
 
 
 def test_default_seed_makes_the_estimate_reproducible():

@@ -41,11 +41,15 @@ def test_the_separate_update_refuses_a_learning_rate_that_diverges(biased_data):
     clf = MIUnbiasedClassifier(mi_weight=1e6, **params)
     with pytest.raises(ValueError, match=r"lr \* mi_weight = 1000.*mi_weight \(now 1000000"):
         clf.fit(X, y, sensitive_features=group)
-    # at the bound it trains (an Adam step of lr 1 on the MI gradient: with a bank of one
-    # batch this seed's fit diverges, which TrainingDivergedError reports; 256 rows train)
-    MIUnbiasedClassifier(mi_weight=1000.0, critic_bank_size=256, **params).fit(
-        X, y, sensitive_features=group
-    )
+    # at the bound it is accepted: it trains, or (an Adam step of lr 1 on the MI gradient)
+    # diverges, which TrainingDivergedError reports; which of the two depends on the machine's
+    # float rounding, and the refusal above never happens
+    try:
+        MIUnbiasedClassifier(mi_weight=1000.0, critic_bank_size=256, **params).fit(
+            X, y, sensitive_features=group
+        )
+    except TrainingDivergedError as error:
+        assert "diverged" in str(error)
 
 
 @pytest.mark.parametrize(

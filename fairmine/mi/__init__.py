@@ -2,8 +2,9 @@
 
 The maths of fairmine in one place. The training loop of
 :class:`fairmine.MIUnbiasedClassifier` and :func:`estimate_mi` share the same
-critic network (:class:`StatisticsNetwork`), update rule (:func:`critic_step`)
-and marginal terms; nothing here imports the estimator.
+critic networks (:class:`StatisticsNetwork`, :class:`ClassifierCritic`, chosen
+by :func:`make_critic`), update rule (:func:`critic_step`) and marginal terms;
+nothing here imports the estimator.
 """
 
 from ._audit import MIAudit
@@ -15,7 +16,7 @@ from ._bounds import (
     update_log_ema,
 )
 from ._criteria import CRITERIA, Criterion
-from ._critic import StatisticsNetwork, critic_step, evaluate_bound, penalty
+from ._critic import CRITIC_TYPES, critic_step, evaluate_bound, make_critic, penalty
 from ._estimate import estimate_mi
 from ._marginals import (
     MAX_EXACT_MARGINAL_VALUES,
@@ -24,10 +25,13 @@ from ._marginals import (
     make_marginal,
     within_group_permutation,
 )
+from ._networks import ClassifierCritic, StatisticsNetwork
 
 __all__ = [
     "CRITERIA",
+    "CRITIC_TYPES",
     "MAX_EXACT_MARGINAL_VALUES",
+    "ClassifierCritic",
     "Criterion",
     "DiscreteMarginal",
     "MIAudit",
@@ -40,6 +44,7 @@ __all__ = [
     "estimate_mi",
     "evaluate_bound",
     "log_mean_exp",
+    "make_critic",
     "make_marginal",
     "penalty",
     "update_log_ema",

@@ -139,10 +139,10 @@ def adaptive_clip_(
         )
     if not mi_grads:
         return
-    mi_norms = torch._foreach_norm(list(mi_grads))
-    ref_norms = torch._foreach_norm(list(reference_grads))
-    for grad, mi_norm, ref_norm in zip(mi_grads, mi_norms, ref_norms, strict=True):
-        grad.mul_(torch.clamp(ref_norm / (mi_norm + eps), max=1.0))
+    mi_norms = torch.stack(torch._foreach_norm(list(mi_grads)))
+    ref_norms = torch.stack(torch._foreach_norm(list(reference_grads)))
+    scales = torch.clamp(ref_norms / (mi_norms + eps), max=1.0)
+    torch._foreach_mul_(list(mi_grads), list(scales.unbind()))
 
 
 def weighted_mean(values: Tensor, weight: Tensor | None) -> Tensor:

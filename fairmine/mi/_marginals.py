@@ -27,7 +27,9 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+
+from ._networks import ClassifierCritic
 
 __all__ = [
     "MAX_EXACT_MARGINAL_VALUES",
@@ -133,6 +135,9 @@ class DiscreteMarginal:
     ``c_k``, weighted by its frequency ``p(c_k | g)`` in its group ``g`` (or
     ``p(c_k)`` without conditioning), which removes the sampling noise of
     shuffling: ``log E[exp T] = log mean_i sum_k p(c_k | g_i) exp T(z_i, c_k, g_i)``.
+    With a :class:`~fairmine.mi.ClassifierCritic`, ``T(z, c_k, g) = log q(c_k | z, g)
+    - log p(c_k | g)`` with these frequencies, so the sum is 1 for every row and
+    the term is exactly 0.
 
     Parameters
     ----------
@@ -146,9 +151,15 @@ class DiscreteMarginal:
         self.values = values
         self.log_probabilities = torch.log(probabilities)
 
+    def value_index(self, c: Tensor) -> Tensor:
+        """Return the index in ``values`` of each row of ``c``, shape (n,)."""
+        if c.shape[1] == 1:  # one column: compare the column with the values
+            return (c == self.values.T).float().argmax(dim=1)
+        return (c.unsqueeze(1) == self.values.unsqueeze(0)).all(dim=2).float().argmax(dim=1)
+
     def terms(
         self,
-        critic: Critic,
+        critic: Critic | ClassifierCritic,
         z: Tensor,
         c: Tensor,
         given: Tensor | None = None,
@@ -166,16 +177,24 @@ class DiscreteMarginal:
         t_joint : Tensor of shape (n,)
         log_marginal : Tensor of shape (n,)
             ``log sum_k p(c_k | g_i) exp T(z_i, c_k, g_i)``; its
-            ``log_mean_exp`` is the exact marginal term of the minibatch.
+            ``log_mean_exp`` is the exact marginal term of the minibatch
+            (zeros, without a graph, for a ``ClassifierCritic``; with weights,
+            the weights' ``log(w / mean(w))``).
         """
-        n, k = len(z), len(self.values)
-        repeated_given = None if given is None else given.repeat(k)
-        t = critic(z.repeat(k, 1), self.values.repeat_interleave(n, dim=0), repeated_given)
-        t = t.view(k, n)
-        which = (c.unsqueeze(0) == self.values.unsqueeze(1)).all(dim=2).float().argmax(dim=0)
-        t_joint = t.gather(0, which.unsqueeze(0)).squeeze(0)
-        log_p = self.log_probabilities[0 if given is None else given]  # (k,) or (n, k)
-        log_marginal = torch.logsumexp(t.T + log_p, dim=1)
+        which = self.value_index(c)
+        if isinstance(critic, ClassifierCritic):
+            # T = log q(c | z) - log p(c): sum_k p(c_k | g) exp T(z, c_k, g) = 1 for every row
+            log_q = -nn.functional.cross_entropy(critic(z, given), which, reduction="none")
+            log_p = self.log_probabilities[0 if given is None else given, which]
+            t_joint, log_marginal = log_q - log_p, z.new_zeros(len(z))
+        else:
+            log_p = self.log_probabilities[0 if given is None else given]  # (k,) or (n, k)
+            n, k = len(z), len(self.values)
+            repeated_given = None if given is None else given.repeat(k)
+            t = critic(z.repeat(k, 1), self.values.repeat_interleave(n, dim=0), repeated_given)
+            table = t.view(k, n).T
+            t_joint = table.gather(1, which.unsqueeze(1)).squeeze(1)
+            log_marginal = torch.logsumexp(table + log_p, dim=1)
         if weight is None:
             return t_joint, log_marginal
         return t_joint, log_marginal + _log_relative(weight)
@@ -187,6 +206,7 @@ def make_marginal(
     n_groups: int | None = None,
     device: str | torch.device = "cpu",
     weight: np.ndarray | None = None,
+    values: np.ndarray | None = None,
 ) -> DiscreteMarginal | ShuffledMarginal:
     """Choose the marginal term for an encoded attribute matrix.
 
@@ -203,6 +223,10 @@ def make_marginal(
         Where the attribute values live.
     weight : ndarray of shape (n_samples,) or None, default=None
         Sample weights: the frequencies of the exact term are weighted.
+    values : ndarray of shape (k, d_c) or None, default=None
+        The distinct attribute rows of the exact term, in order (frequency 0
+        for those that ``c`` lacks), so that terms made from parts of one
+        data set share them; None takes the distinct rows of ``c``.
 
     Returns
     -------
@@ -210,7 +234,10 @@ def make_marginal(
         The exact term when ``c`` has at most ``MAX_EXACT_MARGINAL_VALUES``
         distinct rows, in-batch shuffling otherwise.
     """
-    values, inverse = np.unique(c, axis=0, return_inverse=True)
+    if values is None:
+        values, inverse = np.unique(c, axis=0, return_inverse=True)
+    else:
+        inverse = _value_index(c, values)
     if len(values) > MAX_EXACT_MARGINAL_VALUES:
         return ShuffledMarginal()
     groups = np.zeros(len(c), dtype=np.int64) if given is None else np.asarray(given)
@@ -223,3 +250,11 @@ def make_marginal(
     probabilities = np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), overall)
     as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
     return DiscreteMarginal(as_tensor(values), as_tensor(probabilities))
+
+
+def _value_index(c: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Return the row of ``values`` that each row of ``c`` equals."""
+    matches = (c[:, None, :] == values[None, :, :]).all(axis=2)
+    if not matches.any(axis=1).all():
+        raise ValueError("values must hold every distinct row of c")
+    return matches.argmax(axis=1)
