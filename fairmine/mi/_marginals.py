@@ -234,12 +234,10 @@ def make_marginal(
         The exact term when ``c`` has at most ``MAX_EXACT_MARGINAL_VALUES``
         distinct rows, in-batch shuffling otherwise.
     """
-    if values is None:
-        values, inverse = np.unique(c, axis=0, return_inverse=True)
-    else:
-        inverse = _value_index(c, values)
+    values = np.unique(c, axis=0) if values is None else values
     if len(values) > MAX_EXACT_MARGINAL_VALUES:
         return ShuffledMarginal()
+    inverse = _value_index(c, values)  # at most MAX_EXACT_MARGINAL_VALUES columns
     groups = np.zeros(len(c), dtype=np.int64) if given is None else np.asarray(given)
     n_groups = int(groups.max()) + 1 if n_groups is None else n_groups
     counts = np.zeros((n_groups, len(values)))
