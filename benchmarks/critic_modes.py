@@ -3,7 +3,7 @@
     python benchmarks/critic_modes.py [--runs 10] [--seeds 3] [--first-seed 0] [--per-run]
                                       [--processes 2]
                                       [--only german digits] [--seed-offset 0]
-                                      [--modes default ERM ...]
+                                      [--modes default ERM ...] [--out FILE]
 
 Compares, on the same splits and seeds:
 
@@ -43,6 +43,7 @@ import multiprocessing as mp
 import time
 
 import numpy as np
+from _provenance import recording
 
 MODES = {
     "ERM": {"mi_weight": 0.0},
@@ -155,8 +156,9 @@ def main() -> None:
         "--seed-offset", type=int, default=0, help="added to each German split's random_state"
     )
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--out", help="also write the tables to this results file")
     args = parser.parse_args()
-    with mp.get_context("spawn").Pool(args.processes) as pool:
+    with mp.get_context("spawn").Pool(args.processes) as pool, recording(args.out):
         if args.only in (None, "german"):
             tasks = [
                 (mode, run, args.seed_offset) for run in range(args.runs) for mode in args.modes

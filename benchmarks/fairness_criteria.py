@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 import torch
+from _provenance import write_results
 from fairlearn.adversarial import AdversarialFairnessClassifier
 from fairlearn.postprocessing import ThresholdOptimizer
 from fairlearn.reductions import (
@@ -582,7 +583,7 @@ def main() -> None:
             print(text, flush=True)
             critic = f"_{args.critic_type}_critic" if args.critic_type else ""
             stem = out / f"fairness_criteria_{setup.dataset}{critic}"
-            stem.with_suffix(".txt").write_text(text)
+            write_results(stem.with_suffix(".txt"), text)
             results.to_csv(f"{stem}_runs.csv", index=False)
             plot(summary, setup, stem.with_suffix(".png"))
             print(f"wrote {stem}.txt, {stem}_runs.csv, {stem}.png\n", flush=True)

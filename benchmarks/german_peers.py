@@ -1,11 +1,12 @@
 """fairmine against fairlearn's mitigations and plain baselines on the paper's German protocol.
 
     python benchmarks/german_peers.py [--runs 10] [--seed 0]
+                                      [--out benchmarks/results/german_peers.txt]
 
 Ten random 70/30 splits (seed 0), sensitive attribute age < 25, one-hot + scaling fitted on
 each training part; prints accuracy, equal-opportunity difference (EO), demographic-parity
 difference (DP) as mean +- std over the finished runs, the median fit time, and how many runs
-finished or failed.
+finished or failed. With ``--out`` the table is also written there under a provenance header.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 
 import sklearn
 import torch
+from _provenance import recording
 from fairlearn.adversarial import AdversarialFairnessClassifier
 from fairlearn.postprocessing import ThresholdOptimizer
 from fairlearn.reductions import ExponentiatedGradient, TruePositiveRateParity
@@ -77,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="also write the table to this results file")
     args = parser.parse_args()
     torch.set_num_threads(1)
     sklearn.set_config(enable_metadata_routing=True)  # the MI scorer needs the attribute
@@ -87,18 +90,21 @@ def main() -> None:
         catch_errors=True,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
-    summary = summarise_runs(results)
-    print(f"German credit, {args.runs} random 70/30 splits (seed {args.seed}), young = age < 25")
-    print(f"{'model':<20} {'accuracy':>14} {'EO':>15} {'DP':>15} {'fit s':>7} {'finished':>9}")
-    for name, row in summary.iterrows():
-        scores = "  ".join(
-            f"{row[key]:.3f} +- {row[f'{key}_std']:.3f}" for key in ("accuracy", "eo", "dp")
+    with recording(args.out):
+        summary = summarise_runs(results)
+        print(
+            f"German credit, {args.runs} random 70/30 splits (seed {args.seed}), young = age < 25"
         )
-        finished = f"{int(row.runs)}/{int(row.runs + row.failed)}"
-        print(f"{name:<20} {scores} {row.fit_seconds:>7.1f} {finished:>9}")
-    errors = results.dropna(subset=["error"])
-    for _, row in errors.iterrows():
-        print(f"run {row.run} {row.model} failed: {row.error}")
+        print(f"{'model':<20} {'accuracy':>14} {'EO':>15} {'DP':>15} {'fit s':>7} {'finished':>9}")
+        for name, row in summary.iterrows():
+            scores = "  ".join(
+                f"{row[key]:.3f} +- {row[f'{key}_std']:.3f}" for key in ("accuracy", "eo", "dp")
+            )
+            finished = f"{int(row.runs)}/{int(row.runs + row.failed)}"
+            print(f"{name:<20} {scores} {row.fit_seconds:>7.1f} {finished:>9}")
+        errors = results.dropna(subset=["error"])
+        for _, row in errors.iterrows():
+            print(f"run {row.run} {row.model} failed: {row.error}")
 
 
 if __name__ == "__main__":

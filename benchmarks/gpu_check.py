@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _provenance import write_results
 
 from fairmine import MIUnbiasedClassifier
 from fairmine.datasets import load_german, make_colored_mnist
@@ -159,8 +160,7 @@ def main() -> None:
     )
     colored_mnist(args, deadline=start + args.budget, report=report)
     report(f"\ntotal {time.perf_counter() - start:.0f} s")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(report.lines) + "\n", encoding="utf-8")
+    write_results(args.out, "\n".join(report.lines))
 
 
 if __name__ == "__main__":

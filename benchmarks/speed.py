@@ -1,7 +1,7 @@
 """What the MI penalty costs: fairmine against ERM, the faithful loop and fairlearn.
 
     python benchmarks/speed.py [--device cpu] [--threads 1 2] [--quick] [--repeats 3]
-                               [--only german adult digits] [--configs default ...]
+                               [--only german adult digits] [--configs default ...] [--out FILE]
 
 Each configuration is fitted in a fresh subprocess (so its peak memory is its own), after a tiny
 warm-up fit that pays the process's one-time costs (lazy imports, first kernel calls: about a
@@ -47,6 +47,7 @@ import resource
 import time
 
 import numpy as np
+from _provenance import recording
 
 EXPERIMENTS = ("german", "adult", "digits")
 
@@ -265,6 +266,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch threads")
     parser.add_argument("--only", nargs="+", choices=EXPERIMENTS, default=list(EXPERIMENTS))
     parser.add_argument("--configs", nargs="+", help="the rows to measure besides ERM")
+    parser.add_argument("--out", help="also write the tables to this results file")
     args = parser.parse_args()
     ks = (10,) if args.quick else (10, 40, 80)
     if args.configs:
@@ -274,26 +276,31 @@ def main() -> None:
             raise SystemExit(
                 f"--configs: no configuration {unknown}; choose from {list(dict.fromkeys(known))}"
             )
-    for experiment in args.only:
-        for threads in args.threads:
-            print_table(experiment, ks, args.device, threads, args.repeats, args.configs)
-    if args.quick or args.configs:
-        return
-    for threads in args.threads:
-        print(f"\nscaling with n (German resampled, 1 epoch, {args.device}, {threads} threads)")
+    with recording(args.out):
+        for experiment in args.only:
+            for threads in args.threads:
+                print_table(experiment, ks, args.device, threads, args.repeats, args.configs)
+        if not (args.quick or args.configs):
+            scaling(args.device, args.threads)
+
+
+def scaling(device: str, thread_counts: list[int]) -> None:
+    """Time ERM and the defaults on German resampled to 1,000 to 100,000 rows, one epoch."""
+    for threads in thread_counts:
+        print(f"\nscaling with n (German resampled, 1 epoch, {device}, {threads} threads)")
         print(f"{'rows':>8} {'ERM s':>8} {'default s':>15} {'x ERM':>6}")
         for n in (1_000, 10_000, 100_000):
             erm = measure(
                 "german",
                 {"mi_weight": 0.0, "max_epochs": 1},
-                args.device,
+                device,
                 threads,
                 n,
             )
             fair = measure(
                 "german",
                 {"mi_weight": 3.0, "max_epochs": 1},
-                args.device,
+                device,
                 threads,
                 n,
             )

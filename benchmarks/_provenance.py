@@ -1,0 +1,179 @@
+"""Provenance headers for the results files in ``benchmarks/results/``.
+
+Every results file starts with a few ``# key: value`` lines that say how to regenerate it: the
+exact command, the date, fairmine's version and git commit, torch's version and threads, and the
+machine. :func:`write_results` writes them above a table; :func:`recording` tees what a script
+prints into a results file under the same header; :func:`strip_header` gives the table back.
+
+Run as a script, it records what any command prints (a ``fairmine reproduce`` table, say)::
+
+    python benchmarks/_provenance.py benchmarks/results/reproduce_german.txt -- \
+        fairmine reproduce german
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+HEADER_PREFIX = "# "
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def script_command() -> str:
+    """The command line that started this Python process, as a shell would read it."""
+    return shlex.join(["python", *sys.argv])
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def _cpu() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in lines if "model name" in line)
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f"{model}, {os.cpu_count()} logical cores"
+
+
+def provenance_lines(command: str | None = None) -> list[str]:
+    """The header lines of a results file measured now.
+
+    Parameters
+    ----------
+    command : str or None, default=None
+        The command that produced the results; None takes this process's command line.
+
+    Returns
+    -------
+    list of str
+        ``# key: value`` lines.
+    """
+    import torch  # here, not at the top: speed.py's subprocesses measure their own imports
+
+    import fairmine
+
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    if _git("status", "--porcelain", "--untracked-files=no"):
+        commit += " with uncommitted changes"
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    fields = {
+        "command": command or script_command(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "fairmine": f"{fairmine.__version__}, git {commit}",
+        "torch": f"{torch.__version__}, {torch.get_num_threads()} thread(s) in the main process",
+        "python": platform.python_version(),
+        "cpu": _cpu(),
+        "gpu": gpu,
+    }
+    return [f"{HEADER_PREFIX}{key}: {value}" for key, value in fields.items()]
+
+
+def write_results(path: str | os.PathLike, text: str, command: str | None = None) -> Path:
+    """Write ``text`` to ``path`` under a provenance header.
+
+    Parameters
+    ----------
+    path : path-like
+        The results file.
+    text : str
+        The table (and any notes) the benchmark printed.
+    command : str or None, default=None
+        The command that produced it; None takes this process's command line.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([*provenance_lines(command), "", text.rstrip("\n"), ""]))
+    return path
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, *streams: io.TextIOBase) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+@contextlib.contextmanager
+def recording(path: str | os.PathLike | None) -> Iterator[None]:
+    """Print as usual and, with a path, also write what was printed there under a header.
+
+    Parameters
+    ----------
+    path : path-like or None
+        The results file; None only prints.
+    """
+    if path is None:
+        yield
+        return
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(_Tee(sys.stdout, captured)):
+        yield
+    write_results(path, captured.getvalue())
+
+
+def strip_header(text: str) -> str:
+    """The body of a results file: its text without the leading provenance lines.
+
+    Parameters
+    ----------
+    text : str
+        A results file's text.
+
+    Returns
+    -------
+    str
+        The text after the ``# ...`` header and the blank line below it.
+    """
+    lines = text.splitlines()
+    start = 0
+    while start < len(lines) and lines[start].startswith(HEADER_PREFIX):
+        start += 1
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    return "\n".join(lines[start:])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command and write its standard output, under a header, to a results file."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) < 3 or argv[1] != "--":
+        print("usage: python benchmarks/_provenance.py OUT -- COMMAND ...", file=sys.stderr)
+        return 2
+    out, command = argv[0], argv[2:]
+    result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    sys.stdout.write(result.stdout)
+    if result.returncode == 0:
+        write_results(out, result.stdout, command=shlex.join(command))
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

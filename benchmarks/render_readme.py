@@ -1,0 +1,194 @@
+"""Write the README's headline tables from the results files in ``benchmarks/results/``.
+
+    python benchmarks/render_readme.py [--check]
+
+Each table sits between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->`` in README.md and
+is rebuilt from the rows and columns that :data:`TABLES` picks out of one results file. With
+``--check`` nothing is written, and the exit status is 1 if the README differs from its files
+(``tests/test_results_tables.py`` runs the same check). A new headline table is one more entry
+in :data:`TABLES` and one pair of markers in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from _provenance import strip_header
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+
+#: a cell: "mean +- std" (a negative mean may follow its neighbour after one space) or a word run
+_CELL = re.compile(r"-?\d+(?:\.\d+)? \+- \d+(?:\.\d+)?|\S+(?: \S+)*")
+_BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /results:(?P=name) -->)", re.S)
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows and columns of one results file's table, shown as a Markdown table.
+
+    Parameters
+    ----------
+    file : str
+        The results file, relative to ``benchmarks/results``.
+    rows : tuple of str
+        The first cells (model names) of the rows to show, in this order.
+    columns : tuple of str
+        The header cells of the columns to show after the first.
+    first : str, default="model"
+        The header cell that starts the table in the file.
+    """
+
+    file: str
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    first: str = "model"
+
+
+#: the README's headline tables, by marker name
+TABLES = {
+    "german": Table(
+        "reproduce_german.txt",
+        rows=(
+            "ERM (measured)",
+            "fairmine (measured)",
+            "FERM (paper)",
+            "NN (paper)",
+            "Ragonesi et al. (paper)",
+        ),
+        columns=("accuracy", "EO"),
+    ),
+    "adult": Table(
+        "fairness_criteria_adult_20runs.txt",
+        rows=(
+            "ERM MLP",
+            "ExpGrad TPR",
+            "ThresholdOpt TPR",
+            "fairmine EO w=3",
+            "fairmine EOdds w=1",
+            "fairmine DP w=5",
+        ),
+        columns=("accuracy", "EO", "EOdds", "DP", "attr. at predict"),
+    ),
+    "colored-mnist": Table(
+        "colored_mnist.txt",
+        rows=("ERM (measured)", "fairmine (measured)", "Ragonesi et al., 60k"),
+        columns=("variance 0.020", "variance 0.030"),
+    ),
+}
+
+
+def parse_table(text: str, first: str = "model") -> dict[str, dict[str, str]]:
+    """Cells of the fixed-width table in a results file, by row name and column.
+
+    Parameters
+    ----------
+    text : str
+        A results file's text (its provenance header is skipped).
+    first : str, default="model"
+        The header cell that starts the table's header line.
+
+    Returns
+    -------
+    dict
+        ``{row name: {column: cell}}`` for every row below the header up to the first blank
+        line; a right-aligned cell belongs to the first column that ends at or after it.
+    """
+    lines = strip_header(text).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{first} "))
+    header = list(_CELL.finditer(lines[start]))
+    rows: dict[str, dict[str, str]] = {}
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        cells = list(_CELL.finditer(line))
+        if not cells or set(line.strip()) <= {"-"}:
+            continue
+        row, column = {}, 1
+        for cell in cells[1:]:
+            while column < len(header) and header[column].end() < cell.end() - 1:
+                column += 1
+            if column < len(header):
+                row[header[column].group()] = cell.group()
+                column += 1
+        rows[cells[0].group()] = row
+    return rows
+
+
+def render(table: Table, results: Path = RESULTS) -> str:
+    """The Markdown table that ``table`` picks from its results file.
+
+    Parameters
+    ----------
+    table : Table
+        What to show.
+    results : pathlib.Path, default=benchmarks/results
+        The folder of results files.
+
+    Returns
+    -------
+    str
+        A Markdown table, then a line naming its source file.
+    """
+    cells = parse_table((results / table.file).read_text(), table.first)
+    missing = [row for row in table.rows if row not in cells]
+    if missing:
+        raise ValueError(f"{table.file} has no row {missing}")
+    lines = [
+        "| " + " | ".join([table.first, *table.columns]) + " |",
+        "|---" * (len(table.columns) + 1) + "|",
+    ]
+    for row in table.rows:
+        values = [cells[row].get(column, "").replace("+-", "±") for column in table.columns]
+        lines.append("| " + " | ".join([row, *values]) + " |")
+    lines.append("")
+    lines.append(f"From [`benchmarks/results/{table.file}`](benchmarks/results/{table.file}).")
+    return "\n".join(lines) + "\n"
+
+
+def rendered_readme(readme: str, results: Path = RESULTS) -> str:
+    """``readme`` with every marked table rebuilt from its results file.
+
+    Parameters
+    ----------
+    readme : str
+        The README's text.
+    results : pathlib.Path, default=benchmarks/results
+        The folder of results files.
+
+    Returns
+    -------
+    str
+        The README as :func:`main` writes it.
+    """
+    names = [m.group("name") for m in _BLOCK.finditer(readme)]
+    unknown = sorted(set(names) - set(TABLES))
+    if unknown:
+        raise ValueError(f"README.md marks tables {unknown} that TABLES does not define")
+    return _BLOCK.sub(
+        lambda m: m.group(1) + render(TABLES[m.group("name")], results) + m.group(4), readme
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only say whether README is current")
+    args = parser.parse_args()
+    current = README.read_text()
+    wanted = rendered_readme(current)
+    if args.check:
+        if wanted != current:
+            print("README.md's tables differ from benchmarks/results: run render_readme.py")
+            return 1
+        return 0
+    README.write_text(wanted)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
