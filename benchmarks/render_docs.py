@@ -1,18 +1,20 @@
-"""Write the README's headline tables from the results files in ``benchmarks/results/``.
+"""Write the README's headline tables and the docs' figures from ``benchmarks/results/``.
 
-    python benchmarks/render_readme.py [--check]
+    python benchmarks/render_docs.py [--check]
 
-Each table sits between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->`` in README.md and
-is rebuilt from the rows and columns that :data:`TABLES` picks out of one results file. With
-``--check`` nothing is written, and the exit status is 1 if the README differs from its files
-(``tests/test_results_tables.py`` runs the same check). A new headline table is one more entry
-in :data:`TABLES` and one pair of markers in the README.
+Each README table sits between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->`` and is
+rebuilt from the rows and columns that :data:`TABLES` picks out of one results file; each figure
+of :data:`FIGURES` is copied into ``docs/img``. (The docs' results page includes whole results
+files with ``pymdownx.snippets`` instead.) With ``--check`` nothing is written, and the exit
+status is 1 if anything differs (``tests/test_results_tables.py`` runs the same check). A new
+headline table is one more entry in :data:`TABLES` and one pair of markers in the README.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +24,20 @@ from _provenance import strip_header
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 README = ROOT / "README.md"
+DOCS_IMG = ROOT / "docs" / "img"
+
+#: the docs' figures (in docs/img) and the results files they are copies of
+FIGURES = {
+    "fairness_criteria_adult.png": "fairness_criteria_adult.png",
+    "fairness_criteria_german.png": "fairness_criteria_german.png",
+    "sweep_german_fronts.png": "sweep_german/sweep_fronts.png",
+}
 
 #: a cell: "mean +- std" (a negative mean may follow its neighbour after one space) or a word run
 _CELL = re.compile(r"-?\d+(?:\.\d+)? \+- \d+(?:\.\d+)?|\S+(?: \S+)*")
-_BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /results:(?P=name) -->)", re.S)
+_BLOCK = re.compile(
+    r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /results:(?P=name) -->)", re.S
+)
 
 
 @dataclass(frozen=True)
@@ -175,18 +187,45 @@ def rendered_readme(readme: str, results: Path = RESULTS) -> str:
     )
 
 
+def stale_figures(results: Path = RESULTS, docs_img: Path = DOCS_IMG) -> list[str]:
+    """The figures of :data:`FIGURES` whose copy in ``docs_img`` differs from the results file.
+
+    Parameters
+    ----------
+    results : pathlib.Path, default=benchmarks/results
+        The folder of results files.
+    docs_img : pathlib.Path, default=docs/img
+        The docs' figure folder.
+
+    Returns
+    -------
+    list of str
+        Names in ``docs_img``.
+    """
+    return [
+        name
+        for name, source in FIGURES.items()
+        if not (docs_img / name).is_file()
+        or (docs_img / name).read_bytes() != (results / source).read_bytes()
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only say whether README is current")
+    parser.add_argument("--check", action="store_true", help="only say whether all is current")
     args = parser.parse_args()
     current = README.read_text()
     wanted = rendered_readme(current)
+    stale = stale_figures()
     if args.check:
         if wanted != current:
-            print("README.md's tables differ from benchmarks/results: run render_readme.py")
-            return 1
-        return 0
+            print("README.md's tables differ from benchmarks/results")
+        if stale:
+            print(f"docs/img/{stale} differ from benchmarks/results")
+        return int(wanted != current or bool(stale))
     README.write_text(wanted)
+    for name in stale:
+        shutil.copyfile(RESULTS / FIGURES[name], DOCS_IMG / name)
     return 0
 
 
