@@ -17,7 +17,6 @@ import contextlib
 import datetime
 import io
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -42,15 +41,6 @@ def _git(*args: str) -> str:
         return ""
 
 
-def _cpu() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        model = next(line.split(":", 1)[1].strip() for line in lines if "model name" in line)
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f"{model}, {os.cpu_count()} logical cores"
-
-
 def provenance_lines(command: str | None = None) -> list[str]:
     """The header lines of a results file measured now.
 
@@ -64,22 +54,21 @@ def provenance_lines(command: str | None = None) -> list[str]:
     list of str
         ``# key: value`` lines.
     """
-    import torch  # here, not at the top: speed.py's subprocesses measure their own imports
+    # imported here, not at the top: speed.py's subprocesses measure their own imports
+    from fairmine.experiments._sweep_report import environment
 
-    import fairmine
-
+    found = environment()
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
     if _git("status", "--porcelain", "--untracked-files=no"):
         commit += " with uncommitted changes"
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     fields = {
         "command": command or script_command(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "fairmine": f"{fairmine.__version__}, git {commit}",
-        "torch": f"{torch.__version__}, {torch.get_num_threads()} thread(s) in the main process",
-        "python": platform.python_version(),
-        "cpu": _cpu(),
-        "gpu": gpu,
+        "fairmine": f"{found['fairmine']}, git {commit}",
+        "torch": f"{found['torch']}, {found['torch threads']} thread(s) in the main process",
+        "python": found["python"],
+        "cpu": found["cpu"],
+        "gpu": found["gpu"],
     }
     return [f"{HEADER_PREFIX}{key}: {value}" for key, value in fields.items()]
 

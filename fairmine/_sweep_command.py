@@ -21,6 +21,7 @@ from .experiments import (
     write_sweep,
 )
 from .experiments._sweep import DISPARITIES, markdown_table
+from .experiments._sweep_report import write_sweep_report
 from .mi import CRITERIA
 
 __all__ = ["add_sweep_parser"]
@@ -167,6 +168,9 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         f"(ERM: I(Z;C)); front: no other setting has higher accuracy and lower {args.metric}."
     )
     paths = write_sweep(summary, runs, args.out, metric=args.metric, header=header)
+    paths.append(write_sweep_report(summary, table, grid, args.out, metric=args.metric,
+                                    header=header, command=args.command_line,
+                                    threads=args.torch_threads))  # fmt: skip
     print(markdown_table(summary, args.metric))
     log(f"done in {seconds:.0f} s; wrote {', '.join(str(p) for p in paths)}")
     return 0

@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -61,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
+    args.command_line = shlex.join(["fairmine", *(sys.argv[1:] if argv is None else argv)])
     return args.handler(args)
 
 
