@@ -2,7 +2,7 @@
 
     python benchmarks/fairness_criteria.py [--dataset adult|german|both] [--runs N] [--rows 10000]
         [--full] [--processes 2] [--weights 1,3,10] [--out benchmarks/results] [--quick]
-        [--critic-type concat|classifier|auto]
+        [--critic-type concat|classifier|auto] [--replot]
 
 Adult: a seeded random sample of 10,000 of the 48,842 rows of ``load_adult(subset="all")``
 (``--full``: all rows), 5 random 60/40 splits (``ShuffleSplit``, random_state 0), sensitive
@@ -31,6 +31,7 @@ accuracy against EO and DP to ``--out``. Fits run in a spawn pool of ``--process
 with one torch thread each.
 ``--quick`` is a smoke run (2 runs, 1,500 Adult rows, 2 epochs, weight 1 only).
 ``--critic-type`` sets fairmine's ``critic_type`` (and names the output files after it).
+``--replot`` redraws the figures from the per-run CSVs in ``--out`` without fitting anything.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ from fairmine import MIUnbiasedClassifier, estimate_mi
 from fairmine.datasets import load_adult, load_german
 from fairmine.experiments import fairness_scores, german_preprocessor, summarise_runs
 from fairmine.metrics import disparity_noise_floor
+from fairmine.plotting import label_points
 
 SPLIT_SEED = 0  # ShuffleSplit(random_state=...) of both data sets (the paper's for German)
 SAMPLE_SEED = 0  # numpy RandomState of the Adult row sample
@@ -470,10 +472,30 @@ def table(summary: pd.DataFrame, results: pd.DataFrame, audit_mi: bool) -> list[
 
 
 def plot(summary: pd.DataFrame, setup: Setup, path: Path) -> None:
+    """Save :func:`figure` of ``summary`` to ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(summary, setup.dataset, setup.runs, setup.quick)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def replot(runs_csv: Path) -> Any:
+    """Redraw the figure of a per-run CSV beside it (``name_runs.csv`` -> ``name.png``)."""
+    import matplotlib.pyplot as plt
+
+    runs = pd.read_csv(runs_csv)
+    fig = figure(summarise(runs), runs["dataset"].iloc[0], runs["run"].nunique())
+    fig.savefig(runs_csv.with_name(runs_csv.name.removesuffix("_runs.csv") + ".png"), dpi=150)
+    plt.close(fig)
+    return fig
+
+
+def figure(summary: pd.DataFrame, dataset: str, runs: int, quick: bool = False) -> Any:
     """Accuracy against EO and against DP: fairmine by criterion, peers in grey.
 
     ``fairmine.plotting.plot_tradeoff`` draws one series in one colour (or coloured by MI) and
-    no peers, so this draws with matplotlib directly.
+    no peers, so this draws with matplotlib directly; ``label_points`` keeps the labels apart.
     """
     import matplotlib
 
@@ -482,6 +504,12 @@ def plot(summary: pd.DataFrame, setup: Setup, path: Path) -> None:
 
     finished = summary[summary["runs"] > 0]
     fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    attribute = "sex" if dataset == "adult" else "young (age < 25)"
+    fig.suptitle(
+        f"{dataset.capitalize()}, attribute {attribute}: mean +- std over {runs} "
+        "runs" + (" (QUICK SMOKE RUN)" if quick else "")
+    )
+    labels = []
     for ax, (key, label) in zip(
         axes,
         [("eo", "equal-opportunity difference"), ("dp", "demographic-parity difference")],
@@ -492,11 +520,7 @@ def plot(summary: pd.DataFrame, setup: Setup, path: Path) -> None:
             peers[key], peers["accuracy"], xerr=peers[f"{key}_std"], yerr=peers["accuracy_std"],
             fmt="s", color="0.5", ecolor="0.8", markersize=5, label="peers",
         )  # fmt: skip
-        for name, row in peers.iterrows():
-            ax.annotate(
-                name, (row[key], row["accuracy"]), xytext=(4, -10), textcoords="offset points",
-                fontsize="x-small", color="0.35",
-            )  # fmt: skip
+        points = [("0.35", name, row) for name, row in peers.iterrows()]
         for i, (short, criterion) in enumerate(CRITERIA.items()):
             mine = finished[finished.index.str.startswith(f"fairmine {short} w=")]
             if mine.empty:
@@ -506,23 +530,18 @@ def plot(summary: pd.DataFrame, setup: Setup, path: Path) -> None:
                 fmt="o-", color=f"C{i}", ecolor=f"C{i}", alpha=0.9, capsize=2,
                 label=f"fairmine {criterion}",
             )  # fmt: skip
-            for name, row in mine.iterrows():
-                ax.annotate(
-                    name.rsplit(" ", 1)[-1], (row[key], row["accuracy"]), xytext=(4, 4),
-                    textcoords="offset points", fontsize="x-small", color=f"C{i}",
-                )  # fmt: skip
+            points += [(f"C{i}", name.rsplit(" ", 1)[-1], row) for name, row in mine.iterrows()]
         ax.margins(0.12)  # room for the labels
         ax.set_xlabel(f"{label} (lower is fairer)")
         ax.set_ylabel("accuracy")
         ax.grid(alpha=0.3)
-    attribute = "sex" if setup.dataset == "adult" else "young (age < 25)"
-    fig.suptitle(
-        f"{setup.dataset.capitalize()}, attribute {attribute}: mean +- std over {setup.runs} "
-        "runs" + (" (QUICK SMOKE RUN)" if setup.quick else "")
-    )
-    axes[0].legend(fontsize="small", loc="lower right")
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+        labels.append((ax, key, points))
+    legend = axes[0].legend(fontsize="small", loc="lower right")
+    for ax, key, points in labels:
+        for color in dict.fromkeys(color for color, _, _ in points):  # peers, then criteria
+            mine = [(row[key], row["accuracy"], text) for c, text, row in points if c == color]
+            label_points(ax, mine, avoid=[legend], fontsize="x-small", color=color)
+    return fig
 
 
 def parse_weights(text: str) -> tuple[float, ...]:
@@ -557,7 +576,14 @@ def main() -> None:
         choices=("concat", "classifier", "auto"),
         help="fairmine's critic_type (default: the estimator's)",
     )
+    parser.add_argument(
+        "--replot", action="store_true", help="redraw the figures from the runs CSVs in --out"
+    )
     args = parser.parse_args()
+    if args.replot:
+        for runs_csv in sorted((args.out or Path(__file__).parent / "results").glob("*_runs.csv")):
+            replot(runs_csv)
+        return
     out = args.out or (
         Path(tempfile.gettempdir()) / "fairness_criteria_quick"
         if args.quick

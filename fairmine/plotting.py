@@ -12,6 +12,7 @@ returns the axes it drew on and never calls ``plt.show()``.
 - :func:`plot_fronts`: accuracy against each disparity for several series
   (criteria) at once, with the settings on the accuracy-fairness front marked.
 - :func:`plot_group_metrics`: grouped bars of a fairlearn ``MetricFrame``.
+- :func:`label_points`: point labels that overlap neither each other nor the legend.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["plot_fronts", "plot_group_metrics", "plot_history", "plot_tradeoff"]
+__all__ = ["label_points", "plot_fronts", "plot_group_metrics", "plot_history", "plot_tradeoff"]
 
 #: Axis labels of the quantities fairmine records or scores, by key.
 _LABELS = {
@@ -57,6 +58,80 @@ def _subplots(n_panels: int, width: float = 5.0, height: float = 3.8) -> np.ndar
         1, n_panels, figsize=(width * n_panels, height), squeeze=False, layout="constrained"
     )
     return axes[0]
+
+
+#: where a label may go beside its point, in points, nearest first
+_LABEL_OFFSETS = ((4, 3), (4, -3), (-4, 3), (-4, -3), (0, 8), (0, -8), (9, 0), (-9, 0),
+                  (4, 14), (4, -14), (-4, 14), (-4, -14))  # fmt: skip
+
+
+def label_points(
+    panel: Axes,
+    points: Sequence[tuple[float, float, str]],
+    *,
+    avoid: Sequence[Any] = (),
+    **style: Any,
+) -> list[Any]:
+    """Label points where no label overlaps another label or an artist to avoid.
+
+    A small layout step: each label, in the order given, takes the first of a
+    dozen places around its point (right above, right below, left above, ...)
+    where its box overlaps no text already on the panel (labels placed before
+    it included) and none of ``avoid`` (a legend, say); a label with no free
+    place is left out. Put the labels that matter most
+    (the points on a front) first. Draw the legend before calling it. The
+    labels take no part in the figure's layout engine, so the layout that
+    placed them is the layout that is saved.
+
+    Parameters
+    ----------
+    panel : matplotlib Axes
+        Where the points are drawn.
+    points : sequence of (x, y, text)
+        Data coordinates and label of each point.
+    avoid : sequence of matplotlib artists, default=()
+        Artists no label may overlap (legends, colour bars).
+    **style
+        Passed to :meth:`matplotlib.axes.Axes.annotate` (``fontsize``, ``color``).
+
+    Returns
+    -------
+    list of matplotlib Text
+        The labels placed (left-out ones are not in it).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # draw off-screen
+    >>> import matplotlib.pyplot as plt
+    >>> from fairmine.plotting import label_points
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([0.1, 0.1001, 0.5], [0.8, 0.8, 0.7], "o")
+    >>> labels = label_points(ax, [(0.1, 0.8, "a"), (0.1001, 0.8, "b"), (0.5, 0.7, "c")])
+    >>> [label.get_text() for label in labels]  # "b" moved to a free place beside its point
+    ['a', 'b', 'c']
+    """
+    figure = panel.figure
+    figure.canvas.draw()  # settle the layout: the boxes below are those that are saved
+    renderer = figure.canvas.get_renderer()
+    taken = [artist.get_window_extent(renderer) for artist in avoid if artist is not None]
+    taken += [text.get_window_extent(renderer) for text in panel.texts]  # earlier labels
+    placed = []
+    for x, y, text in points:
+        for dx, dy in _LABEL_OFFSETS:
+            label = panel.annotate(
+                text, (x, y), xytext=(dx, dy), textcoords="offset points",
+                ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                va="bottom" if dy > 0 else "top" if dy < 0 else "center", **style,
+            )  # fmt: skip
+            label.set_in_layout(False)
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in taken):
+                taken.append(box)
+                placed.append(label)
+                break
+            label.remove()
+    return placed
 
 
 def _axes_array(ax: Axes | Sequence[Axes]) -> np.ndarray:
@@ -435,17 +510,18 @@ def _draw_tradeoff(
         panel.figure.colorbar(points, ax=panel, label=f"MI (nats){notes['mi']}")
     else:
         panel.scatter(x, y, color="C0", **style)
-    for i, (weight, xi, yi) in enumerate(zip(table[param], x, y, strict=True)):
-        # neighbouring lambdas often land close together: label them above and below in turn
-        panel.annotate(
-            f"{_LAMBDA}={weight:g}", (xi, yi), xytext=(8, 4 if i % 2 == 0 else -13),
-            textcoords="offset points", fontsize="small",
-        )  # fmt: skip
     _ring(panel, x, y, chosen)
     panel.set_xlabel(f"{_label(columns['fairness'])}{notes['fairness']} (lower is fairer)")
     panel.set_ylabel(f"{_label(columns['accuracy'])}{notes['accuracy']}")
     panel.margins(0.15)
     panel.grid(alpha=0.3)
+    # neighbouring lambdas often land close together: the layout step keeps them apart
+    label_points(
+        panel,
+        [(xi, yi, f"{_LAMBDA}={w:g}") for w, xi, yi in zip(table[param], x, y, strict=True)],
+        avoid=[panel.get_legend()],
+        fontsize="small",
+    )
 
 
 def _draw_mi(
@@ -548,11 +624,6 @@ def plot_fronts(
                 x, y, xerr=_std(rows, disparity), yerr=_std(rows, accuracy), fmt=markers[i % 10],
                 color=color, ecolor=color, alpha=0.85, capsize=2, label=str(name),
             )  # fmt: skip
-            for xi, yi, value in zip(x, y, rows[param], strict=True):
-                panel.annotate(
-                    f"{value:g}", (xi, yi), xytext=(4, 3), textcoords="offset points",
-                    fontsize="x-small",
-                )  # fmt: skip
         on_front = pareto_front(table[accuracy], table[disparity])
         front = table[on_front].sort_values(disparity)
         panel.plot(front[disparity], front[accuracy], "--", color="0.4", linewidth=1, zorder=0)
@@ -565,8 +636,18 @@ def plot_fronts(
         panel.set_xlabel(f"{_label(disparity)} (lower is fairer)")
         panel.set_ylabel(_label(accuracy))
         panel.grid(alpha=0.3)
-    axes[-1].legend(fontsize="x-small", title=f"{series} ({param} beside points)",
-                    title_fontsize="x-small")  # fmt: skip
+    legend = axes[-1].legend(fontsize="x-small", title=f"{series} ({param} beside points)",
+                             title_fontsize="x-small")  # fmt: skip
+    for panel, disparity in zip(axes, disparities, strict=True):
+        # the front's labels first: where points crowd, those are the ones kept
+        order = np.argsort(~pareto_front(table[accuracy], table[disparity]), kind="stable")
+        rows = table.iloc[order]
+        label_points(
+            panel,
+            [(r[disparity], r[accuracy], f"{r[param]:g}") for _, r in rows.iterrows()],
+            avoid=[legend],
+            fontsize="x-small",
+        )
     return axes
 
 
