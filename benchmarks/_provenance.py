@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import io
 import os
 import shlex
@@ -41,8 +42,12 @@ def _git(*args: str) -> str:
         return ""
 
 
+@functools.cache
 def provenance_lines(command: str | None = None) -> list[str]:
-    """The header lines of a results file measured now.
+    """The header lines of a results file measured by this process.
+
+    Computed once per process and command, at the first call: call it when the run starts
+    (:func:`recording` does), so that the date and commit are those the run began with.
 
     Parameters
     ----------
@@ -122,6 +127,7 @@ def recording(path: str | os.PathLike | None) -> Iterator[None]:
     if path is None:
         yield
         return
+    provenance_lines()  # the header of the run as it starts
     captured = io.StringIO()
     with contextlib.redirect_stdout(_Tee(sys.stdout, captured)):
         yield

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 import torch
-from _provenance import write_results
+from _provenance import provenance_lines, write_results
 from fairlearn.adversarial import AdversarialFairnessClassifier
 from fairlearn.postprocessing import ThresholdOptimizer
 from fairlearn.reductions import (
@@ -591,6 +591,7 @@ def main() -> None:
     )
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
+    provenance_lines()  # the files' headers record the run as it starts
     # one BLAS thread per worker too (read when the spawned workers import numpy)
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"

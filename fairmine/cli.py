@@ -14,13 +14,15 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
+from tqdm import tqdm
 
 from ._sweep_command import add_sweep_parser
 from .experiments import (
@@ -167,7 +169,7 @@ def _build_parser() -> argparse.ArgumentParser:
     imdb.add_argument("--max-epochs", type=_positive_int, default=10, help="(10)")
     imdb.add_argument("--image-size", type=_positive_int, default=224, help="(224)")
     imdb.set_defaults(handler=_reproduce_imdb)
-    add_sweep_parser(commands, log=_log)
+    add_sweep_parser(commands, log=_Progress())
     return parser
 
 
@@ -178,18 +180,50 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _Progress:
+    """Progress on stderr: a tqdm bar with an ETA in a terminal, plain lines when piped.
+
+    Called with one line per finished unit of work. A line that starts with ``[k/N]`` (the
+    sweep's) sets the bar to k of N; any other line counts one unit of ``total`` when a total
+    was given, and is simply shown otherwise. In a terminal the lines scroll above the bar.
+    """
+
+    def __init__(self, total: int | None = None, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.stream = sys.stderr if stream is None else stream
+        self.bar: Any = None
+
+    def __call__(self, line: str) -> None:
+        counted = re.match(r"\[(\d+)/(\d+)\]", line)
+        if not self.stream.isatty() or (counted is None and (self.total is None or not line)):
+            print(line, file=self.stream, flush=True)
+            return
+        if self.bar is None:
+            total = int(counted[2]) if counted else self.total
+            self.bar = tqdm(total=total, file=self.stream, unit="fit", dynamic_ncols=True)
+        self.bar.write(line, file=self.stream)
+        self.bar.update(int(counted[1]) - self.bar.n if counted else 1)
+        if self.bar.n >= self.bar.total:
+            self.bar.close()
+            self.bar = None
+
+
 def _log(line: str) -> None:
     """Progress goes to stderr, so that stdout holds the result table only."""
     print(line, file=sys.stderr, flush=True)
 
 
 def _run_logged(
-    header: str, protocol: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any
+    header: str,
+    protocol: Callable[..., pd.DataFrame],
+    *args: Any,
+    total: int | None = None,
+    **kwargs: Any,
 ) -> pd.DataFrame:
-    """Run an experiment protocol with progress lines and its wall time on stderr."""
+    """Run an experiment protocol with progress (``total`` fits) and its wall time on stderr."""
     _log(header)
     start = time.perf_counter()
-    results = protocol(*args, progress=_log, **kwargs)
+    results = protocol(*args, progress=_Progress(total), **kwargs)
     _log(f"done in {time.perf_counter() - start:.0f} s\n")
     return results
 
@@ -204,7 +238,14 @@ def _reproduce_german(args: argparse.Namespace) -> int:
         f"{args.criterion}) train "
         f"{args.max_epochs} epochs."
     )
-    results = _run_logged(header, run_german_protocol, models, runs=args.runs, seed=args.seed)
+    results = _run_logged(
+        header,
+        run_german_protocol,
+        models,
+        runs=args.runs,
+        seed=args.seed,
+        total=args.runs * len(models),
+    )
     print(format_german_table(summarise_runs(results)))
     return 0
 
@@ -222,6 +263,7 @@ def _reproduce_colored_mnist(args: argparse.Namespace) -> int:
         header,
         run_colored_mnist_protocol,
         models,
+        total=len(args.variances) * args.seeds * len(models),
         variances=args.variances,
         seeds=args.seeds,
         source=args.source,
