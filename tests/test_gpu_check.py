@@ -17,7 +17,8 @@ def test_gpu_check_smoke_run_on_the_cpu(tmp_path):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    text = out.read_text()
+    header, text = out.read_text().split("\n\n", 1)
+    assert header.startswith("# command: ")  # benchmarks/_provenance.py
     assert text == done.stdout
     assert "host reads: a German fit (2 epochs" in text
     for mode in ("ERM", "default K=10", "faithful K=40"):
