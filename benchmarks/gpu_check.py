@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _provenance import write_results
+from _provenance import provenance_lines, write_results
 
 from fairmine import MIUnbiasedClassifier
 from fairmine.datasets import load_german, make_colored_mnist
@@ -147,6 +147,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.epochs, args.seeds = 1, 1
+    provenance_lines()  # the header records the run as it starts
     start = time.perf_counter()
     report = Report()
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device

@@ -70,6 +70,7 @@ def environment() -> dict[str, str]:
     ['cpu', 'fairlearn', 'fairmine']
     """
     versions = {name: metadata.version(name) for name in _PACKAGES}
+    versions["torch"] = torch.__version__  # with its build (+cpu, +cu130)
     return {
         **versions,
         "python": platform.python_version(),
