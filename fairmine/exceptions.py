@@ -10,6 +10,7 @@ __all__ = [
     "NoSensitiveFeaturesWarning",
     "PenaltySkippedWarning",
     "RepresentationCollapseWarning",
+    "SmallGroupWarning",
     "TrainingDivergedError",
     "UninformativeSensitiveFeaturesWarning",
 ]
@@ -129,6 +130,25 @@ class PenaltySkippedWarning(FairmineWarning):
     >>> clf = MIUnbiasedClassifier(max_epochs=3, lr=1e-2, batch_size=1, critic_warmup_steps=0)
     >>> with pytest.warns(PenaltySkippedWarning, match="batch_size"):
     ...     _ = clf.fit(X, X[:, 0] > 0, sensitive_features=c)
+    """
+
+
+class SmallGroupWarning(FairmineWarning):
+    """A group of the attribute is too small on a test fold to measure a disparity.
+
+    Equal opportunity needs positive rows of every group, equalized odds
+    positive and negative ones, demographic parity rows of every group.
+    ``fairmine sweep`` (:func:`fairmine.experiments.summarise_sweep`) then
+    records NaN for that fold, leaves it out of the means and warns, instead
+    of reporting a disparity of a group it never saw. Use fewer folds, or
+    merge the smallest groups.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from fairmine.exceptions import SmallGroupWarning
+    >>> warnings.simplefilter("error", SmallGroupWarning)  # make it fail a sweep
+    >>> warnings.resetwarnings()
     """
 
 
