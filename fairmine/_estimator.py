@@ -606,7 +606,7 @@ class MIUnbiasedClassifier(
                 "fit was called without sensitive_features: the mutual-information penalty "
                 "is off and MIUnbiasedClassifier trains as plain ERM.",
                 NoSensitiveFeaturesWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return None
         c = encode_sensitive_features(sensitive_features, encoding=self.sensitive_encoding)
@@ -702,7 +702,7 @@ class MIUnbiasedClassifier(
             f"use the criterion of the metric you audit (now {self.criterion!r}), or train "
             f"longer (max_epochs={self.max_epochs!r}, lr={self.lr!r}).",
             DegenerateModelWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
     def _warn_on_collapse(self) -> bool:
@@ -714,7 +714,7 @@ class MIUnbiasedClassifier(
                 f"(now {self.lr!r}) or mi_weight (now {self.mi_weight!r}), or keep "
                 "clip_mi_gradient on.",
                 RepresentationCollapseWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return True
         return False

@@ -231,6 +231,13 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
             "run the same command with --resume to finish the sweep"
         )
         return 130
+    except Exception:
+        if store is not None:
+            log(
+                f"fairmine sweep: a fit failed; the fits that finished are saved in "
+                f"{store.runs_path}: fix the cause and run the same command with --resume"
+            )
+        raise
     runs = store.runs(grid.tasks())  # read back: a resumed sweep ends with the same table
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
