@@ -243,6 +243,8 @@ def test_pareto_front_leaves_out_missing_values():
 # ------------------------------------------ issue 30: a sweep loses and overwrites nothing
 LOANS = ["--target", "loan", "--sensitive", "region", "--drop", "customer"]
 ONE_CRITERION = ["--criteria", "equal_opportunity"]
+#: where the models' quality does not matter: 4 fits of 2 epochs
+BRIEF = [*QUICK, "--max-epochs", "2", *ONE_CRITERION]
 
 
 @pytest.mark.parametrize(
@@ -280,19 +282,21 @@ def _no_fit(*args, **kwargs):
 
 
 @pytest.mark.parametrize("earlier", ["sweep_summary.csv", "sweep_runs.csv", "sweep_fronts.png"])
-def test_earlier_results_are_kept_unless_overwrite_is_given(tmp_path, capsys, earlier):
+def test_earlier_results_are_kept_unless_overwrite_is_given(tmp_path, capsys, monkeypatch, earlier):
     _write_table(tmp_path / "loans.csv", n=60)
     out = tmp_path / "out"
     out.mkdir()
     (out / earlier).write_text("an earlier sweep")
-    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *QUICK, *ONE_CRITERION]
-    assert main([*command, "--out", str(out)]) == 2
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF, "--out", str(out)]
+    with monkeypatch.context() as patch:
+        patch.setattr(sweep_module, "_fit_and_score", _no_fit)
+        assert main(command) == 2
     err = capsys.readouterr().err
     assert f"already holds a sweep's results ({earlier})" in err and "--overwrite" in err
     assert (out / earlier).read_text() == "an earlier sweep"
-    assert main([*command, "--out", str(out), "--overwrite"]) == 0
-    assert len(pd.read_csv(out / "sweep_runs.csv")) == 4
-    assert not (out / earlier).exists() or (out / earlier).read_bytes() != b"an earlier sweep"
+    if earlier == "sweep_runs.csv":  # once is enough: --overwrite replaces them
+        assert main([*command, "--overwrite"]) == 0
+        assert len(pd.read_csv(out / "sweep_runs.csv")) == 4
 
 
 def _comparable(out: Path) -> dict[str, pd.DataFrame]:
@@ -309,7 +313,7 @@ def _assert_same_results(one: Path, other: Path) -> None:
 
 def test_an_interrupted_sweep_resumes_without_redoing_a_fit(tmp_path, capsys, monkeypatch):
     _write_table(tmp_path / "loans.csv", n=80)
-    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *QUICK, *ONE_CRITERION]
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF]
     assert main([*command, "--out", str(tmp_path / "whole")]) == 0
     fit_and_score, calls = sweep_module._fit_and_score, []
 
@@ -339,7 +343,7 @@ def test_an_interrupted_sweep_resumes_without_redoing_a_fit(tmp_path, capsys, mo
 
 def test_resume_refuses_the_results_of_another_sweep(tmp_path, capsys, monkeypatch):
     _write_table(tmp_path / "loans.csv", n=60)
-    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *QUICK, *ONE_CRITERION]
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF]
     monkeypatch.setattr(sweep_module, "_fit_and_score", _interrupt)
     assert main([*command, "--out", str(tmp_path)]) == 130
     status = main([*command, "--weights", "5", "--out", str(tmp_path), "--resume"])
@@ -385,7 +389,7 @@ def test_a_group_too_small_for_a_fold_gives_nan_and_a_warning(tmp_path, capsys):
     frame = _write_table(tmp_path / "loans.csv", n=80)
     frame.loc[5, "region"] = "island"  # one row: absent from one test fold, one class in the other
     frame.to_csv(tmp_path / "loans.csv", index=False)
-    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *QUICK, *ONE_CRITERION]
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF]
     assert main([*command, "--out", str(tmp_path / "out")]) == 0
     runs = pd.read_csv(tmp_path / "out" / "sweep_runs.csv")
     assert runs["eodds"].isna().all() and runs["eo"].isna().any() and runs["dp"].isna().any()
