@@ -444,23 +444,30 @@ def test_metric_picks_the_score_and_the_disparity_of_the_front():
 
 def test_an_imbalanced_table_where_erm_is_degenerate_says_so_first(tmp_path, capsys):
     rng = np.random.RandomState(0)
-    n = 200
-    frame = pd.DataFrame({"x": rng.normal(size=n), "noise": rng.normal(size=n),
-                          "group": rng.choice(["a", "b"], n),
-                          "reoffended": np.where(rng.rand(n) < 0.16, "yes", "no")})  # fmt: skip
+    n = 300
+    x = rng.normal(size=n)
+    rare = rng.rand(n) < 1 / (1 + np.exp(-(2.0 * x - 3.0)))  # about 16 % positive
+    frame = pd.DataFrame({"x": x, "noise": rng.normal(size=n), "group": rng.choice(["a", "b"], n),
+                          "reoffended": np.where(rare, "yes", "no")})  # fmt: skip
     frame.to_csv(tmp_path / "recidivism.csv", index=False)
-    status = main(
-        ["sweep", str(tmp_path / "recidivism.csv"), "--target", "reoffended", "--sensitive",
-         "group", *QUICK, "--max-epochs", "2", *ONE_CRITERION, "--metric", "balanced_accuracy",
-         "--out", str(tmp_path / "out")]
-    )  # fmt: skip
-    assert status == 0
+    command = [
+        "sweep", str(tmp_path / "recidivism.csv"), "--target", "reoffended", "--sensitive",
+        "group", *QUICK, *ONE_CRITERION, "--metric", "balanced_accuracy",
+    ]  # fmt: skip
+    assert main([*command, "--max-epochs", "2", "--out", str(tmp_path / "out")]) == 0
     captured = capsys.readouterr()
     assert "fairmine sweep: warning: ERM itself is degenerate" in captured.err
     assert "front (balanced_accuracy, eo)" in captured.out
     markdown = (tmp_path / "out" / "sweep_summary.md").read_text()
     assert markdown.startswith("**Warning.** ERM itself is degenerate")
     summary = pd.read_csv(tmp_path / "out" / "sweep_summary.csv")
-    assert not summary["front"].any()
+    assert not summary["front"].any() and summary["degenerate"].tolist() == [2, 2]
     assert summary[["balanced_accuracy", "roc_auc"]].notna().all().all()
     assert (tmp_path / "out" / "sweep_fronts.png").read_bytes()[:4] == b"\x89PNG"
+    # what the note suggests: class weights, judged with the weights the fits used
+    balanced = [*command, "--class-weight", "balanced", "--out", str(tmp_path / "balanced")]
+    assert main(balanced) == 0
+    assert "degenerate" not in capsys.readouterr().err
+    summary = pd.read_csv(tmp_path / "balanced" / "sweep_summary.csv")
+    assert summary["degenerate"].tolist() == [0, 0] and summary["front"].any()
+    assert (summary["balanced_accuracy"] > 0.65).all()  # a constant model has 0.5

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._degenerate import check_constant
@@ -461,7 +462,13 @@ def _fit_and_score(
         for metric in _unmeasurable(y_test, c_test, np.unique(table.groups)):
             scores[metric] = np.nan
         scores.update(mi_figures(model, X_test, y_test, c_test))
-        degenerate = check_constant(table.y[train], model.predict(X_train)).degenerate
+        # under class weights, "no better than a constant" is judged with the weights the fit
+        # used (the estimator's own rule): a balanced fit trades accuracy for the rare class
+        class_weight = estimator_params.get("class_weight")
+        weight = (
+            None if class_weight is None else compute_sample_weight(class_weight, table.y[train])
+        )
+        degenerate = check_constant(table.y[train], model.predict(X_train), weight).degenerate
     return {
         "criterion": criterion,
         "mi_weight": mi_weight,
