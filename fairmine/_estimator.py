@@ -221,7 +221,12 @@ class MIUnbiasedClassifier(
     device : str, default="cpu"
         Torch device to train on, such as ``"cuda"``.
     callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks (deep-copied at each ``fit``).
+        Extra skorch callbacks (deep-copied at each ``fit``). Their
+        ``on_grad_computed`` runs once per encoder step, when the gradients
+        are set and before the optimizer steps (so that skorch's
+        ``GradientNormClipping`` clips what the step applies); a
+        ``KeyboardInterrupt`` one raises ends ``fit`` with that exception,
+        except skorch's ``EarlyStopping``, which ends it normally.
     train_split : callable or None, default=None
         skorch's split of the training data, such as
         ``skorch.dataset.ValidSplit(0.2)``; then ``history_`` also holds
