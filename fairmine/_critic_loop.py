@@ -137,8 +137,12 @@ class CriticTrainer:
         if self.bank is not None:
             self.bank.add(*rows)
 
-    def train(self, steps: int) -> None:
-        """Make ``steps`` updates that raise the Donsker-Varadhan bound."""
+    def train(self, steps: int) -> int:
+        """Try ``steps`` updates that raise the Donsker-Varadhan bound; return how many were made.
+
+        A minibatch too small for the bound (:func:`enough_rows`) is skipped.
+        """
+        made = 0
         for _ in range(steps):
             z, c, given, weight = (
                 self.bank.sample(self.batch_size) if self.bank is not None else next(self.fresh)
@@ -148,3 +152,5 @@ class CriticTrainer:
                     self.critic, self.optimizer, self.marginal, z, c, given,
                     log_ema=self.log_ema, ema_rate=self.bias_correction_rate, weight=weight,
                 )  # fmt: skip
+                made += 1
+        return made

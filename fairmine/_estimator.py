@@ -21,6 +21,7 @@ from sklearn.base import (
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -41,6 +42,7 @@ from ._validation import naming
 from .exceptions import (
     DegenerateModelWarning,
     NoSensitiveFeaturesWarning,
+    PenaltySkippedWarning,
     RepresentationCollapseWarning,
 )
 from .mi import CRITERIA, CRITIC_TYPES, Criterion
@@ -201,6 +203,13 @@ class MIUnbiasedClassifier(
         24-bit colour code) is used as it is; otherwise every floating-point
         column is standardised and every boolean, integer, string or category
         column is one-hot encoded. The other values force one treatment.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, as in scikit-learn's classifiers, for an
+        imbalanced ``y``: ``{label: weight}``, or ``"balanced"`` for
+        ``n_samples / (n_classes * count(label))``. They multiply
+        ``sample_weight`` (scikit-learn's rule), so they weigh the task loss,
+        the critic's bound and the MI penalty like sample weights. None weighs
+        the classes alike.
     max_epochs : int, default=30
         Passes over the training data.
     lr : float, default=1e-3
@@ -212,7 +221,12 @@ class MIUnbiasedClassifier(
     device : str, default="cpu"
         Torch device to train on, such as ``"cuda"``.
     callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks (deep-copied at each ``fit``).
+        Extra skorch callbacks (deep-copied at each ``fit``). Their
+        ``on_grad_computed`` runs once per encoder step, when the gradients
+        are set and before the optimizer steps (so that skorch's
+        ``GradientNormClipping`` clips what the step applies); a
+        ``KeyboardInterrupt`` one raises ends ``fit`` with that exception,
+        except skorch's ``EarlyStopping``, which ends it normally.
     train_split : callable or None, default=None
         skorch's split of the training data, such as
         ``skorch.dataset.ValidSplit(0.2)``; then ``history_`` also holds
@@ -234,7 +248,9 @@ class MIUnbiasedClassifier(
         Names of features seen during ``fit``, when ``X`` has string column names.
     critic_steps_ : int
         The critic updates made before each encoder update (``critic_steps``
-        with ``"auto"`` resolved); 0 when no critic was trained.
+        with ``"auto"`` resolved); 0 when no critic was trained, or when no
+        critic update could be made (every critic minibatch had fewer than two
+        of the criterion's rows: see ``train_critic_updates`` in ``history_``).
     critic_bank_size_ : int
         The capacity of the representation bank (``critic_bank_size`` with
         ``"auto"`` resolved); 0 when no bank was used.
@@ -249,6 +265,11 @@ class MIUnbiasedClassifier(
         that vary within a batch) and ``dur``. The training critic scores the
         very batches the encoder learns to hide from it: audit with a fresh
         critic (:class:`fairmine.mi.MIAudit`, :func:`fairmine.estimate_mi`).
+        With the penalty on, ``train_mi_skipped`` counts the epoch's encoder
+        steps whose minibatch held fewer than two of the criterion's rows (a
+        plain task step, see
+        :class:`~fairmine.exceptions.PenaltySkippedWarning`) and
+        ``train_critic_updates`` the critic updates made (warm-up included).
 
     See Also
     --------
@@ -301,6 +322,7 @@ class MIUnbiasedClassifier(
         "bias_correction": ["boolean"],
         "bias_correction_rate": [Interval(Real, 0, 1, closed="right")],
         "sensitive_encoding": [StrOptions(set(SENSITIVE_ENCODINGS))],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -335,6 +357,7 @@ class MIUnbiasedClassifier(
         bias_correction: bool = True,
         bias_correction_rate: float = 0.01,
         sensitive_encoding: str = "auto",
+        class_weight: dict | str | None = None,
         max_epochs: int = 30,
         lr: float = 1e-3,
         batch_size: int = 64,
@@ -365,6 +388,7 @@ class MIUnbiasedClassifier(
         self.bias_correction = bias_correction
         self.bias_correction_rate = bias_correction_rate
         self.sensitive_encoding = sensitive_encoding
+        self.class_weight = class_weight
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -415,14 +439,45 @@ class MIUnbiasedClassifier(
             standardisation of ``z``). Integer weights approximate repeated
             rows. Like any fit metadata, a meta-estimator routes it when it is
             requested with ``set_fit_request(sample_weight=True)``.
+            ``class_weight`` multiplies it.
 
         Returns
         -------
         self : MIUnbiasedClassifier
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError, TypeError
+            On bad input or parameters, naming the argument.
+        TrainingDivergedError
+            When a loss or the MI estimate diverged.
+        KeyboardInterrupt
+            When the fit was interrupted (Ctrl-C, or a callback raising it;
+            skorch's ``EarlyStopping`` ends training normally instead).
+
+        Notes
+        -----
+        A call that raises, whatever the reason, leaves the estimator as it
+        was before the call: a fitted model keeps its attributes and predicts
+        as before; an unfitted one stays unfitted (``NotFittedError``).
         """
+        state = dict(self.__dict__)
+        try:
+            self._fit(X, y, sensitive_features, sample_weight)
+        except BaseException:  # refused, diverged or interrupted: undo every change
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+        return self
+
+    def _fit(
+        self, X: Any, y: Any, sensitive_features: Any, sample_weight: ArrayLike | None
+    ) -> None:
+        """``fit``'s work, which may leave partial attributes behind when it raises."""
         self._validate_params()
         self._check_param_combinations()
+        self._check_layer_widths()
         check_device(self.device)
         if isinstance(X, Dataset):
             self._reset_input_attributes()
@@ -437,7 +492,9 @@ class MIUnbiasedClassifier(
             X = _writable(self._validate_X(X))
         y_index = self._encode_target(y, n_samples=len(X))
         c = self._encode_sensitive(sensitive_features, n_samples=len(y_index))
-        weight = _sample_weight(sample_weight, len(y_index))
+        weight = _sample_weight(
+            sample_weight, self._class_weights(self.classes_[y_index]), len(y_index)
+        )
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         penalised = c is not None and self.mi_weight > 0
         net = self._build_net(penalised)
@@ -447,13 +504,60 @@ class MIUnbiasedClassifier(
             torch.manual_seed(seed)
             self.net_ = net.fit(X, y_index, c=c, sample_weight=weight)
             self.history_ = self.net_.history
-            self.critic_steps_ = self.net_.critic_steps_
+            critic_worked = not penalised or sum(self.history_[:, "train_critic_updates"]) > 0
+            self.critic_steps_ = self.net_.critic_steps_ if critic_worked else 0
             self.critic_bank_size_ = self.net_.critic_bank_size_
             self._n_features_out = self.embedding_dim
+            if penalised:
+                self._warn_if_penalty_skipped()
             # inside the forked random state: iterating a DataLoader draws a seed
             if not self._warn_on_collapse():
                 self._warn_if_degenerate(X, y_index, weight)
-        return self
+
+    def _check_layer_widths(self) -> None:
+        for name in ("hidden_units", "critic_hidden"):
+            widths = getattr(self, name)
+            if isinstance(widths, str) or not all(
+                isinstance(w, Integral) and not isinstance(w, bool) and w >= 1 for w in widths
+            ):
+                raise ValueError(
+                    f"{name} must be a sequence of positive integers (layer widths), got "
+                    f"{widths!r}."
+                )
+
+    def _class_weights(self, y: np.ndarray) -> np.ndarray | None:
+        """Return each row's ``class_weight`` (None when there are none)."""
+        if self.class_weight is None:
+            return None
+        with naming("class_weight", "must map classes of y to non-negative numbers"):
+            if isinstance(self.class_weight, dict):
+                values = np.asarray(list(self.class_weight.values()), dtype=np.float64)
+                if not np.all(np.isfinite(values) & (values >= 0)):
+                    raise ValueError(
+                        f"class_weight must hold non-negative numbers, got {self.class_weight}."
+                    )
+            return compute_sample_weight(self.class_weight, y)
+
+    def _warn_if_penalty_skipped(self) -> None:
+        """Warn when the MI penalty acted on fewer than half of the encoder steps."""
+        steps = int(sum(self.history_[:, "train_batch_count"]))
+        skipped = int(sum(self.history_[:, "train_mi_skipped"]))
+        if 2 * (steps - skipped) >= steps:
+            return
+        rows = (
+            f"rows of class {self.classes_[self.net_.mi_criterion.positive].tolist()!r}"
+            if self.criterion == "equal_opportunity"
+            else "rows of some weight"
+        )
+        warnings.warn(
+            f"the MI penalty acted on {steps - skipped} of the fit's {steps} encoder steps: "
+            f"the others' minibatches held fewer than two {rows}, which the bound of "
+            f"criterion={self.criterion!r} needs, and trained the task alone. Raise "
+            f"batch_size (now {self.batch_size!r}), choose another criterion, or (with "
+            f"'equal_opportunity') a pos_label with more rows (now {self.pos_label!r}).",
+            PenaltySkippedWarning,
+            stacklevel=4,
+        )
 
     def _check_param_combinations(self) -> None:
         if self.mi_weight == 0:
@@ -507,7 +611,7 @@ class MIUnbiasedClassifier(
                 "fit was called without sensitive_features: the mutual-information penalty "
                 "is off and MIUnbiasedClassifier trains as plain ERM.",
                 NoSensitiveFeaturesWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return None
         c = encode_sensitive_features(sensitive_features, encoding=self.sensitive_encoding)
@@ -603,7 +707,7 @@ class MIUnbiasedClassifier(
             f"use the criterion of the metric you audit (now {self.criterion!r}), or train "
             f"longer (max_epochs={self.max_epochs!r}, lr={self.lr!r}).",
             DegenerateModelWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
     def _warn_on_collapse(self) -> bool:
@@ -615,7 +719,7 @@ class MIUnbiasedClassifier(
                 f"(now {self.lr!r}) or mi_weight (now {self.mi_weight!r}), or keep "
                 "clip_mi_gradient on.",
                 RepresentationCollapseWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return True
         return False
@@ -728,7 +832,11 @@ class MIUnbiasedClassifier(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
-        tags.non_deterministic = torch.device(self.device).type != "cpu"
+        try:
+            device = torch.device(self.device).type
+        except RuntimeError:  # not a device: fit refuses it, prediction uses the fitted net's
+            device = "cpu"
+        tags.non_deterministic = device != "cpu"
         return tags
 
 
@@ -754,15 +862,28 @@ def _dataset_attribute(dataset: Dataset, attribute: str, argument: str) -> Any:
     return getattr(dataset, attribute)
 
 
-def _sample_weight(sample_weight: ArrayLike | None, n_samples: int) -> np.ndarray | None:
-    """Validate ``sample_weight``; None stands for equal weights, which change nothing."""
-    if sample_weight is None:
+def _sample_weight(
+    sample_weight: ArrayLike | None, class_weights: np.ndarray | None, n_samples: int
+) -> np.ndarray | None:
+    """Validate ``sample_weight`` and multiply in the class weights (scikit-learn's rule).
+
+    None stands for equal weights, which change nothing.
+    """
+    if sample_weight is None and class_weights is None:
         return None
-    weight = _check_sample_weight(
-        sample_weight, np.empty(n_samples), dtype=np.float32, ensure_non_negative=True
-    )
+    with naming("sample_weight", "must hold one non-negative number per row of X"):
+        weight = _check_sample_weight(
+            sample_weight, np.empty(n_samples), dtype=np.float64, ensure_non_negative=True
+        )
+    if class_weights is not None:
+        weight = weight * class_weights
+        if not weight.any():
+            raise ValueError(
+                "sample_weight times class_weight is 0 for every row: give some class of y "
+                "a positive weight."
+            )
     # a weighted mean with equal weights is the plain mean: take the unweighted path
-    return None if np.ptp(weight) == 0 else weight
+    return None if np.ptp(weight) == 0 else weight.astype(np.float32)
 
 
 def _refuse_text_columns(X: Any) -> None:

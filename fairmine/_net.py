@@ -44,8 +44,9 @@ from typing import Any
 import numpy as np
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
 from skorch.dataset import get_len, unpack_data
-from skorch.utils import to_device
+from skorch.utils import TeeGenerator, to_device
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
@@ -122,7 +123,9 @@ class MISettings:
 
 
 #: attributes that exist only while ``fit`` runs
-_LOOP_STATE = ("_fit_data", "_critic", "_penalised_update", "_train_stats", "_valid_stats")
+_LOOP_STATE = (
+    "_fit_data", "_critic", "_penalised_update", "_train_stats", "_valid_stats", "_mi_counts"
+)  # fmt: skip
 
 #: a mean task loss or an MI estimate above this many nats is divergence (a uniform guess
 #: costs ln(n_classes) nats, 0.69 for two classes)
@@ -239,9 +242,25 @@ class MINet(NeuralNet):
         sample = _first_inputs(X) if isinstance(X, Dataset) else X[:2]
         self._fit_data = _FitData(sample, c, y, sample_weight)
         try:
-            return super().fit(*_training_data(X, y, c, sample_weight), **fit_params)
+            super().fit(*_training_data(X, y, c, sample_weight), **fit_params)
         finally:
             self.__dict__.pop("_fit_data", None)
+        if self.__dict__.pop("_interrupted", False):
+            # skorch's partial_fit swallows a KeyboardInterrupt and returns a partly trained
+            # net: raise it again so that no caller mistakes the net for a finished one
+            raise KeyboardInterrupt(f"fit interrupted after {len(self.history)} epoch(s)")
+        return self
+
+    def fit_loop(self, X: Any, y: Any = None, **fit_params: Any) -> MINet:
+        """Run skorch's loop, remembering an interrupt that is not an ``EarlyStopping`` stop."""
+        try:
+            return super().fit_loop(X, y, **fit_params)
+        except KeyboardInterrupt:
+            self._interrupted = not any(
+                isinstance(cb, EarlyStopping) and cb.misses_ == cb.patience
+                for _, cb in self.callbacks_
+            )
+            raise
 
     def initialize_module(self) -> MINet:
         """Build the module, and with MI settings the critic and the marginal term."""
@@ -326,6 +345,7 @@ class MINet(NeuralNet):
         super().on_epoch_begin(net, dataset_train=dataset_train, **kwargs)
         self._train_stats = _EpochAverages()
         self._valid_stats = _EpochAverages()
+        self._mi_counts = {"mi_skipped": 0, "critic_updates": 0}
         critic = self._critic
         if critic is None:
             return
@@ -334,7 +354,7 @@ class MINet(NeuralNet):
             self._set_training(True)
             if critic.bank is not None:  # the initial encoder's z, at most one pass
                 critic.bank.fill(self._encoded(self.get_iterator(dataset_train, training=True)))
-            critic.train(self.mi.critic_warmup_steps)
+            self._mi_counts["critic_updates"] += critic.train(self.mi.critic_warmup_steps)
             critic.warmed_up = True
 
     def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
@@ -342,6 +362,9 @@ class MINet(NeuralNet):
         for prefix, stats in (("train", self._train_stats), ("valid", self._valid_stats)):
             for key, value in stats.means().items():
                 self.history.record(f"{prefix}_{key}", value)
+        if self.mi is not None:  # steps without the penalty, critic updates made
+            for key, count in self._mi_counts.items():
+                self.history.record(f"train_{key}", count)
         self._check_diverged()
 
     def run_single_epoch(
@@ -384,14 +407,38 @@ class MINet(NeuralNet):
         rows = None if self.mi is None else self.mi_criterion.select(z, c, y, weight)
         if rows is not None:
             self._critic.observe(rows)  # the critic sees the current encoder
-            self._critic.train(self.critic_steps_)  # lines 5-8
-        if rows is None or not enough_rows(rows[0], rows[3]):
-            self._task_step(task_loss)
-        else:  # lines 9-12
-            mi, mi_objective = self._penalty(rows, self._critic.log_ema)
-            loss = task_loss + self.mi.mi_weight * mi
-            self._penalised_update.step(Objectives(task_loss, mi_objective, pre_activation))
+            self._mi_counts["critic_updates"] += self._critic.train(self.critic_steps_)  # 5-8
+        with self._notifying_grad_computed(batch):
+            if rows is None or not enough_rows(rows[0], rows[3]):
+                if rows is not None:
+                    self._mi_counts["mi_skipped"] += 1
+                self._task_step(task_loss)
+            else:  # lines 9-12
+                mi, mi_objective = self._penalty(rows, self._critic.log_ema)
+                loss = task_loss + self.mi.mi_weight * mi
+                self._penalised_update.step(Objectives(task_loss, mi_objective, pre_activation))
         return {"loss": loss.detach(), "y_pred": logits.detach()}
+
+    @contextmanager
+    def _notifying_grad_computed(self, batch: Any) -> Iterator[None]:
+        """Notify ``on_grad_computed`` as skorch does: gradients set, before the step.
+
+        It fires when ``optimizer_`` (the encoder's and logit layer's) is about
+        to step, with the gradient it applies: the task's plus the weighted,
+        clipped MI gradient under ``mi_update="joint"``, the task's under
+        ``"separate"`` (whose MI step follows), so that callbacks such as
+        skorch's ``GradientNormClipping`` act on it.
+        """
+
+        def notify(*_: Any) -> None:
+            named = TeeGenerator(self.module_.named_parameters())
+            self.notify("on_grad_computed", named_parameters=named, batch=batch, training=True)
+
+        handle = self.optimizer_.register_step_pre_hook(notify)
+        try:
+            yield
+        finally:
+            handle.remove()
 
     def validation_step(self, batch: Any, **fit_params: Any) -> dict[str, Tensor]:
         self._set_training(False)
@@ -543,8 +590,17 @@ def _first_inputs(dataset: Dataset) -> torch.Tensor:
 
 def _output_size(backbone: nn.Module, sample: torch.Tensor | np.ndarray) -> int:
     """Count the features ``backbone`` outputs per sample, by a dry run in eval mode."""
+    inputs = torch.as_tensor(sample, dtype=torch.float32)
     with _evaluating(backbone), torch.no_grad():
-        out = backbone(torch.as_tensor(sample, dtype=torch.float32))
+        try:
+            out = backbone(inputs)
+        except RuntimeError as error:  # torch's shape errors ("mat1 and mat2 shapes ...")
+            raise ValueError(
+                f"backbone cannot take X: on two rows of X (shape {tuple(inputs.shape)}) it "
+                f"raised {type(error).__name__}: {str(error).splitlines()[0]}. Make the "
+                "backbone's first layer match X's feature count (or image shape), or pass X "
+                "in the shape the backbone was built for."
+            ) from error
     return int(out[0].numel())
 
 

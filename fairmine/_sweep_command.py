@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -15,13 +16,16 @@ from .experiments import (
     BUNDLED_TABLES,
     SweepGrid,
     SweepInputError,
+    check_folds,
+    degenerate_erm_note,
     load_sweep_table,
     run_sweep,
     summarise_sweep,
     write_sweep,
 )
-from .experiments._sweep import DISPARITIES, markdown_table
+from .experiments._sweep import DISPARITIES, SCORES, markdown_table
 from .experiments._sweep_report import write_sweep_report
+from .experiments._sweep_store import SweepStore, table_fingerprint
 from .mi import CRITERIA
 
 __all__ = ["add_sweep_parser"]
@@ -52,7 +56,9 @@ def add_sweep_parser(commands: Any, log: Callable[[str], None]) -> None:
             "accuracy, equal opportunity (EO), equalized odds (EOdds), demographic parity (DP) "
             "and the MI a fresh critic finds in z on each test fold. Writes "
             "sweep_summary.{csv,md}, sweep_runs.csv and sweep_fronts.png into --out and prints "
-            "the summary. The attribute is needed at fit time only, never to predict."
+            "the summary; each fit's row is saved to sweep_runs.csv as it finishes, so that "
+            "--resume finishes an interrupted sweep. The attribute is needed at fit time only, "
+            "never to predict."
         ),
     )
     sweep.add_argument(
@@ -87,15 +93,24 @@ def add_sweep_parser(commands: Any, log: Callable[[str], None]) -> None:
         "--folds", type=int, default=DEFAULT_GRID.folds, help="stratified folds, >= 2 (3)"
     )
     sweep.add_argument("--repeats", type=_positive_int, default=1, help="K-fold repeats (1)")
-    sweep.add_argument("--split-seed", type=int, default=0, help="seed of the folds (0)")
+    sweep.add_argument(
+        "--split-seed", type=_non_negative_int, default=0, help="seed of the folds (0)"
+    )
     sweep.add_argument(
         "--max-epochs", type=_positive_int, default=DEFAULT_EPOCHS, help=f"({DEFAULT_EPOCHS})"
     )
     sweep.add_argument(
+        "--class-weight",
+        choices=["balanced"],
+        help="weigh the classes inversely to their frequency (for an imbalanced target)",
+    )
+    sweep.add_argument(
         "--metric",
-        choices=list(DISPARITIES),
-        default="eo",
-        help="the disparity whose front is marked: eo, eodds or dp (eo)",
+        choices=[*SCORES, *DISPARITIES],
+        action="append",
+        default=[],
+        help="the axes of the marked front, one score and one disparity, each given at most "
+        "once: accuracy, balanced_accuracy or roc_auc (accuracy); eo, eodds or dp (eo)",
     )
     sweep.add_argument("--backend", choices=BACKENDS, default="loky", help="joblib backend (loky)")
     sweep.add_argument(
@@ -105,7 +120,9 @@ def add_sweep_parser(commands: Any, log: Callable[[str], None]) -> None:
         "(auto, ray://host:10001); default: start one on this machine",
     )
     sweep.add_argument(
-        "--n-jobs", type=int, help="fits at a time (default: every core, or every worker)"
+        "--n-jobs",
+        type=_positive_int,
+        help="fits at a time (default: every core, or every worker)",
     )
     sweep.add_argument(
         "--torch-threads",
@@ -113,6 +130,15 @@ def add_sweep_parser(commands: Any, log: Callable[[str], None]) -> None:
         help="torch threads per fit (default: each worker's share of its machine's cores)",
     )
     sweep.add_argument("--out", default=".", help="folder for the outputs (.)")
+    again = sweep.add_mutually_exclusive_group()
+    again.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier sweep's results in --out"
+    )
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the sweep whose fits --out holds: fit only the missing ones",
+    )
     sweep.set_defaults(handler=lambda args: _sweep(args, log))
 
 
@@ -123,10 +149,30 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text!r}")
+    return value
+
+
+def _front_axes(metrics: list[str]) -> tuple[str, str]:
+    """Split ``--metric`` values into the front's score and disparity."""
+    scores = [m for m in metrics if m in SCORES]
+    disparities = [m for m in metrics if m in DISPARITIES]
+    if len(scores) > 1 or len(disparities) > 1:
+        raise SweepInputError(
+            f"--metric takes one score and one disparity, got {', '.join(metrics)}"
+        )
+    return (scores or ["accuracy"])[0], (disparities or ["eo"])[0]
+
+
 def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
+    store = None
     try:
         if args.scheduler is not None and args.backend == "loky":
             raise SweepInputError("--scheduler needs --backend dask or --backend ray")
+        score, metric = _front_axes(args.metric)
         table = load_sweep_table(
             args.source,
             target=args.target,
@@ -136,6 +182,9 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
             pos_label=args.pos_label,
             rows=args.rows,
         )
+        estimator_params = {"max_epochs": args.max_epochs}
+        if args.class_weight:
+            estimator_params["class_weight"] = args.class_weight
         grid = SweepGrid(
             mi_weights=tuple(args.weights),
             criteria=tuple(args.criteria),
@@ -143,37 +192,92 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
             folds=args.folds,
             repeats=args.repeats,
             split_seed=args.split_seed,
-            estimator_params={"max_epochs": args.max_epochs},
+            estimator_params=estimator_params,
         )
-        fits = len(grid.settings()) * len(grid.seeds) * grid.folds * grid.repeats
+        check_folds(table, grid)
+        # the output folder is checked, and an earlier run's fits read, before the first fit
+        store = SweepStore(
+            args.out,
+            _identity(args, grid, table_fingerprint(table)),
+            overwrite=args.overwrite,
+            resume=args.resume,
+        )
+        fits = len(grid.tasks())
         header = (
             f"{table.description}. {fits} fits: ERM and criteria {', '.join(grid.criteria)} "
             f"at lambda {', '.join(f'{w:g}' for w in grid.mi_weights)}; seeds "
             f"0-{args.seeds - 1}; {grid.folds}-fold stratified splits x {grid.repeats} "
-            f"(seed {grid.split_seed}); {args.max_epochs} epochs, other parameters at "
-            f"MIUnbiasedClassifier's defaults; backend {args.backend}."
+            f"(seed {grid.split_seed}); {args.max_epochs} epochs"
+            f"{', class_weight=' + repr(args.class_weight) if args.class_weight else ''}, other "
+            f"parameters at MIUnbiasedClassifier's defaults; backend {args.backend}."
         )
         log(header)
+        if len(store.finished):
+            log(f"resuming: {len(store.finished)} of {fits} fits are saved in {store.runs_path}")
         start = time.perf_counter()
         with _joblib_backend(args.backend, args.scheduler, args.n_jobs):
-            runs = run_sweep(table, grid, threads=args.torch_threads, progress=log)
+            run_sweep(
+                table, grid, threads=args.torch_threads, progress=log,
+                finished=store.finished, record=store.add,
+            )  # fmt: skip
         seconds = time.perf_counter() - start
     except SweepInputError as error:
         log(f"fairmine sweep: error: {error}")
         return 2
-    summary = summarise_sweep(runs, metric=args.metric)
+    except KeyboardInterrupt:
+        if store is None:
+            raise
+        log(
+            f"fairmine sweep: interrupted; every finished fit is saved in {store.runs_path}: "
+            "run the same command with --resume to finish the sweep"
+        )
+        return 130
+    except Exception:
+        if store is not None:
+            log(
+                f"fairmine sweep: a fit failed; the fits that finished are saved in "
+                f"{store.runs_path}: fix the cause and run the same command with --resume"
+            )
+        raise
+    runs = store.runs(grid.tasks())  # read back: a resumed sweep ends with the same table
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = summarise_sweep(runs, metric=metric, score=score)
+    for warning in caught:
+        log(f"fairmine sweep: warning: {warning.message}")
+    note = degenerate_erm_note(summary, float(table.y.mean()))
     header += (
         f" Wall time {seconds:.0f} s. Figures: mean ± std over seeds and folds, on the test "
         f"folds; audit MI: a fresh critic on the test fold's z, under each setting's criterion "
-        f"(ERM: I(Z;C)); front: no other setting has higher accuracy and lower {args.metric}."
+        f"(ERM: I(Z;C)); front: no other setting that is not degenerate has higher {score} "
+        f"and lower {metric}."
     )
-    paths = write_sweep(summary, runs, args.out, metric=args.metric, header=header)
-    paths.append(write_sweep_report(summary, table, grid, args.out, metric=args.metric,
-                                    header=header, command=args.command_line,
+    paths = write_sweep(
+        summary, runs, args.out, metric=metric, score=score, header=header, note=note
+    )
+    paths.append(write_sweep_report(summary, table, grid, args.out, metric=metric,
+                                    score=score, note=note, header=header,
+                                    command=args.command_line,
                                     threads=args.torch_threads))  # fmt: skip
-    print(markdown_table(summary, args.metric))
+    if note:
+        log(f"fairmine sweep: warning: {note}")
+    print(markdown_table(summary, metric, score))
     log(f"done in {seconds:.0f} s; wrote {', '.join(str(p) for p in paths)}")
     return 0
+
+
+def _identity(args: argparse.Namespace, grid: SweepGrid, fingerprint: str) -> dict[str, Any]:
+    """Describe what a sweep fits (data, grid, settings), which a resumed sweep must match."""
+    return {
+        "data": fingerprint,
+        "mi_weights": [float(w) for w in grid.mi_weights],
+        "criteria": list(grid.criteria),
+        "seeds": list(grid.seeds),
+        "folds": grid.folds,
+        "repeats": grid.repeats,
+        "split_seed": grid.split_seed,
+        "estimator_params": grid.estimator_params,
+    }
 
 
 @contextmanager

@@ -8,7 +8,9 @@ __all__ = [
     "DegenerateModelWarning",
     "FairmineWarning",
     "NoSensitiveFeaturesWarning",
+    "PenaltySkippedWarning",
     "RepresentationCollapseWarning",
+    "SmallGroupWarning",
     "TrainingDivergedError",
     "UninformativeSensitiveFeaturesWarning",
 ]
@@ -104,6 +106,49 @@ class DegenerateModelWarning(FairmineWarning):
     >>> X, y = rng.normal(size=(60, 2)), np.r_[np.zeros(50, int), np.ones(10, int)]
     >>> with pytest.warns(DegenerateModelWarning, match="mi_weight"):
     ...     _ = MIUnbiasedClassifier(max_epochs=1).fit(X, y, sensitive_features=X[:, 0] > 0)
+    """
+
+
+class PenaltySkippedWarning(FairmineWarning):
+    """The MI penalty acted on fewer than half of a fit's encoder steps.
+
+    The penalty (and a critic update) needs two rows or more of the
+    criterion's rows in a minibatch, with some weight: every row under
+    ``"demographic_parity"`` and ``"equalized_odds"``, the rows of
+    ``pos_label`` under ``"equal_opportunity"``. A step with fewer is a plain
+    task step. ``history_`` counts them per epoch (``train_mi_skipped``,
+    ``train_critic_updates``); the warning names the settings to change:
+    a larger ``batch_size``, another ``criterion`` or ``pos_label``.
+
+    Examples
+    --------
+    >>> import numpy as np, pytest
+    >>> from fairmine import MIUnbiasedClassifier
+    >>> from fairmine.exceptions import PenaltySkippedWarning
+    >>> rng = np.random.RandomState(0)
+    >>> X, c = rng.normal(size=(20, 2)), rng.randint(0, 2, 20)
+    >>> clf = MIUnbiasedClassifier(max_epochs=3, lr=1e-2, batch_size=1, critic_warmup_steps=0)
+    >>> with pytest.warns(PenaltySkippedWarning, match="batch_size"):
+    ...     _ = clf.fit(X, X[:, 0] > 0, sensitive_features=c)
+    """
+
+
+class SmallGroupWarning(FairmineWarning):
+    """A group of the attribute is too small on a test fold to measure a disparity.
+
+    Equal opportunity needs positive rows of every group, equalized odds
+    positive and negative ones, demographic parity rows of every group.
+    ``fairmine sweep`` (:func:`fairmine.experiments.summarise_sweep`) then
+    records NaN for that fold, leaves it out of the means and warns, instead
+    of reporting a disparity of a group it never saw. Use fewer folds, or
+    merge the smallest groups.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from fairmine.exceptions import SmallGroupWarning
+    >>> warnings.simplefilter("error", SmallGroupWarning)  # make it fail a sweep
+    >>> warnings.resetwarnings()
     """
 
 

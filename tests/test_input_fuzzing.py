@@ -8,7 +8,12 @@ strings, pandas ``string``, categorical, nullable ``Int64`` / ``Float64`` /
 mismatched rows) and missing values (NaN, None, ``pd.NA``, infinities).
 Every call must either work or raise ``ValueError`` / ``TypeError`` whose
 message names the offending argument; any other exception fails.
-Warnings are allowed and ignored.
+Warnings are allowed and ignored. ``fit`` is also fuzzed in ``sample_weight``
+(lengths, dtypes, NaN, infinities, negative and all-zero weights) and in its
+parameters (layer widths, sizes, rates, ``class_weight``, criteria, the
+bank), and after every refused call the estimator must be as it was: a
+fitted one keeps every fitted attribute and predicts as before, an unfitted
+one raises ``NotFittedError``.
 
 Which argument is "wrong": each case fuzzes exactly one argument (the one in
 the test's name); the other arguments are valid, fixed data of ``n`` rows.
@@ -21,7 +26,8 @@ naming any of them will do.
 Generated cases per run (``derandomize=True``, so every run draws the same
 ones): fit 3 x 300 (``X``, ``y``, ``sensitive_features``) + 30 (0 or 1
 rows), predict / predict_proba / transform 400 (each case calls all three),
-``estimate_mi`` 3 x 200 (``Z``, ``C``, ``given``): 1930 in total. Shrinking
+``estimate_mi`` 3 x 200 (``Z``, ``C``, ``given``), fit's ``sample_weight``
+and parameters 2 x 40: 2010 in total. Shrinking
 is off so that a failing test stops at its first failing case instead of
 re-fitting hundreds of times; ``--hypothesis-show-statistics`` shows the
 counts and how many cases were accepted.
@@ -33,6 +39,7 @@ messages often do not ("Found array with 0 feature(s)", "Expected 2D array").
 
 from __future__ import annotations
 
+import copy
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -43,6 +50,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
+from sklearn.exceptions import NotFittedError
 
 from fairmine import MIUnbiasedClassifier, estimate_mi
 
@@ -434,3 +442,107 @@ def test_estimate_mi_with_fuzzed_given(n: int, data: st.DataObject) -> None:
     """estimate_mi either works on a fuzzed given or raises a ValueError/TypeError naming it."""
     groups = data.draw(fuzzed(n, "1d"), label="given")
     check_estimate_mi(base_Z(n), base_sensitive(n), groups, "given")
+
+
+# ------------------------------------- sample_weight and parameters, state after refusals
+def fitted_state(clf: MIUnbiasedClassifier) -> dict[str, Any]:
+    return {k: v for k, v in vars(clf).items() if k.endswith("_") or k == "_n_features_out"}
+
+
+@pytest.fixture(scope="module")
+def fitted_tiny() -> MIUnbiasedClassifier:
+    return must_work(
+        lambda: MIUnbiasedClassifier(**TINY).fit(
+            base_X(12), base_y(12), sensitive_features=base_sensitive(12)
+        )
+    )
+
+
+def check_fit_keeps_state_when_refused(
+    fitted: MIUnbiasedClassifier, params: dict[str, Any], fit_kwargs: dict[str, Any], n: int,
+    *names: str,
+) -> None:  # fmt: skip
+    """Refit a copy of ``fitted``; a refusal must name one of ``names`` and change nothing.
+
+    A refused call is then made on an unfitted estimator too, which must stay unfitted.
+    """
+    X, y, c = base_X(n), base_y(n), base_sensitive(n)
+    clf = copy.deepcopy(fitted).set_params(**params)
+    before, proba = fitted_state(clf), must_work(lambda: clf.predict_proba(X))
+    fitted_now, _ = outcome(lambda: clf.fit(X, y, sensitive_features=c, **fit_kwargs), *names)
+    if fitted_now:
+        assert must_work(lambda: clf.predict(X)).shape == (n,)
+        return
+    after = fitted_state(clf)
+    assert after.keys() == before.keys() and all(after[k] is before[k] for k in before)
+    np.testing.assert_array_equal(must_work(lambda: clf.predict_proba(X)), proba)
+    fresh = MIUnbiasedClassifier(**{**TINY, **params})
+    refused, _ = outcome(lambda: fresh.fit(X, y, sensitive_features=c, **fit_kwargs), *names)
+    assert not refused and fitted_state(fresh) == {}
+    with pytest.raises(NotFittedError):
+        fresh.predict(X)
+
+
+@st.composite
+def sample_weights(draw: st.DrawFn, n: int) -> Any:
+    """Any container, dtype and length (``fuzzed``), or numbers with one flaw, or none."""
+    kind = draw(st.sampled_from(["fuzzed", "fuzzed", "negative", "zeros", "nan", "inf", "ok"]))
+    if kind == "fuzzed":
+        return draw(fuzzed(n, "1d"))
+    weight = np.array(draw(st.lists(_finite, min_size=n, max_size=n)), dtype=float)
+    weight = np.abs(weight) + draw(st.sampled_from([0.0, 1.0]))
+    row = draw(st.integers(0, n - 1))
+    if kind == "zeros":
+        weight[:] = 0.0
+    elif kind != "ok":
+        weight[row] = {"negative": -1.0, "nan": np.nan, "inf": np.inf}[kind]
+    return weight.astype(draw(st.sampled_from(["float64", "float32"])))
+
+
+@fuzz_settings(40)
+@given(n=st.integers(2, 20), data=st.data())
+def test_fit_with_fuzzed_sample_weight(
+    fitted_tiny: MIUnbiasedClassifier, n: int, data: st.DataObject
+) -> None:
+    """fit works on a fuzzed sample_weight or refuses it naming it, changing nothing."""
+    weight = data.draw(sample_weights(n), label="sample_weight")
+    check_fit_keeps_state_when_refused(
+        fitted_tiny, {}, {"sample_weight": weight}, n, "sample_weight"
+    )
+
+
+#: values, valid and not, of the parameters fuzzed (never an lr so large it diverges)
+PARAMETER_VALUES: dict[str, list[Any]] = {
+    "hidden_units": [(), (3,), (0,), (2, -1), (2.5,), "4", (True,)],
+    "critic_hidden": [(), (3,), (-3,), (0, 2), (1.5,)],
+    "embedding_dim": [0, 1, 3, -2, 2.5],
+    "batch_size": [0, 1, 2, 5, -3],
+    "critic_batch_size": [None, 1, 3, 50, 0],
+    "critic_bank_size": ["auto", 1, 2, 8, "big"],
+    "critic_steps": [0, 1, 2, "auto", -1],
+    "mi_weight": [0.0, 0.5, 3.0, -1.0, np.nan],
+    "lr": [1e-3, 1e-2, 0.0, -1.0, np.nan],
+    "max_epochs": [0, 1, 2],
+    "class_weight": [None, "balanced", {0: 1.0, 1: 3.0}, {0: -1.0, 1: 1.0}, {5: 1.0}, "fair"],
+    "criterion": ["demographic_parity", "equal_opportunity", "equalized_odds", "parity"],
+    "pos_label": [None, 0, 1, 7],
+    "mi_update": ["joint", "separate", "both"],
+    "critic_sampling": ["bank", "fresh", "none"],
+    "critic_warmup_steps": [0, 2, -1],
+}
+
+
+@fuzz_settings(40)
+@given(
+    n=st.integers(4, 20),
+    params=st.sets(st.sampled_from(sorted(PARAMETER_VALUES)), min_size=1, max_size=3).flatmap(
+        lambda keys: st.fixed_dictionaries(
+            {key: st.sampled_from(PARAMETER_VALUES[key]) for key in keys}
+        )
+    ),
+)
+def test_fit_with_fuzzed_parameters(
+    fitted_tiny: MIUnbiasedClassifier, n: int, params: dict[str, Any]
+) -> None:
+    """fit works with fuzzed parameters or refuses naming one of them, changing nothing."""
+    check_fit_keeps_state_when_refused(fitted_tiny, params, {}, n, *params)

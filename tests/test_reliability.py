@@ -1,10 +1,13 @@
-"""No silent failure, no obscure crash: each case of the reliability issue, and sample weights.
+"""No silent failure, no obscure crash: each case of the reliability issues, and sample weights.
 
 Every case below once ended in a silent wrong result or a crash that did not
 name the argument to change; each test checks the clear error or warning that
-replaced it.
+replaced it. The second round (issue 30): a refused, diverged or interrupted
+``fit`` leaves the estimator as it was, skipped penalty steps are counted and
+warned about, callbacks acting on gradients run, and ``class_weight``.
 """
 
+import copy
 import urllib.error
 import warnings
 
@@ -12,12 +15,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, ShuffleSplit
+from sklearn.utils.class_weight import compute_sample_weight
+from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping
 
 from fairmine import MIUnbiasedClassifier, estimate_mi
 from fairmine.datasets import load_german
 from fairmine.exceptions import (
     DegenerateModelWarning,
+    PenaltySkippedWarning,
     RepresentationCollapseWarning,
     TrainingDivergedError,
     UninformativeSensitiveFeaturesWarning,
@@ -287,3 +294,259 @@ def test_sample_weight_is_routed_like_any_fit_metadata(biased_data):
         search = GridSearchCV(clf, {"mi_weight": [0.0, 1.0]}, cv=2)
         search.fit(X, y, sensitive_features=group, sample_weight=weight)
     assert search.best_params_["mi_weight"] in (0.0, 1.0)
+
+
+# ------------------------------------------- round two: a refused fit changes nothing
+class InterruptAtEpoch(Callback):
+    """Raise KeyboardInterrupt (as Ctrl-C would) at the end of the given epoch."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+class SevenInputs(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(7, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
+
+
+def _refusal(X, y, group, case):
+    """The arguments of a fit call that must be refused: (params, args, kwargs, error)."""
+    n = len(y)
+    text_y = np.where(y == 1, "yes", "no")
+    three = np.arange(n) % 3
+    cases = {
+        "labels and attribute of other lengths": ({}, (X, text_y), {"sensitive_features": group[:10]}, ValueError),  # noqa: E501
+        "fewer features and one class": ({}, (X[:, :2], np.zeros(n)), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "parameter out of range": ({"mi_weight": -1.0}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "critic_steps 0 with a penalty": ({"critic_steps": 0}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "bank smaller than the critic batch": ({"critic_bank_size": 32}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "separate update that diverges": ({"mi_update": "separate", "mi_weight": 1e6}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "hidden_units (0,)": ({"hidden_units": (0,)}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "critic_hidden (-3,)": ({"critic_hidden": (-3,)}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "unknown device": ({"device": "gpu0"}, (X, y), {"sensitive_features": group}, ValueError),
+        "y None": ({}, (X, None), {"sensitive_features": group}, ValueError),
+        "NaN in X": ({}, (np.where(X > 2, np.nan, X), y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "y of another length": ({}, (X, y[:-1]), {"sensitive_features": group}, ValueError),
+        "continuous y": ({}, (X, X[:, 0]), {"sensitive_features": group}, ValueError),
+        "NaN in the attribute": ({}, (X, y), {"sensitive_features": np.where(group, np.nan, 1.0)}, ValueError),  # noqa: E501
+        "equal opportunity, 3 classes, no pos_label": ({"criterion": "equal_opportunity"}, (X, three), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "pos_label not a class": ({"criterion": "equal_opportunity", "pos_label": 7}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "one positive row": ({"criterion": "equal_opportunity"}, (X, (np.arange(n) == 0).astype(int)), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "negative sample_weight": ({}, (X, y), {"sensitive_features": group, "sample_weight": -np.ones(n)}, ValueError),  # noqa: E501
+        "string sample_weight": ({}, (X, y), {"sensitive_features": group, "sample_weight": ["a"] * n}, ValueError),  # noqa: E501
+        "class_weight of no class": ({"class_weight": {5: 1.0}}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "backbone of 7 inputs": ({"backbone": SevenInputs()}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "training diverged": ({"scale": 1e30}, (X * 1e30, y), {"sensitive_features": group}, TrainingDivergedError),  # noqa: E501
+        "KeyboardInterrupt in a callback": ({"callbacks": [InterruptAtEpoch(2)]}, (X, y), {"sensitive_features": group}, KeyboardInterrupt),  # noqa: E501
+    }  # fmt: skip
+    params, args, kwargs, error = cases[case]
+    return {k: v for k, v in params.items() if k != "scale"}, args, kwargs, error
+
+
+REFUSALS = [
+    "labels and attribute of other lengths", "fewer features and one class",
+    "parameter out of range", "critic_steps 0 with a penalty", "bank smaller than the critic batch",
+    "separate update that diverges", "hidden_units (0,)", "critic_hidden (-3,)", "unknown device",
+    "y None", "NaN in X", "y of another length", "continuous y", "NaN in the attribute",
+    "equal opportunity, 3 classes, no pos_label", "pos_label not a class", "one positive row",
+    "negative sample_weight", "string sample_weight", "class_weight of no class",
+    "backbone of 7 inputs", "training diverged", "KeyboardInterrupt in a callback",
+]  # fmt: skip
+
+
+def _fitted_state(clf):
+    return {k: v for k, v in vars(clf).items() if k.endswith("_") or k == "_n_features_out"}
+
+
+@pytest.fixture(scope="module")
+def fitted_on_frame(biased_data):
+    X, y, group = biased_data
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateModelWarning)
+        return MIUnbiasedClassifier(**FAST).fit(frame, y, sensitive_features=group)
+
+
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.FairmineWarning")
+@pytest.mark.parametrize("case", REFUSALS)
+def test_a_refused_fit_leaves_a_fitted_model_exactly_as_it_was(fitted_on_frame, biased_data, case):
+    X, y, group = biased_data
+    clf = copy.deepcopy(fitted_on_frame)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    before_proba, before = clf.predict_proba(frame), _fitted_state(clf)
+    params, args, kwargs, error = _refusal(X, y, group, case)
+    clf.set_params(**params)
+    with pytest.raises(error):
+        clf.fit(*args, **kwargs)
+    after = _fitted_state(clf)
+    assert after.keys() == before.keys()
+    assert all(after[k] is before[k] for k in before), case
+    np.testing.assert_array_equal(clf.predict_proba(frame), before_proba)
+    assert list(clf.feature_names_in_) == ["a", "b", "c", "d"]
+
+
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.FairmineWarning")
+@pytest.mark.parametrize("case", REFUSALS)
+def test_a_refused_first_fit_leaves_the_model_unfitted(biased_data, case):
+    X, y, group = biased_data
+    params, args, kwargs, error = _refusal(X, y, group, case)
+    clf = MIUnbiasedClassifier(**{**FAST, **params})
+    with pytest.raises(error):
+        clf.fit(*args, **kwargs)
+    assert _fitted_state(clf) == {}
+    for method in ("predict", "predict_proba", "transform"):
+        with pytest.raises(NotFittedError):
+            getattr(clf, method)(X)
+
+
+def test_a_keyboard_interrupt_propagates_but_early_stopping_ends_fit_normally(biased_data):
+    X, y, group = biased_data
+    clf = MIUnbiasedClassifier(**{**FAST, "callbacks": [InterruptAtEpoch(1)]})
+    with pytest.raises(KeyboardInterrupt, match="after 1 epoch"):
+        clf.fit(X, y, sensitive_features=group)
+    # skorch's EarlyStopping stops by raising KeyboardInterrupt: that stop is a finished fit
+    stop = EarlyStopping(monitor="train_loss", patience=1, threshold=1.0)
+    clf = MIUnbiasedClassifier(**{**FAST, "max_epochs": 10, "callbacks": [stop]})
+    clf.fit(X, y, sensitive_features=group)
+    assert len(clf.history_) == 2
+
+
+# ---------------------------------------------- round two: obscure errors made clear
+@pytest.mark.parametrize(
+    ("params", "kwargs", "match"),
+    [
+        ({}, {"sample_weight": ["a"] * 300}, r"^sample_weight must hold one non-negative"),
+        ({"backbone": SevenInputs()}, {}, r"^backbone cannot take X.*\(2, 4\).*first layer"),
+        ({"hidden_units": (0,)}, {}, r"^hidden_units must be a sequence of positive integers"),
+        ({"critic_hidden": (-3,)}, {}, r"^critic_hidden must be a sequence of positive"),
+        ({"class_weight": {0: -1.0, 1: 1.0}}, {}, r"^class_weight must hold non-negative"),
+    ],
+)
+def test_obscure_errors_name_the_argument(biased_data, params, kwargs, match):
+    X, y, group = biased_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's zero-element warning of hidden_units=(0,) too
+        with pytest.raises(ValueError, match=match):
+            MIUnbiasedClassifier(**{**FAST, **params}).fit(X, y, sensitive_features=group, **kwargs)
+
+
+def test_predict_after_a_diverged_first_fit_is_not_fitted(biased_data):
+    X, y, group = biased_data
+    clf = MIUnbiasedClassifier(**FAST)
+    with pytest.raises(TrainingDivergedError):
+        clf.fit(X * 1e30, y, sensitive_features=group)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+
+
+# --------------------------------------------- round two: gradient callbacks fire
+class CountGradients(Callback):
+    def initialize(self):
+        self.calls, self.all_set = 0, True
+        return self
+
+    def on_grad_computed(self, net, named_parameters, batch=None, training=False, **kwargs):
+        self.calls += 1
+        self.all_set &= training and all(p.grad is not None for _, p in named_parameters)
+
+
+@pytest.mark.parametrize("mi_update", ["joint", "separate"])
+@pytest.mark.parametrize("mi_weight", [0.0, 1.0])
+def test_on_grad_computed_fires_once_per_encoder_step(biased_data, mi_update, mi_weight):
+    X, y, group = biased_data
+    clf = MIUnbiasedClassifier(
+        **FAST, mi_weight=mi_weight, mi_update=mi_update, callbacks=[CountGradients()]
+    )
+    clf.fit(X, y, sensitive_features=group)
+    counter = dict(clf.net_.callbacks_)["CountGradients"]
+    assert counter.calls == sum(clf.history_[:, "train_batch_count"]) == 15
+    assert counter.all_set
+
+
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+def test_gradient_norm_clipping_acts_on_the_encoder_step(biased_data):
+    """Clipped to norm 0, no step moves a weight: 1 and 3 epochs give the same model."""
+    X, y, group = biased_data
+    models = [
+        MIUnbiasedClassifier(
+            **{**FAST, "max_epochs": epochs}, optimizer=torch.optim.SGD,
+            callbacks=[GradientNormClipping(0.0)],
+        ).fit(X, y, sensitive_features=group)
+        for epochs in (1, 3)
+    ]  # fmt: skip
+    np.testing.assert_array_equal(models[0].predict_proba(X), models[1].predict_proba(X))
+    unclipped = MIUnbiasedClassifier(**FAST, optimizer=torch.optim.SGD)
+    unclipped.fit(X, y, sensitive_features=group)
+    assert np.abs(unclipped.predict_proba(X) - models[1].predict_proba(X)).max() > 1e-3
+
+
+# ------------------------------------------- round two: skipped penalties are counted
+def test_batch_size_one_counts_every_skipped_step_and_warns(biased_data):
+    X, y, group = (a[:40] for a in biased_data)
+    clf = MIUnbiasedClassifier(**{**FAST, "batch_size": 1})
+    with pytest.warns(PenaltySkippedWarning, match=r"acted on 0 of the fit's 120.*batch_size"):
+        clf.fit(X, y, sensitive_features=group)
+    assert clf.history_[:, "train_mi_skipped"] == [40, 40, 40]
+    assert sum(clf.history_[:, "train_critic_updates"]) == 0
+    assert clf.critic_steps_ == 0
+    assert "train_mi" not in clf.history_[-1]
+
+
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+def test_equal_opportunity_with_rare_positives_warns_naming_pos_label(biased_data):
+    X, group = biased_data[0][:160], biased_data[2][:160]
+    y = (np.arange(160) % 20 == 0).astype(int)  # 8 positive rows: batches of 8 hold 0 or 1
+    clf = MIUnbiasedClassifier(**{**FAST, "batch_size": 8, "criterion": "equal_opportunity"})
+    with pytest.warns(PenaltySkippedWarning, match=r"rows of class 1.*pos_label") as record:
+        clf.fit(X, y, sensitive_features=group)
+    skipped = sum(clf.history_[:, "train_mi_skipped"])
+    assert skipped > 30 and f"acted on {60 - skipped} of the fit's 60" in str(record[0].message)
+
+
+@pytest.mark.filterwarnings("error::fairmine.exceptions.PenaltySkippedWarning")
+def test_a_penalty_acting_on_every_step_counts_none_and_is_silent(biased_data):
+    X, y, group = biased_data
+    clf = MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=group)
+    assert clf.history_[:, "train_mi_skipped"] == [0, 0, 0]
+    assert clf.history_[:, "train_critic_updates"] == [5 + 5 * 2, 5 * 2, 5 * 2]
+    assert clf.critic_steps_ == 2
+
+
+# ----------------------------------------------------------- round two: class_weight
+def test_class_weight_is_a_sample_weight_per_class_and_multiplies_sample_weight(biased_data):
+    X, y, group = biased_data
+    balanced = MIUnbiasedClassifier(**FAST, class_weight="balanced")
+    balanced.fit(X, y, sensitive_features=group)
+    by_hand = MIUnbiasedClassifier(**FAST).fit(
+        X, y, sensitive_features=group, sample_weight=compute_sample_weight("balanced", y)
+    )
+    np.testing.assert_array_equal(balanced.predict_proba(X), by_hand.predict_proba(X))
+    weight = np.linspace(0.5, 2.0, len(y))
+    composed = MIUnbiasedClassifier(**FAST, class_weight={0: 1.0, 1: 3.0})
+    composed.fit(X, y, sensitive_features=group, sample_weight=weight)
+    product = MIUnbiasedClassifier(**FAST).fit(
+        X, y, sensitive_features=group, sample_weight=weight * np.where(y == 1, 3.0, 1.0)
+    )
+    np.testing.assert_array_equal(composed.predict_proba(X), product.predict_proba(X))
+
+
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+def test_balanced_class_weight_finds_the_rare_class():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * rng.normal(size=400) > 1.4).astype(int)  # about 10 % positive
+    group = rng.randint(0, 2, 400)
+    params = {**FAST, "mi_weight": 0.0}
+    plain = MIUnbiasedClassifier(**params).fit(X, y, sensitive_features=group)
+    balanced = MIUnbiasedClassifier(**params, class_weight="balanced")
+    balanced.fit(X, y, sensitive_features=group)
+    recall = {m: np.mean(model.predict(X)[y == 1]) for m, model in (("p", plain), ("b", balanced))}
+    assert recall["b"] > recall["p"] + 0.2, recall

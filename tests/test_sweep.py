@@ -1,4 +1,11 @@
-"""`fairmine sweep` and the sweep functions behind it (issue 15)."""
+"""`fairmine sweep` and the sweep functions behind it (issues 15 and 30)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -7,18 +14,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fairmine.cli import main
+from fairmine.exceptions import SmallGroupWarning
 from fairmine.experiments import (
     SweepGrid,
     SweepInputError,
+    degenerate_erm_note,
     load_sweep_table,
     run_sweep,
     summarise_sweep,
 )
+from fairmine.experiments import _sweep as sweep_module
 from fairmine.model_selection import pareto_front
 
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 
-QUICK = ["--weights", "2", "--seeds", "1", "--folds", "2", "--max-epochs", "2", "--n-jobs", "1"]
+QUICK = ["--weights", "2", "--seeds", "1", "--folds", "2", "--max-epochs", "10", "--n-jobs", "1"]
 
 
 def _write_table(path, n=240, seed=0):
@@ -129,6 +139,17 @@ def test_sweep_command_on_bundled_german(tmp_path):
         ("binary", ["--target", "loan", "--sensitive", "region"], "cannot read"),
         ("empty", ["--target", "loan", "--sensitive", "region"], "cannot read"),
         ("missing", ["--target", "loan", "--sensitive", "region"], "No such file"),
+        ("inf_cell", ["--target", "loan", "--sensitive", "region"], "'income' holds infinite"),
+        ("huge_cell", ["--target", "loan", "--sensitive", "region"], "'income' holds values"),
+        (None, ["--target", "loan", "--sensitive", "region", "--folds", "500"], "--folds 500"),
+        (None, ["--target", "loan", "--sensitive", "region", "--folds", "1"], "2 folds"),
+        (None, ["--target", "loan", "--sensitive", "region", "--weights", "-1"], "--weights"),
+        (None, ["--target", "loan", "--sensitive", "region", "--weights", "inf"], "--weights"),
+        (
+            None,
+            ["--target", "loan", "--sensitive", "region", "--metric", "eo", "--metric", "dp"],
+            "one score and one disparity",
+        ),
         (None, ["--target", "loan", "--sensitive", "region", "--pos-label", "yes"], "not a class"),
         (None, ["--target", "loan", "--sensitive", "region", "--scheduler", "x"], "--backend"),
     ],
@@ -148,7 +169,10 @@ def test_sweep_command_bad_input_is_a_message_and_exit_2(
         path.write_text("")
     elif change == "missing":
         path = tmp_path / "nowhere.csv"
-    status = main(["sweep", str(path), *arguments, "--out", str(tmp_path / "out"), *QUICK])
+    elif change in ("inf_cell", "huge_cell"):
+        frame.loc[7, "income"] = np.inf if change == "inf_cell" else 1e300
+        frame.to_csv(path, index=False)
+    status = main(["sweep", str(path), *QUICK, *arguments, "--out", str(tmp_path / "out")])
     captured = capsys.readouterr()
     assert status == 2
     assert captured.err.startswith("fairmine sweep: error: ")
@@ -175,12 +199,14 @@ def test_sweep_results_do_not_depend_on_the_worker_count(tmp_path):
         ["equalized_odds", 1, 0], ["equalized_odds", 1, 1],
     ]  # fmt: skip
     summary = summarise_sweep(one, metric="eodds")
-    expected = pareto_front(summary["accuracy"], summary["eodds"])
+    usable = (2 * summary["degenerate"] < summary["fits"]).to_numpy()
+    expected = np.zeros(len(summary), dtype=bool)
+    expected[usable] = pareto_front(summary["accuracy"][usable], summary["eodds"][usable])
     np.testing.assert_array_equal(summary["front"], expected)
 
 
 def test_grid_refuses_bad_settings():
-    with pytest.raises(ValueError, match="criteria"):
+    with pytest.raises(SweepInputError, match="criteria"):
         SweepGrid(criteria=("fairness",))
     with pytest.raises(ValueError, match="positive"):
         SweepGrid(mi_weights=(0.0,))
@@ -212,3 +238,236 @@ def test_pareto_front_leaves_out_missing_values():
     )
     with pytest.raises(ValueError, match="1-D of one length"):
         pareto_front([0.9, 0.8], [0.1])
+
+
+# ------------------------------------------ issue 30: a sweep loses and overwrites nothing
+LOANS = ["--target", "loan", "--sensitive", "region", "--drop", "customer"]
+ONE_CRITERION = ["--criteria", "equal_opportunity"]
+#: where the models' quality does not matter: 4 fits of 2 epochs
+BRIEF = [*QUICK, "--max-epochs", "2", *ONE_CRITERION]
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        (["--n-jobs", "0"], "argument --n-jobs: must be a positive integer, got '0'"),
+        (["--split-seed", "-1"], "argument --split-seed: must be 0 or a positive integer"),
+        (["--metric", "f1"], "argument --metric: invalid choice: 'f1'"),
+    ],
+)
+def test_bad_numbers_are_refused_by_the_parser_with_exit_2(tmp_path, capsys, argument, message):
+    _write_table(tmp_path / "loans.csv", n=60)
+    with pytest.raises(SystemExit) as stop:
+        main(["sweep", str(tmp_path / "loans.csv"), *LOANS, *QUICK, *argument])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_an_out_that_is_a_file_is_refused_before_the_first_fit(tmp_path, capsys, monkeypatch):
+    _write_table(tmp_path / "loans.csv", n=60)
+    (tmp_path / "taken").write_text("not a folder")
+    monkeypatch.setattr(sweep_module, "_fit_and_score", _no_fit)
+    status = main(
+        ["sweep", str(tmp_path / "loans.csv"), *LOANS, *QUICK, "--out", str(tmp_path / "taken")]
+    )
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fairmine sweep: error: --out") and "is a file" in err
+    assert (tmp_path / "taken").read_text() == "not a folder"
+
+
+def _no_fit(*args, **kwargs):
+    raise AssertionError("a fit ran")
+
+
+@pytest.mark.parametrize("earlier", ["sweep_summary.csv", "sweep_runs.csv", "sweep_fronts.png"])
+def test_earlier_results_are_kept_unless_overwrite_is_given(tmp_path, capsys, monkeypatch, earlier):
+    _write_table(tmp_path / "loans.csv", n=60)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / earlier).write_text("an earlier sweep")
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF, "--out", str(out)]
+    with monkeypatch.context() as patch:
+        patch.setattr(sweep_module, "_fit_and_score", _no_fit)
+        assert main(command) == 2
+    err = capsys.readouterr().err
+    assert f"already holds a sweep's results ({earlier})" in err and "--overwrite" in err
+    assert (out / earlier).read_text() == "an earlier sweep"
+    if earlier == "sweep_runs.csv":  # once is enough: --overwrite replaces them
+        assert main([*command, "--overwrite"]) == 0
+        assert len(pd.read_csv(out / "sweep_runs.csv")) == 4
+
+
+def _comparable(out: Path) -> dict[str, pd.DataFrame]:
+    return {
+        name: pd.read_csv(out / name).drop(columns="fit_seconds")
+        for name in ("sweep_runs.csv", "sweep_summary.csv")
+    }
+
+
+def _assert_same_results(one: Path, other: Path) -> None:
+    for name, frame in _comparable(one).items():
+        pd.testing.assert_frame_equal(frame, _comparable(other)[name], check_exact=True, obj=name)
+
+
+def test_an_interrupted_sweep_resumes_without_redoing_a_fit(tmp_path, capsys, monkeypatch):
+    _write_table(tmp_path / "loans.csv", n=80)
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF]
+    assert main([*command, "--out", str(tmp_path / "whole")]) == 0
+    fit_and_score, calls = sweep_module._fit_and_score, []
+
+    def interrupted_at_the_third(*args, **kwargs):
+        calls.append(args[3:7])  # criterion, mi_weight, seed, fold
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return fit_and_score(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "_fit_and_score", interrupted_at_the_third)
+    out = tmp_path / "parts"
+    assert main([*command, "--out", str(out)]) == 130
+    assert "run the same command with --resume" in capsys.readouterr().err
+    assert len(pd.read_csv(out / "sweep_runs.csv")) == 2  # the two finished fits are saved
+    assert main([*command, "--out", str(out)]) == 2  # no silent overwrite of them either
+    calls.clear()
+    assert main([*command, "--out", str(out), "--resume"]) == 0
+    assert "resuming: 2 of 4 fits" in capsys.readouterr().err
+    assert len(calls) == 2 and len(set(calls)) == 2  # the other two fits only
+    _assert_same_results(out, tmp_path / "whole")
+    # a finished sweep resumed fits nothing and keeps its results
+    calls.clear()
+    assert main([*command, "--out", str(out), "--resume"]) == 0
+    assert calls == []
+    _assert_same_results(out, tmp_path / "whole")
+
+
+def test_resume_refuses_the_results_of_another_sweep(tmp_path, capsys, monkeypatch):
+    _write_table(tmp_path / "loans.csv", n=60)
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF]
+    monkeypatch.setattr(sweep_module, "_fit_and_score", _interrupt)
+    assert main([*command, "--out", str(tmp_path)]) == 130
+    status = main([*command, "--weights", "5", "--out", str(tmp_path), "--resume"])
+    assert status == 2
+    assert "come from another sweep (it differs in mi_weights)" in capsys.readouterr().err
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_by_sigint_resumes_to_the_uninterrupted_table(tmp_path):
+    """Ctrl-C in a real process (sequential fits): the saved fits survive, --resume ends it."""
+    _write_table(tmp_path / "loans.csv", n=120)
+    slow = [*QUICK, "--max-epochs", "40"]
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *slow, *ONE_CRITERION]
+    out = tmp_path / "killed"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fairmine.cli", *command, "--out", str(out)],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    runs = out / "sweep_runs.csv"
+    deadline = time.monotonic() + 120
+    while not (runs.exists() and len(runs.read_text().splitlines()) >= 2):  # header + a fit
+        assert process.poll() is None and time.monotonic() < deadline, "no fit finished"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    saved = len(pd.read_csv(runs))
+    assert 1 <= saved < 4
+    assert main([*command, "--out", str(out), "--resume"]) == 0
+    assert main([*command, "--out", str(tmp_path / "whole")]) == 0
+    _assert_same_results(out, tmp_path / "whole")
+
+
+# --------------------------------- issue 30: small groups, degenerate settings, the scores
+def test_a_group_too_small_for_a_fold_gives_nan_and_a_warning(tmp_path, capsys):
+    frame = _write_table(tmp_path / "loans.csv", n=80)
+    frame.loc[5, "region"] = "island"  # one row: absent from one test fold, one class in the other
+    frame.to_csv(tmp_path / "loans.csv", index=False)
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF]
+    assert main([*command, "--out", str(tmp_path / "out")]) == 0
+    runs = pd.read_csv(tmp_path / "out" / "sweep_runs.csv")
+    assert runs["eodds"].isna().all() and runs["eo"].isna().any() and runs["dp"].isna().any()
+    assert runs["accuracy"].notna().all()
+    err = capsys.readouterr().err
+    assert "fairmine sweep: warning: a group of the attribute had no test rows" in err
+    assert "unmeasured of the 4 fits: EO 2, EOdds 4, DP 2;" in err and "fewer --folds" in err
+    with pytest.warns(SmallGroupWarning, match="merge the smallest groups"):
+        summary = summarise_sweep(runs)
+    assert summary["eodds"].isna().all()
+    assert "| n/a |" in (tmp_path / "out" / "sweep_summary.md").read_text()
+
+
+def _runs(**columns):
+    base = {
+        "criterion": ["ERM", "ERM", "equal_opportunity", "equal_opportunity"],
+        "mi_weight": [0.0, 0.0, 3.0, 3.0], "accuracy": 0.8, "balanced_accuracy": 0.7,
+        "roc_auc": 0.75, "eo": 0.1, "eodds": 0.1, "dp": 0.1, "audit_mi": 0.0,
+        "fit_seconds": 1.0, "degenerate": False,
+    }  # fmt: skip
+    return pd.DataFrame({**base, **columns})
+
+
+def test_degenerate_settings_never_make_the_front():
+    # the constant model: as accurate as ERM, perfectly "fair"; it would dominate ERM
+    runs = _runs(accuracy=[0.8, 0.8, 0.84, 0.84], eo=[0.2, 0.2, 0.0, 0.0],
+                 degenerate=[False, False, True, False])  # fmt: skip
+    summary = summarise_sweep(runs)
+    assert summary["front"].tolist() == [True, False]  # half its fits are degenerate
+    assert degenerate_erm_note(summary, positive_rate=0.3) is None
+    fine = summarise_sweep(runs.assign(degenerate=False))
+    assert fine["front"].tolist() == [False, True]  # the test can fail
+
+
+def test_a_degenerate_erm_is_named_with_what_to_try():
+    summary = summarise_sweep(_runs(degenerate=True, accuracy=0.848))
+    assert not summary["front"].any()
+    note = degenerate_erm_note(summary, positive_rate=0.16)
+    assert note.startswith("ERM itself is degenerate: 2 of its 2 fits do no better")
+    assert "majority class holds 0.840" in note and "--class-weight balanced" in note
+
+
+def test_metric_picks_the_score_and_the_disparity_of_the_front():
+    runs = _runs(accuracy=[0.9, 0.9, 0.8, 0.8], roc_auc=[0.7, 0.7, 0.8, 0.8],
+                 eo=[0.1, 0.1, 0.1, 0.1], dp=[0.1, 0.1, 0.2, 0.2])  # fmt: skip
+    assert summarise_sweep(runs)["front"].tolist() == [True, False]
+    assert summarise_sweep(runs, score="roc_auc")["front"].tolist() == [False, True]
+    assert summarise_sweep(runs, "dp", score="roc_auc")["front"].tolist() == [True, True]
+    with pytest.raises(ValueError, match="score must be one of"):
+        summarise_sweep(runs, score="f1")
+
+
+def test_an_imbalanced_table_where_erm_is_degenerate_says_so_first(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    n = 300
+    x = rng.normal(size=n)
+    rare = rng.rand(n) < 1 / (1 + np.exp(-(2.0 * x - 3.0)))  # about 16 % positive
+    frame = pd.DataFrame({"x": x, "noise": rng.normal(size=n), "group": rng.choice(["a", "b"], n),
+                          "reoffended": np.where(rare, "yes", "no")})  # fmt: skip
+    frame.to_csv(tmp_path / "recidivism.csv", index=False)
+    command = [
+        "sweep", str(tmp_path / "recidivism.csv"), "--target", "reoffended", "--sensitive",
+        "group", *QUICK, *ONE_CRITERION, "--metric", "balanced_accuracy",
+    ]  # fmt: skip
+    assert main([*command, "--max-epochs", "2", "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "fairmine sweep: warning: ERM itself is degenerate" in captured.err
+    assert "front (balanced_accuracy, eo)" in captured.out
+    markdown = (tmp_path / "out" / "sweep_summary.md").read_text()
+    assert markdown.startswith("**Warning.** ERM itself is degenerate")
+    summary = pd.read_csv(tmp_path / "out" / "sweep_summary.csv")
+    assert not summary["front"].any() and summary["degenerate"].tolist() == [2, 2]
+    assert summary[["balanced_accuracy", "roc_auc"]].notna().all().all()
+    assert (tmp_path / "out" / "sweep_fronts.png").read_bytes()[:4] == b"\x89PNG"
+    # what the note suggests: class weights, judged with the weights the fits used
+    balanced = [*command, "--class-weight", "balanced", "--out", str(tmp_path / "balanced")]
+    assert main(balanced) == 0
+    assert "degenerate" not in capsys.readouterr().err
+    summary = pd.read_csv(tmp_path / "balanced" / "sweep_summary.csv")
+    assert summary["degenerate"].tolist() == [0, 0] and summary["front"].any()
+    assert (summary["balanced_accuracy"] > 0.65).all()  # a constant model has 0.5

@@ -4,28 +4,33 @@ Every fit of a sweep is one joblib task, run through scikit-learn's
 ``Parallel`` on whatever joblib backend is active (loky by default, Dask or
 Ray inside ``joblib.parallel_config(backend=...)``). A task's result depends
 only on its own settings, seed and fold, never on which worker ran it or in
-which order.
+which order, so that a sweep resumed from its saved fits
+(:class:`~fairmine.experiments._sweep_store.SweepStore`) ends with the table
+an uninterrupted one gives.
 """
 
 from __future__ import annotations
 
+import textwrap
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._degenerate import check_constant
 from .._devices import torch_threads
 from .._estimator import MIUnbiasedClassifier
 from ..datasets import load_adult, load_german
-from ..exceptions import FairmineWarning
+from ..exceptions import FairmineWarning, SmallGroupWarning
 from ..mi import CRITERIA
 from ..model_selection import pareto_front
 from ._encoding import tabular_preprocessor
@@ -37,6 +42,8 @@ __all__ = [
     "SweepGrid",
     "SweepInputError",
     "SweepTable",
+    "check_folds",
+    "degenerate_erm_note",
     "load_sweep_table",
     "run_sweep",
     "summarise_sweep",
@@ -49,10 +56,18 @@ DISPARITIES = {
     "eodds": "equalized-odds difference",
     "dp": "demographic-parity difference",
 }
+#: the task scores of a sweep (higher is better); ``--metric`` picks the front's from them
+SCORES = {
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced accuracy",
+    "roc_auc": "ROC AUC",
+}
 #: the per-setting figures of a sweep's summary, in table order
-FIGURES = ("accuracy", *DISPARITIES, "audit_mi")
+FIGURES = (*SCORES, *DISPARITIES, "audit_mi")
 #: an attribute with more distinct values than this is refused (bin it first)
 MAX_GROUPS = 20
+#: numbers beyond this size overflow when a column is scaled (its variance exceeds float64)
+MAX_MAGNITUDE = 1e150
 
 
 class SweepInputError(ValueError):
@@ -123,15 +138,32 @@ class SweepGrid:
     def __post_init__(self) -> None:
         unknown = sorted(set(self.criteria) - set(CRITERIA))
         if unknown:
-            raise ValueError(f"criteria must be among {CRITERIA}, got {unknown}")
-        if not self.mi_weights or min(self.mi_weights) <= 0:
-            raise ValueError(f"mi_weights must be positive numbers, got {self.mi_weights}")
+            raise SweepInputError(f"criteria must be among {CRITERIA}, got {unknown}")
+        weights = np.asarray(self.mi_weights, dtype=float)
+        if not len(weights) or not (np.isfinite(weights) & (weights > 0)).all():
+            raise SweepInputError(
+                f"mi_weights (--weights) must be positive finite numbers, got "
+                f"{', '.join(f'{w:g}' for w in weights) or 'none'}"
+            )
         if not self.seeds or self.folds < 2 or self.repeats < 1:
-            raise ValueError("a sweep needs at least one seed, 2 folds and 1 repeat")
+            raise SweepInputError(
+                "a sweep needs at least one seed, 2 folds (--folds) and 1 repeat, got "
+                f"{len(self.seeds)} seeds, {self.folds} folds, {self.repeats} repeats"
+            )
 
     def settings(self) -> list[tuple[str, float]]:
         """``(criterion, mi_weight)`` of each setting, ERM first (criterion ``"ERM"``)."""
         return [("ERM", 0.0)] + [(c, w) for c in self.criteria for w in self.mi_weights]
+
+    def tasks(self) -> list[tuple[str, float, int, int]]:
+        """``(criterion, mi_weight, seed, fold)`` of every fit, in grid order."""
+        n_folds = self.folds * self.repeats
+        return [
+            (criterion, float(weight), seed, fold)
+            for criterion, weight in self.settings()
+            for seed in self.seeds
+            for fold in range(n_folds)
+        ]
 
     def splits(self, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Return the (train, test) row indices of every fold, stratified by ``y``."""
@@ -139,6 +171,22 @@ class SweepGrid:
             n_splits=self.folds, n_repeats=self.repeats, random_state=self.split_seed
         )
         return list(splitter.split(np.zeros(len(y)), y))
+
+
+def check_folds(table: SweepTable, grid: SweepGrid) -> None:
+    """Refuse more folds than the rarer class has rows (a stratified split needs one per fold).
+
+    Raises
+    ------
+    SweepInputError
+        Naming ``--folds`` and the largest number that works.
+    """
+    rarer = int(np.bincount(table.y, minlength=2).min())
+    if grid.folds > rarer:
+        raise SweepInputError(
+            f"--folds {grid.folds} is more than the {rarer} rows of the rarer class: every "
+            f"stratified fold needs one; use --folds {max(2, min(rarer, 10))} or fewer"
+        )
 
 
 def load_sweep_table(
@@ -216,6 +264,7 @@ def load_sweep_table(
     X = frame.drop(columns=[c for c in frame.columns if c in dropped])
     if X.shape[1] == 0:
         raise SweepInputError("no feature columns are left after dropping the target and others")
+    _check_numbers(X)
     description = (
         f"{name}: {len(X)} rows, {X.shape[1]} feature columns, target {target!r} "
         f"(positive: {_positive_name(frame[target], pos_label)}, rate {y.mean():.3f}), "
@@ -223,6 +272,22 @@ def load_sweep_table(
         f"{', also a feature' if keep_sensitive else ', not a feature'})"
     )
     return SweepTable(X=X.reset_index(drop=True), y=y, groups=groups, description=description)
+
+
+def _check_numbers(X: pd.DataFrame) -> None:
+    """Refuse numeric columns holding infinities or numbers too large to scale."""
+    numbers = X.select_dtypes("number")
+    for name in numbers.columns:
+        values = numbers[name].to_numpy(dtype=float, na_value=np.nan)
+        infinite, huge = np.isinf(values), np.abs(values) > MAX_MAGNITUDE
+        if infinite.any() or huge.any():
+            bad = infinite | huge
+            what = "infinite values" if infinite.any() else f"values beyond {MAX_MAGNITUDE:g}"
+            raise SweepInputError(
+                f"the column {name!r} holds {what} ({int(bad.sum())} rows, the first is data row "
+                f"{int(np.flatnonzero(bad)[0]) + 1}), which cannot be scaled; fix them, drop "
+                "the rows, or leave the column out with --drop"
+            )
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -287,6 +352,8 @@ def run_sweep(
     n_jobs: int | None = None,
     threads: int | None = None,
     progress: Callable[[str], None] | None = None,
+    finished: pd.DataFrame | None = None,
+    record: Callable[[dict[str, Any]], None] | None = None,
 ) -> pd.DataFrame:
     """Fit and score every setting, seed and fold of ``grid`` on the active joblib backend.
 
@@ -304,26 +371,32 @@ def run_sweep(
         Dask and Ray start workers with their share of the cores).
     progress : callable or None, default=None
         Called with one line of text per finished fit.
+    finished : pandas.DataFrame or None, default=None
+        Rows of fits made before (an interrupted sweep's): their tasks are
+        not run again, and the rows are part of the result.
+    record : callable or None, default=None
+        Called with each fit's row as soon as it finishes (to save it).
 
     Returns
     -------
     pandas.DataFrame
         One row per (setting, seed, fold): ``criterion``, ``mi_weight``,
-        ``seed``, ``fold``, ``accuracy``, ``eo``, ``eodds``, ``dp``,
-        ``train_mi``, ``audit_mi`` (a fresh critic on the test fold's ``z``,
-        under the setting's criterion), ``fit_seconds`` and ``degenerate``
-        (the fit is no better than a constant on its training fold, the rule
-        of :class:`~fairmine.exceptions.DegenerateModelWarning`), in grid
-        order.
+        ``seed``, ``fold``, ``accuracy``, ``balanced_accuracy``, ``roc_auc``,
+        ``eo``, ``eodds``, ``dp``, ``train_mi``, ``audit_mi`` (a fresh critic
+        on the test fold's ``z``, under the setting's criterion),
+        ``fit_seconds`` and ``degenerate`` (the fit is no better than a
+        constant on its training fold, the rule of
+        :class:`~fairmine.exceptions.DegenerateModelWarning`), in grid
+        order. A disparity is NaN on a fold where some group of the
+        attribute has no test rows (DP), no positive ones (EO, EOdds) or no
+        negative ones (EOdds).
     """
-    settings = grid.settings()
+    check_folds(table, grid)
     folds = grid.splits(table.y)
-    tasks = [
-        (criterion, weight, seed, fold)
-        for criterion, weight in settings
-        for seed in grid.seeds
-        for fold in range(len(folds))
-    ]
+    done_rows = [] if finished is None else finished.to_dict("records")
+    done = {task_key(row) for row in done_rows}
+    all_tasks = grid.tasks()
+    tasks = [task for task in all_tasks if task not in done]
     jobs = (
         delayed(_fit_and_score)(
             table, *folds[fold], criterion, weight, seed, fold, grid.estimator_params, threads
@@ -334,18 +407,47 @@ def run_sweep(
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
     except ValueError:  # Ray's joblib backend returns whole lists only: progress comes at the end
         parallel = Parallel(n_jobs=n_jobs)
-    rows = []
-    for done, row in enumerate(parallel(jobs), 1):
+    rows = list(done_rows)
+    for count, row in enumerate(parallel(jobs) if tasks else (), len(done_rows) + 1):
         rows.append(row)
+        if record is not None:
+            record(row)
         if progress is not None:
             progress(
-                f"[{done}/{len(tasks)}] {_setting_name(row['criterion'], row['mi_weight'])} "
+                f"[{count}/{len(all_tasks)}] {_setting_name(row['criterion'], row['mi_weight'])} "
                 f"seed {row['seed']} fold {row['fold']}: accuracy {row['accuracy']:.3f}  "
                 f"EO {row['eo']:.3f}  DP {row['dp']:.3f}  ({row['fit_seconds']:.1f} s)"
             )
-    order = {task: i for i, task in enumerate(tasks)}
-    rows.sort(key=lambda r: order[(r["criterion"], r["mi_weight"], r["seed"], r["fold"])])
+    order = {task: i for i, task in enumerate(all_tasks)}
+    rows.sort(key=lambda r: order[task_key(r)])
     return pd.DataFrame(rows)
+
+
+def task_key(row: Mapping[str, Any]) -> tuple[str, float, int, int]:
+    """Return a fit's identity in a sweep: ``(criterion, mi_weight, seed, fold)``."""
+    return str(row["criterion"]), float(row["mi_weight"]), int(row["seed"]), int(row["fold"])
+
+
+def fit_setting(
+    table: SweepTable,
+    train: np.ndarray,
+    test: np.ndarray,
+    criterion: str,
+    mi_weight: float,
+    seed: int,
+    estimator_params: dict[str, Any],
+) -> tuple[MIUnbiasedClassifier, Any, Any]:
+    """Encode on the training fold and fit one setting; return the model and the encoded X."""
+    prep = tabular_preprocessor().fit(table.X.iloc[train])
+    model = MIUnbiasedClassifier(
+        mi_weight=mi_weight,
+        criterion="demographic_parity" if criterion == "ERM" else criterion,
+        random_state=seed,
+        **estimator_params,
+    )
+    X_train, X_test = prep.transform(table.X.iloc[train]), prep.transform(table.X.iloc[test])
+    model.fit(X_train, table.y[train], sensitive_features=table.groups[train])
+    return model, X_train, X_test
 
 
 def _fit_and_score(
@@ -363,38 +465,62 @@ def _fit_and_score(
     with torch_threads(threads), warnings.catch_warnings():
         # the table counts degenerate fits itself: a warning per fit would only be noise
         warnings.simplefilter("ignore", FairmineWarning)
-        prep = tabular_preprocessor().fit(table.X.iloc[train])
-        X_train, X_test = prep.transform(table.X.iloc[train]), prep.transform(table.X.iloc[test])
-        model = MIUnbiasedClassifier(
-            mi_weight=mi_weight,
-            criterion="demographic_parity" if criterion == "ERM" else criterion,
-            random_state=seed,
-            **estimator_params,
-        )
         start = time.perf_counter()
-        model.fit(X_train, table.y[train], sensitive_features=table.groups[train])
+        model, X_train, X_test = fit_setting(
+            table, train, test, criterion, mi_weight, seed, estimator_params
+        )
         seconds = time.perf_counter() - start
         y_test, c_test = table.y[test], table.groups[test]
-        scores = fairness_scores(y_test, model.predict(X_test), c_test)
+        predicted = model.predict(X_test)
+        scores = fairness_scores(y_test, predicted, c_test)
+        scores["balanced_accuracy"] = float(balanced_accuracy_score(y_test, predicted))
+        scores["roc_auc"] = float(roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]))
+        for metric in _unmeasurable(y_test, c_test, np.unique(table.groups)):
+            scores[metric] = np.nan
         scores.update(mi_figures(model, X_test, y_test, c_test))
-        degenerate = check_constant(table.y[train], model.predict(X_train)).degenerate
+        # under class weights, "no better than a constant" is judged with the weights the fit
+        # used (the estimator's own rule): a balanced fit trades accuracy for the rare class
+        class_weight = estimator_params.get("class_weight")
+        weight = (
+            None if class_weight is None else compute_sample_weight(class_weight, table.y[train])
+        )
+        degenerate = check_constant(table.y[train], model.predict(X_train), weight).degenerate
     return {
         "criterion": criterion,
         "mi_weight": mi_weight,
         "seed": seed,
         "fold": fold,
-        **scores,
+        **{name: scores[name] for name in (*SCORES, *DISPARITIES, "train_mi", "audit_mi")},
         "fit_seconds": seconds,
         "degenerate": degenerate,
     }
+
+
+def _unmeasurable(y: np.ndarray, groups: np.ndarray, every_group: np.ndarray) -> list[str]:
+    """List the disparities a test fold cannot measure (a group lacks rows of a class)."""
+    present = [groups[y == label] for label in (1, 0)]
+    missing_rows = not np.isin(every_group, groups).all()
+    missing_positive = not np.isin(every_group, present[0]).all()
+    missing_negative = not np.isin(every_group, present[1]).all()
+    return [
+        metric
+        for metric, unmeasured in (
+            ("eo", missing_rows or missing_positive),
+            ("eodds", missing_rows or missing_positive or missing_negative),
+            ("dp", missing_rows),
+        )
+        if unmeasured
+    ]
 
 
 def _setting_name(criterion: str, mi_weight: float) -> str:
     return "ERM" if criterion == "ERM" else f"{criterion} w={mi_weight:g}"
 
 
-def summarise_sweep(runs: pd.DataFrame, metric: str = "eo") -> pd.DataFrame:
-    """Mean and standard deviation of each figure per setting, and the accuracy-fairness front.
+def summarise_sweep(
+    runs: pd.DataFrame, metric: str = "eo", score: str = "accuracy"
+) -> pd.DataFrame:
+    """Mean and standard deviation of each figure per setting, and the score-fairness front.
 
     Parameters
     ----------
@@ -402,16 +528,26 @@ def summarise_sweep(runs: pd.DataFrame, metric: str = "eo") -> pd.DataFrame:
         Output of :func:`run_sweep`.
     metric : {"eo", "eodds", "dp"}, default="eo"
         The disparity that decides the front.
+    score : {"accuracy", "balanced_accuracy", "roc_auc"}, default="accuracy"
+        The task score that decides the front.
 
     Returns
     -------
     pandas.DataFrame
         One row per setting (grid order): ``setting``, ``criterion``,
         ``mi_weight``, ``<figure>`` and ``<figure>_std`` (ddof 0) for
-        accuracy, EO, EOdds, DP and the audited MI, ``fit_seconds`` (median),
+        accuracy, balanced accuracy, ROC AUC, EO, EOdds, DP and the audited
+        MI (over the fits that measured it), ``fit_seconds`` (median),
         ``fits``, ``degenerate`` (fits no better than a constant on their
-        training fold) and ``front`` (no other setting has higher accuracy and
-        lower ``metric``).
+        training fold) and ``front``: the setting is not degenerate (fewer
+        than half of its fits are) and no other such setting has a higher
+        ``score`` and a lower ``metric``.
+
+    Warns
+    -----
+    SmallGroupWarning
+        When a group of the attribute was too small on some test fold to
+        measure a disparity (those fits' values are NaN and left out).
 
     Examples
     --------
@@ -419,7 +555,8 @@ def summarise_sweep(runs: pd.DataFrame, metric: str = "eo") -> pd.DataFrame:
     >>> from fairmine.experiments import summarise_sweep
     >>> runs = pd.DataFrame({"criterion": ["ERM", "ERM", "demographic_parity"],
     ...     "mi_weight": [0.0, 0.0, 3.0], "accuracy": [0.8, 0.7, 0.74], "eo": [0.2, 0.1, 0.05],
-    ...     "eodds": 0.1, "dp": 0.1, "audit_mi": 0.0, "fit_seconds": 1.0, "degenerate": False})
+    ...     "balanced_accuracy": 0.7, "roc_auc": 0.8, "eodds": 0.1, "dp": 0.1, "audit_mi": 0.0,
+    ...     "fit_seconds": 1.0, "degenerate": False})
     >>> summarise_sweep(runs)[["setting", "accuracy", "eo", "front"]]
                       setting  accuracy    eo  front
     0                     ERM      0.75  0.15   True
@@ -427,6 +564,20 @@ def summarise_sweep(runs: pd.DataFrame, metric: str = "eo") -> pd.DataFrame:
     """
     if metric not in DISPARITIES:
         raise ValueError(f"metric must be one of {list(DISPARITIES)}, got {metric!r}")
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {list(SCORES)}, got {score!r}")
+    unmeasured = runs[list(DISPARITIES)].isna()
+    if unmeasured.to_numpy().any():
+        names = {"eo": "EO", "eodds": "EOdds", "dp": "DP"}
+        counts = ", ".join(f"{names[k]} {int(n)}" for k, n in unmeasured.sum().items() if n)
+        warnings.warn(
+            f"a group of the attribute had no test rows, no positive or no negative ones on "
+            f"some folds, so a disparity could not be measured there (unmeasured of the "
+            f"{len(runs)} fits: {counts}; NaN, left out of the means). Use fewer --folds, or "
+            "merge the smallest groups.",
+            SmallGroupWarning,
+            stacklevel=2,
+        )
     grouped = runs.groupby(["criterion", "mi_weight"], sort=False)
     summary = grouped[list(FIGURES)].mean()
     stds = grouped[list(FIGURES)].std(ddof=0).add_suffix("_std")
@@ -436,12 +587,58 @@ def summarise_sweep(runs: pd.DataFrame, metric: str = "eo") -> pd.DataFrame:
     summary["degenerate"] = grouped["degenerate"].sum().astype(int)
     summary = summary.reset_index()
     summary.insert(0, "setting", [_setting_name(*key) for key in grouped.groups])
-    summary["front"] = pareto_front(summary["accuracy"], summary[metric])
+    usable = ~_degenerate_settings(summary)
+    summary["front"] = False
+    summary.loc[usable, "front"] = pareto_front(
+        summary.loc[usable, score], summary.loc[usable, metric]
+    )
     return summary
 
 
+def _degenerate_settings(summary: pd.DataFrame) -> pd.Series:
+    """Mark the settings half or more of whose fits are no better than a constant."""
+    return 2 * summary["degenerate"] >= summary["fits"]
+
+
+def degenerate_erm_note(summary: pd.DataFrame, positive_rate: float) -> str | None:
+    """Say that ERM itself is degenerate, and what to try, or return None when it is not.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`summarise_sweep`.
+    positive_rate : float
+        The share of positive rows in the table.
+
+    Returns
+    -------
+    str or None
+    """
+    erm = summary[summary["criterion"] == "ERM"]
+    if erm.empty or not _degenerate_settings(erm).iloc[0]:
+        return None
+    row = erm.iloc[0]
+    majority = max(positive_rate, 1.0 - positive_rate)
+    front = "" if summary["front"].any() else " (no setting is on the front)"
+    return (
+        f"ERM itself is degenerate: {row['degenerate']} of its {row['fits']} fits do no better "
+        f"than always predicting the majority class (accuracy {row['accuracy']:.3f}; the "
+        f"majority class holds {majority:.3f} of the rows), so the disparities compare "
+        f"near-constant predictions{front}. Try class weights "
+        "(--class-weight balanced), a balanced sample of the rows, or a decision threshold "
+        "other than 0.5, and judge by balanced accuracy or ROC AUC (--metric)."
+    )
+
+
 def write_sweep(
-    summary: pd.DataFrame, runs: pd.DataFrame, out: str | Path, *, metric: str, header: str
+    summary: pd.DataFrame,
+    runs: pd.DataFrame,
+    out: str | Path,
+    *,
+    metric: str,
+    header: str,
+    score: str = "accuracy",
+    note: str | None = None,
 ) -> list[Path]:
     """Write the summary (CSV, Markdown), the runs (CSV) and the fronts (PNG) into ``out``.
 
@@ -459,6 +656,11 @@ def write_sweep(
         The disparity that decided the front (named in the Markdown).
     header : str
         A paragraph describing the sweep, put above the Markdown table.
+    score : str, default="accuracy"
+        The task score that decided the front (the figures' vertical axis).
+    note : str or None, default=None
+        A warning put first in the Markdown and on the figure, such as
+        :func:`degenerate_erm_note`'s.
 
     Returns
     -------
@@ -469,7 +671,9 @@ def write_sweep(
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "sweep_summary.csv", out / "sweep_summary.md", out / "sweep_runs.csv"]
     summary.to_csv(paths[0], index=False)
-    paths[1].write_text(f"{header}\n\n{markdown_table(summary, metric)}\n", encoding="utf-8")
+    first = f"**Warning.** {note}\n\n" if note else ""
+    table = markdown_table(summary, metric, score)
+    paths[1].write_text(f"{first}{header}\n\n{table}\n", encoding="utf-8")
     runs.to_csv(paths[2], index=False)
     try:
         import matplotlib
@@ -478,15 +682,46 @@ def write_sweep(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..plotting import plot_fronts
-
-    axes = plot_fronts(summary, front_metric=metric)
-    axes[0].figure.savefig(out / "sweep_fronts.png", dpi=120)
-    plt.close(axes[0].figure)
+    figure = _fronts_figure(summary, metric, score, note)
+    figure.savefig(out / "sweep_fronts.png", dpi=120)
+    plt.close(figure)
     return [*paths, out / "sweep_fronts.png"]
 
 
-def markdown_table(summary: pd.DataFrame, metric: str) -> str:
+def _fronts_figure(summary: pd.DataFrame, metric: str, score: str, note: str | None) -> Any:
+    """Draw the fronts of the usable settings; degenerate ones as grey crosses, never ringed."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import plot_fronts
+
+    degenerate = _degenerate_settings(summary)
+    usable = summary[~degenerate]
+    if usable.empty:
+        figure, axes = plt.subplots(
+            1, len(DISPARITIES), figsize=(4.6 * len(DISPARITIES), 4), layout="constrained"
+        )
+        for panel, disparity in zip(axes, DISPARITIES, strict=True):
+            panel.set_xlabel(f"{DISPARITIES[disparity]} (lower is fairer)")
+            panel.set_ylabel(SCORES[score])
+    else:
+        axes = plot_fronts(usable, accuracy=score, front_metric=metric)
+        figure = axes[0].figure
+    for panel, disparity in zip(axes, DISPARITIES, strict=True):
+        rows = summary[degenerate]
+        if not rows.empty:
+            panel.scatter(
+                rows[disparity], rows[score], marker="x", color="0.5", zorder=2,
+                label="degenerate (never on the front)",
+            )  # fmt: skip
+    axes[-1].legend(fontsize="x-small")
+    if note:
+        figure.suptitle(
+            textwrap.fill(note, 150), color="firebrick", fontsize="small", ha="left", x=0.01
+        )
+    return figure
+
+
+def markdown_table(summary: pd.DataFrame, metric: str, score: str = "accuracy") -> str:
     """Render a sweep's summary as a Markdown table, mean +- std per figure.
 
     Parameters
@@ -495,18 +730,25 @@ def markdown_table(summary: pd.DataFrame, metric: str) -> str:
         Output of :func:`summarise_sweep`.
     metric : str
         The disparity that decided the front column.
+    score : str, default="accuracy"
+        The task score that decided it.
 
     Returns
     -------
     str
     """
-    headings = ["setting", "accuracy", "EO", "EOdds", "DP", "audit MI (nats)", "fit s", "fits",
-                "degenerate", f"front ({metric})"]  # fmt: skip
+    headings = ["setting", "accuracy", "balanced acc.", "ROC AUC", "EO", "EOdds", "DP",
+                "audit MI (nats)", "fit s", "fits", "degenerate",
+                f"front ({score}, {metric})"]  # fmt: skip
     lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
     for _, row in summary.iterrows():
         cells = [row["setting"]]
-        cells += [f"{row[f]:.3f} ± {row[f'{f}_std']:.3f}" for f in FIGURES]
+        cells += [_mean_std(row[f], row[f"{f}_std"]) for f in FIGURES]
         cells += [f"{row['fit_seconds']:.1f}", str(row["fits"]), str(row["degenerate"])]
         cells.append("**yes**" if row["front"] else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _mean_std(mean: float, std: float) -> str:
+    return "n/a" if np.isnan(mean) else f"{mean:.3f} ± {std:.3f}"

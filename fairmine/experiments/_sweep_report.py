@@ -30,11 +30,9 @@ from fairlearn.metrics import (
 )
 
 from .._devices import torch_threads
-from .._estimator import MIUnbiasedClassifier
 from ..exceptions import FairmineWarning
-from ._encoding import tabular_preprocessor
 from ._mi_figures import mi_figures
-from ._sweep import SweepGrid, SweepTable, markdown_table
+from ._sweep import SweepGrid, SweepTable, _fronts_figure, fit_setting, markdown_table
 
 __all__ = ["REPORT_SECTIONS", "choose_setting", "environment", "write_sweep_report"]
 
@@ -118,22 +116,12 @@ def _refit(
 ) -> tuple[MetricFrame, dict[str, float], int]:
     """Fit ``setting`` with the first seed on the first fold; rates and MI on its test rows."""
     train, test = grid.splits(table.y)[0]
-    criterion = setting["criterion"]
     with torch_threads(threads), warnings.catch_warnings():
         warnings.simplefilter("ignore", FairmineWarning)  # the summary counts degenerate fits
-        prep = tabular_preprocessor().fit(table.X.iloc[train])
-        model = MIUnbiasedClassifier(
-            mi_weight=setting["mi_weight"],
-            criterion="demographic_parity" if criterion == "ERM" else criterion,
-            random_state=grid.seeds[0],
-            **grid.estimator_params,
-        )
-        model.fit(
-            prep.transform(table.X.iloc[train]),
-            table.y[train],
-            sensitive_features=table.groups[train],
-        )
-        X_test = prep.transform(table.X.iloc[test])
+        model, _, X_test = fit_setting(
+            table, train, test, setting["criterion"], setting["mi_weight"], grid.seeds[0],
+            grid.estimator_params,
+        )  # fmt: skip
         y_test, c_test = table.y[test], table.groups[test]
         frame = MetricFrame(
             metrics=GROUP_METRICS,
@@ -157,7 +145,9 @@ def _image(png: str, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png}">'
 
 
-def _figures(summary: pd.DataFrame, frame: MetricFrame, metric: str) -> tuple[str, str]:
+def _figures(
+    summary: pd.DataFrame, frame: MetricFrame, metric: str, score: str, note: str | None
+) -> tuple[str, str]:
     """Draw the fronts and the per-group rates as ``<img>`` tags (notes without matplotlib)."""
     try:
         import matplotlib
@@ -165,13 +155,13 @@ def _figures(summary: pd.DataFrame, frame: MetricFrame, metric: str) -> tuple[st
         note = "<p>(matplotlib is not installed: no figure.)</p>"
         return note, note
     matplotlib.use("Agg")
-    from ..plotting import plot_fronts, plot_group_metrics
+    from ..plotting import plot_group_metrics
 
-    fronts = _png(plot_fronts(summary, front_metric=metric)[0].figure)
+    fronts = _png(_fronts_figure(summary, metric, score, note))
     rates = frame.by_group.drop(columns="count")
     groups = _png(plot_group_metrics(rates, show_overall=False).figure)
     return (
-        _image(fronts, "accuracy against each disparity, the fronts ringed"),
+        _image(fronts, f"{score} against each disparity, the fronts ringed"),
         _image(groups, "selection rate, TPR and FPR per group"),
     )
 
@@ -202,6 +192,8 @@ def write_sweep_report(
     header: str,
     command: str,
     threads: int | None = None,
+    score: str = "accuracy",
+    note: str | None = None,
 ) -> Path:
     """Write ``report.html`` of a finished sweep into ``out``.
 
@@ -227,6 +219,10 @@ def write_sweep_report(
         The command line that ran the sweep.
     threads : int or None, default=None
         Torch threads of the extra fit; None keeps this process's count.
+    score : str, default="accuracy"
+        The task score that decided the front.
+    note : str or None, default=None
+        A warning shown first and on the figure, as in ``sweep_summary.md``.
 
     Returns
     -------
@@ -235,13 +231,14 @@ def write_sweep_report(
     """
     setting = choose_setting(summary, metric)
     frame, audit, n_test = _refit(table, grid, setting, threads)
-    fronts, groups = _figures(summary, frame, metric)
+    fronts, groups = _figures(summary, frame, metric, score, note)
     by_group = frame.by_group.copy()
     by_group["count"] = by_group["count"].astype(int)
     mi = summary[["setting", "audit_mi", "audit_mi_std"]].rename(
         columns={"audit_mi": "audit MI (nats)", "audit_mi_std": "std"}
     )
     chosen = html.escape(setting["setting"])
+    warning = f"<p><strong>Warning.</strong> {html.escape(note)}</p>\n" if note else ""
     environment_rows = {
         "command": command,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -251,7 +248,8 @@ def write_sweep_report(
         _section(
             "summary",
             "Summary",
-            f"<p>{html.escape(header)}</p>\n{_markdown_to_html(markdown_table(summary, metric))}",
+            f"{warning}<p>{html.escape(header)}</p>\n"
+            f"{_markdown_to_html(markdown_table(summary, metric, score))}",
         ),
         _section("fronts", "Fronts", fronts),
         _section(
