@@ -20,7 +20,8 @@ class HSIC(DependencePenalty):
     ``HSIC(Z, C)`` with a Gaussian kernel on ``z`` (bandwidth by the median
     heuristic on each minibatch) and a delta kernel on a discrete attribute
     (or a Gaussian one on a continuous attribute) is 0 exactly when ``Z`` and
-    ``C`` are independent (both kernels are characteristic), and a
+    ``C`` are independent (both kernels are characteristic), unchanged when
+    ``z`` is rescaled, and a
     differentiable function of the minibatch in closed form (Gretton et al.,
     2005). Under a criterion that conditions on ``y`` it is computed within
     each class and averaged by the classes' weight; sample weights weigh the
@@ -34,7 +35,7 @@ class HSIC(DependencePenalty):
         constant (its own HSIC then vanishes too, a degenerate minimum that
         collapsed a colored-MNIST encoder); here the denominator is detached,
         so its value is normalised but its gradient is HSIC's, scaled per
-        minibatch: nothing rewards shrinking ``z``'s own variation.
+        minibatch: nothing rewards shrinking ``z``'s own dependence on itself.
     attribute_kernel : {"auto", "delta", "gaussian"}, default="auto"
         Kernel on the attribute; ``"auto"`` takes the delta kernel when the
         encoded attribute has at most 32 distinct rows.

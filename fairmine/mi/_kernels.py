@@ -19,8 +19,10 @@ def gaussian_kernel(x: Tensor) -> Tensor:
     """Gaussian kernel matrix of the rows of ``x``, bandwidth by the median heuristic.
 
     The squared bandwidth is the median of the pairwise squared distances of
-    the rows (detached: it sets the scale, it is not optimised). Rows that are
-    all equal give a kernel of ones, whose centred statistics are 0.
+    the rows, so the kernel does not change when ``x`` is rescaled; the
+    median is part of the graph, so neither does anything a gradient can
+    follow (the gradient is orthogonal to ``x``'s scale). Rows that are all
+    equal give a kernel of ones, whose centred statistics are 0.
 
     Parameters
     ----------
@@ -30,9 +32,10 @@ def gaussian_kernel(x: Tensor) -> Tensor:
     -------
     Tensor of shape (n, n)
     """
-    distances = torch.cdist(x, x).square()
+    squares = x.square().sum(1)
+    distances = (squares.unsqueeze(1) + squares.unsqueeze(0) - 2 * x @ x.T).clamp_min(0)
     n = len(x)
-    off_diagonal = distances.detach()[~torch.eye(n, dtype=torch.bool, device=x.device)]
+    off_diagonal = distances[~torch.eye(n, dtype=torch.bool, device=x.device)]
     bandwidth = off_diagonal.median().clamp_min(torch.finfo(x.dtype).eps)
     return torch.exp(-distances / (2 * bandwidth))
 
