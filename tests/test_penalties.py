@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, ShuffleSplit
 
 from fairmine import MIUnbiasedClassifier, estimate_mi
+from fairmine.datasets import load_german
+from fairmine.experiments import german_preprocessor
 from fairmine.mi import (
     CLUB,
     HSIC,
@@ -342,27 +344,40 @@ def test_a_continuous_attribute_gets_a_gaussian_club_and_kernel(biased_data):
 
 
 @pytest.mark.slow
-def test_each_penalty_removes_age_from_german_z(german_split):
-    """A short fit with each penalty leaves less age in held-out z than mi_weight=0 does."""
-    data = german_split
-    weights = {
-        "donsker_varadhan": 3.0,
-        "classifier_critic": 3.0,
-        "club": 3.0,
-        "sliced": 10.0,
-        "hsic": 30.0,
-    }
+def test_each_penalty_removes_the_attribute_from_held_out_german_z():
+    """A short fit with each penalty leaves less of the attribute in held-out z than ERM.
+
+    The attribute is "no checking account", which predicts credit risk, so ERM's z carries
+    much of it (about .25 nats in the held-out rows, where age < 25 leaves a few hundredths,
+    within the audit's noise on 300 rows).
+    """
+    german = load_german()
+    X, y = german.data, german.target.to_numpy()
+    attribute = (X["checking_account"] == "no checking account").to_numpy()
+    train, test = next(ShuffleSplit(1, test_size=0.3, random_state=0).split(X))
+    prep = german_preprocessor().fit(X.iloc[train])
+    X_train, X_test = prep.transform(X.iloc[train]), prep.transform(X.iloc[test])
 
     def held_out_mi(penalty: str, mi_weight: float) -> float:
         clf = MIUnbiasedClassifier(
-            penalty=penalty, mi_weight=mi_weight, max_epochs=15, random_state=0
+            penalty=penalty, mi_weight=mi_weight, max_epochs=10, random_state=0
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            clf.fit(data["X_train"], data["y_train"], sensitive_features=data["young_train"])
-        z = clf.transform(data["X_test"])
-        return estimate_mi(z, data["young_test"], max_steps=1000, random_state=0)
+            clf.fit(X_train, y[train], sensitive_features=attribute[train])
+        z = clf.transform(X_test)
+        return estimate_mi(z, attribute[test], max_steps=1000, random_state=0)
 
     erm = held_out_mi("donsker_varadhan", 0.0)
-    for penalty, mi_weight in weights.items():
-        assert held_out_mi(penalty, mi_weight) < erm - 0.01, penalty
+    assert erm > 0.15
+    # (weight, the share of ERM's MI it must stay under): CLUB's q, one update a step behind
+    # the encoder, removes least here (.16 nats left at weight 5, .17 at 10, .19 with 3 updates)
+    limits = {
+        "donsker_varadhan": (3.0, 0.5),
+        "classifier_critic": (3.0, 0.5),
+        "club": (5.0, 0.8),
+        "sliced": (3.0, 0.5),
+        "hsic": (10.0, 0.5),
+    }
+    for penalty, (mi_weight, share) in limits.items():
+        assert held_out_mi(penalty, mi_weight) < share * erm, penalty
