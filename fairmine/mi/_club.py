@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from ._bounds import weighted_mean
 from ._critic import make_critic_optimizer
-from ._marginals import DiscreteMarginal, make_marginal, within_group_permutation
+from ._marginals import DiscreteMarginal, within_group_permutation
 from ._networks import ClassifierCritic, GaussianConditional
 from ._penalty import DependencePenalty, PenaltySetup, Rows, enough_rows
 
@@ -69,9 +69,7 @@ class CLUB(DependencePenalty):
 
     def initialize(self, setup: PenaltySetup) -> dict[str, Any]:
         super().initialize(setup)
-        self.marginal_ = make_marginal(
-            setup.c, setup.given, setup.n_groups or None, setup.device, weight=setup.weight
-        )
+        self.marginal_ = setup.marginal()
         hidden = tuple(self.hidden)
         self.discrete_ = isinstance(self.marginal_, DiscreteMarginal)
         if self.discrete_:

@@ -29,7 +29,6 @@ from ._critic import (
 )
 from ._critic_budget import auto_critic_steps, forward_flops
 from ._critic_loop import CriticTrainer, RepresentationBank
-from ._marginals import make_marginal
 from ._penalty import DependencePenalty, EpochRows, PenaltySetup, Rows
 
 __all__ = ["DonskerVaradhan"]
@@ -118,9 +117,7 @@ class DonskerVaradhan(DependencePenalty):
 
     def initialize(self, setup: PenaltySetup) -> dict[str, Any]:
         super().initialize(setup)
-        self.marginal_ = make_marginal(
-            setup.c, setup.given, setup.n_groups or None, setup.device, weight=setup.weight
-        )
+        self.marginal_ = setup.marginal()
         self.critic_ = make_critic(
             self.critic_type,
             self.marginal_,

@@ -33,6 +33,8 @@ import torch
 from sklearn.base import BaseEstimator
 from torch import Tensor
 
+from ._marginals import DiscreteMarginal, ShuffledMarginal, make_marginal
+
 __all__ = [
     "DependencePenalty",
     "EpochRows",
@@ -115,6 +117,12 @@ class PenaltySetup:
     embedding_dim: int
     batch_size: int
     device: str | torch.device
+
+    def marginal(self) -> DiscreteMarginal | ShuffledMarginal:
+        """Return the marginal term of these rows (:func:`fairmine.mi.make_marginal`)."""
+        return make_marginal(
+            self.c, self.given, self.n_groups or None, self.device, weight=self.weight
+        )
 
 
 @dataclass(frozen=True)
