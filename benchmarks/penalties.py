@@ -2,7 +2,7 @@
 
     python benchmarks/penalties.py [--dataset german|adult|colored-mnist] [--runs N]
         [--criterion demographic_parity|equalized_odds|equal_opportunity] [--penalties ...]
-        [--weights hsic=1,10,100 ...] [--timing-repeats 3] [--out benchmarks/results] [--quick]
+        [--weights hsic=1,10,100 ...] [--timing-repeats 3] [--threads 1 2] [--out DIR] [--quick]
 
 German credit and Adult use the splits, encoding and settings of ``fairness_criteria.py``
 (German: the paper's 10 random 70/30 splits, seed 0, young = age < 25, 30 epochs, batch 64;
@@ -15,8 +15,8 @@ difference), the MI that a fresh Donsker-Varadhan critic finds in the test part'
 (``estimate_mi``, ``max_steps=1000``, the criterion's quantity: I(Z;C), I(Z;C|Y) or I(Z;C|Y=1)),
 the fits that collapsed or predict no better than a constant (``RepresentationCollapseWarning``,
 ``DegenerateModelWarning``), and the fit time. Cost: each penalty at its middle weight and ERM,
-fitted on split 0 in rounds (``--timing-repeats``) at 1 and at 2 torch threads; the median wall
-time over ERM's median at the same thread count.
+fitted on split 0 in rounds (``--timing-repeats``) at 1 and at 2 torch threads (``--threads``);
+the median wall time over ERM's median at the same thread count.
 
 Colored MNIST (``--dataset colored-mnist``): ``run_colored_mnist_protocol`` (5,000 digits,
 variances .020 and .030, 3 seeds) with ``reference_classifier`` at
@@ -141,14 +141,16 @@ def fit_one(setup: Setup, criterion: str, penalty: str, weight: float, run: int)
     return row
 
 
-def timings(setup: Setup, criterion: str, penalties: list[str], repeats: int) -> pd.DataFrame:
+def timings(
+    setup: Setup, criterion: str, penalties: list[str], repeats: int, thread_counts: list[int]
+) -> pd.DataFrame:
     """Median wall time of a fit on split 0 per penalty (middle weight) and ERM, 1 and 2 threads."""
     X_train, _, y_train, _, c_train, _ = split(setup, 0)
     configs = {"ERM": ("donsker_varadhan", 0.0)}
     configs.update({p: (p, WEIGHTS[p][len(WEIGHTS[p]) // 2]) for p in penalties})
     rows = []
     threads_before = torch.get_num_threads()
-    for threads in (1, 2):
+    for threads in thread_counts:
         torch.set_num_threads(threads)
         seconds: dict[str, list[float]] = {name: [] for name in configs}
         for _ in range(repeats):  # rounds: a drifting machine moves every row alike
@@ -195,13 +197,12 @@ def table(summary: pd.DataFrame, cost: pd.DataFrame, criterion: str) -> list[str
             f"{int(row.degenerate):>8}/{int(row.runs)}{row.fit_seconds:>7.1f}"
         )
     lines += ["", "cost (split 0, middle weight; median wall time, x ERM at the same threads):"]
-    pivot = cost.pivot(index="penalty", columns="threads", values=["seconds", "x_erm"])
-    for name in cost["penalty"].unique():
-        one, two = pivot.loc[name, ("seconds", 1)], pivot.loc[name, ("seconds", 2)]
-        r1, r2 = pivot.loc[name, ("x_erm", 1)], pivot.loc[name, ("x_erm", 2)]
-        lines.append(
-            f"  {name:<18} 1 thread {one:6.2f} s ({r1:4.2f}x)   2 threads {two:6.2f} s ({r2:4.2f}x)"
+    for name, rows in cost.groupby("penalty", sort=False):
+        cells = "   ".join(
+            f"{row.threads} thread(s) {row.seconds:6.2f} s ({row.x_erm:4.2f}x)"
+            for row in rows.itertuples()
         )
+        lines.append(f"  {name:<18} {cells}")
     return lines
 
 
@@ -250,9 +251,15 @@ def run_tabular(args: argparse.Namespace, out: Path) -> None:
         for p in args.penalties
     }
     tasks = [("donsker_varadhan", 0.0)] + [(p, w) for p in args.penalties for w in weights[p]]
+    stem = f"penalties_{args.dataset}" + (
+        "" if args.criterion == "demographic_parity" else f"_{args.criterion}"
+    )
+    out.mkdir(parents=True, exist_ok=True)
     rows = []
     started = time.perf_counter()
     for run in range(setup.runs):
+        if rows:  # the finished splits, in case the run is stopped
+            pd.DataFrame(rows).to_csv(out / f"{stem}_runs.csv", index=False)
         for done, (penalty, weight) in enumerate(tasks, start=1):
             row = fit_one(setup, args.criterion, penalty, weight, run)
             rows.append(row)
@@ -264,11 +271,9 @@ def run_tabular(args: argparse.Namespace, out: Path) -> None:
                 flush=True,
             )
     runs = pd.DataFrame(rows)
-    cost = timings(setup, args.criterion, args.penalties, 1 if args.quick else args.timing_repeats)
+    repeats = 1 if args.quick else args.timing_repeats
+    cost = timings(setup, args.criterion, args.penalties, repeats, args.threads)
     summary = summarise(runs)
-    stem = f"penalties_{args.dataset}" + (
-        "" if args.criterion == "demographic_parity" else f"_{args.criterion}"
-    )
     net = ", ".join(f"{k}={v!r}" for k, v in setup.net)
     header = [
         f"{args.dataset}: {setup.runs} splits of fairness_criteria.py (seed 0), criterion "
@@ -286,7 +291,6 @@ def run_tabular(args: argparse.Namespace, out: Path) -> None:
          *table(summary, cost, args.criterion)]
     )  # fmt: skip
     print(text)
-    out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.txt").write_text(text + "\n")
     runs.to_csv(out / f"{stem}_runs.csv", index=False)
     cost.to_csv(out / f"{stem}_cost.csv", index=False)
@@ -340,6 +344,7 @@ def main() -> None:
     parser.add_argument("--penalties", nargs="+", choices=tuple(PENALTIES), default=list(PENALTIES))
     parser.add_argument("--weights", type=parse_weights, nargs="*", default=[])
     parser.add_argument("--timing-repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="timing threads")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
