@@ -175,6 +175,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     grouped = runs.groupby(["penalty", "weight"], sort=False)
     summary = grouped[["accuracy", "disparity", "fresh_mi", "fit_seconds"]].agg(["mean", "std"])
     summary.columns = [f"{k}_{s}" if s == "std" else k for k, s in summary.columns]
+    summary["fresh_mi_median"] = grouped["fresh_mi"].median()
     summary["collapsed"] = grouped["collapsed"].sum()
     summary["degenerate"] = grouped["degenerate"].sum()
     summary["runs"] = grouped.size()
@@ -185,7 +186,7 @@ def table(summary: pd.DataFrame, cost: pd.DataFrame, criterion: str) -> list[str
     metric = {"dp": "DP", "eodds": "EOdds", "eo": "EO"}[DISPARITY[criterion]]
     lines = [
         f"{'penalty':<18}{'weight':>7}{'accuracy':>17}{metric:>17}{'fresh MI':>17}"
-        f"{'collapsed':>10}{'degenerate':>11}{'fit s':>7}"
+        f"{'MI median':>10}{'collapsed':>10}{'degenerate':>11}{'fit s':>7}"
     ]
     for _, row in summary.iterrows():
         cells = "".join(
@@ -193,7 +194,8 @@ def table(summary: pd.DataFrame, cost: pd.DataFrame, criterion: str) -> list[str
             for k in ("accuracy", "disparity", "fresh_mi")
         )
         lines.append(
-            f"{row.penalty:<18}{row.weight:>7g}{cells}{int(row.collapsed):>7}/{int(row.runs)}"
+            f"{row.penalty:<18}{row.weight:>7g}{cells}{row.fresh_mi_median:>10.3f}"
+            f"{int(row.collapsed):>7}/{int(row.runs)}"
             f"{int(row.degenerate):>8}/{int(row.runs)}{row.fit_seconds:>7.1f}"
         )
     lines += ["", "cost (split 0, middle weight; median wall time, x ERM at the same threads):"]
@@ -218,14 +220,15 @@ def plot(summary: pd.DataFrame, criterion: str, title: str, path: Path) -> None:
         axes,
         [
             ("disparity", f"{metric[DISPARITY[criterion]]} difference"),
-            ("fresh_mi", "MI a fresh DV critic finds in test z (nats)"),
+            ("fresh_mi_median", "median MI a fresh DV critic finds in test z (nats)"),
         ],
         strict=True,
     ):
         for i, (name, rows) in enumerate(summary.groupby("penalty", sort=False)):
             marker = "s" if name == "ERM" else "o-"
+            xerr = rows[f"{key}_std"] if f"{key}_std" in rows else None  # none for a median
             ax.errorbar(
-                rows[key], rows["accuracy"], xerr=rows[f"{key}_std"], yerr=rows["accuracy_std"],
+                rows[key], rows["accuracy"], xerr=xerr, yerr=rows["accuracy_std"],
                 fmt=marker, color="0.3" if name == "ERM" else f"C{i}", capsize=2, label=name,
                 alpha=0.9,
             )  # fmt: skip
@@ -273,6 +276,20 @@ def run_tabular(args: argparse.Namespace, out: Path) -> None:
     runs = pd.DataFrame(rows)
     repeats = 1 if args.quick else args.timing_repeats
     cost = timings(setup, args.criterion, args.penalties, repeats, args.threads)
+    runs.to_csv(out / f"{stem}_runs.csv", index=False)
+    cost.to_csv(out / f"{stem}_cost.csv", index=False)
+    report(args, setup, runs, cost, f"{time.perf_counter() - started:.0f} s", out / stem)
+
+
+def report(
+    args: argparse.Namespace,
+    setup: Setup,
+    runs: pd.DataFrame,
+    cost: pd.DataFrame,
+    wall: str,
+    path: Path,
+) -> None:
+    """Print the table and write it and the fronts figure next to the CSV files at ``path``."""
     summary = summarise(runs)
     net = ", ".join(f"{k}={v!r}" for k, v in setup.net)
     header = [
@@ -280,9 +297,10 @@ def run_tabular(args: argparse.Namespace, out: Path) -> None:
         f"{args.criterion}; MIUnbiasedClassifier({net}, penalty=..., mi_weight=..., "
         "random_state = run index), other parameters at their defaults; ERM = mi_weight 0. "
         f"fresh MI = estimate_mi(z_test, c_test, max_steps={MI_AUDIT_STEPS}, random_state = run "
-        "index) of the criterion's quantity. collapsed / degenerate: fits that raised "
-        "RepresentationCollapseWarning / DegenerateModelWarning. mean +- std (ddof 1) over "
-        f"splits; one process, one torch thread; {time.perf_counter() - started:.0f} s.",
+        "index) of the criterion's quantity (mean +- std, and the median over the splits). "
+        "collapsed / degenerate: fits that raised RepresentationCollapseWarning / "
+        "DegenerateModelWarning. mean +- std (ddof 1) over splits; one process, one torch "
+        f"thread; wall time {wall}.",
     ]
     if args.quick:
         header.insert(0, "QUICK SMOKE RUN (--quick): settings shrunk, not a result.")
@@ -291,11 +309,25 @@ def run_tabular(args: argparse.Namespace, out: Path) -> None:
          *table(summary, cost, args.criterion)]
     )  # fmt: skip
     print(text)
-    (out / f"{stem}.txt").write_text(text + "\n")
-    runs.to_csv(out / f"{stem}_runs.csv", index=False)
-    cost.to_csv(out / f"{stem}_cost.csv", index=False)
+    path.with_suffix(".txt").write_text(text + "\n")
     title = f"{args.dataset}, criterion {args.criterion}: mean +- std over {setup.runs} splits"
-    plot(summary, args.criterion, title + (" (QUICK)" if args.quick else ""), out / f"{stem}.png")
+    plot(
+        summary,
+        args.criterion,
+        title + (" (QUICK)" if args.quick else ""),
+        path.with_suffix(".png"),
+    )
+
+
+def replot(args: argparse.Namespace, out: Path) -> None:
+    """Rebuild the table and the figure from the saved CSV files of a finished run."""
+    stem = f"penalties_{args.dataset}" + (
+        "" if args.criterion == "demographic_parity" else f"_{args.criterion}"
+    )
+    runs = pd.read_csv(out / f"{stem}_runs.csv")
+    cost = pd.read_csv(out / f"{stem}_cost.csv")
+    setup = make_setup(args.dataset, int(runs["run"].nunique()), args.quick)
+    report(args, setup, runs, cost, "not recorded (rebuilt with --replot)", out / stem)
 
 
 def run_colored_mnist(args: argparse.Namespace, out: Path) -> None:
@@ -347,13 +379,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="timing threads")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--replot", action="store_true", help="rebuild table and figure from the saved CSVs"
+    )
     args = parser.parse_args()
     args.weights = dict(args.weights)
     torch.set_num_threads(1)
     out = args.out or (
         Path(tempfile.mkdtemp()) if args.quick else Path(__file__).parent / "results"
     )
-    if args.dataset == "colored-mnist":
+    if args.replot:
+        replot(args, out)
+    elif args.dataset == "colored-mnist":
         run_colored_mnist(args, out)
     else:
         run_tabular(args, out)
