@@ -45,7 +45,7 @@ from .exceptions import (
     PenaltySkippedWarning,
     RepresentationCollapseWarning,
 )
-from .mi import CRITERIA, CRITIC_TYPES, Criterion
+from .mi import CRITERIA, CRITIC_TYPES, PENALTIES, Criterion, DependencePenalty
 
 __all__ = ["MIUnbiasedClassifier"]
 
@@ -93,6 +93,23 @@ class MIUnbiasedClassifier(
         The positive class of ``"equal_opportunity"``. None takes the greater
         of two classes (as fairlearn's metrics take 1); a multi-class ``y``
         needs it. Ignored by the other criteria.
+    penalty : str or fairmine.mi.DependencePenalty, default="donsker_varadhan"
+        The dependence penalty that ``mi_weight`` weighs, by name or as an
+        object carrying its own settings (searchable with nested names such
+        as ``penalty__n_slices``). ``"donsker_varadhan"``: the paper's
+        critic and lower bound, set by the ``critic_*`` and
+        ``bias_correction*`` parameters below
+        (:class:`fairmine.mi.DonskerVaradhan`); ``"classifier_critic"``: the
+        same with ``critic_type="classifier"``; ``"club"``: the upper bound
+        of a variational ``q(c | z)`` trained by one likelihood step per step
+        (:class:`fairmine.mi.CLUB`); ``"sliced"``: the mean canonical
+        dependence of random slices, in closed form
+        (:class:`fairmine.mi.SlicedDependence`); ``"hsic"``: the kernel
+        dependence HSIC, in closed form (:class:`fairmine.mi.HSIC`). The
+        ``critic_*`` parameters configure only the named Donsker-Varadhan
+        penalties; an object ignores them. ``train_mi`` logs the penalty's
+        own value (nats for the bounds, not for the kernel and sliced ones).
+        See the concepts page for which fits where.
     critic_steps : int or "auto", default="auto"
         Critic updates (K) before each update of the encoder and logit layer.
         ``"auto"`` makes as many as the encoder's forward pass pays for: the
@@ -305,6 +322,7 @@ class MIUnbiasedClassifier(
         "mi_weight": [Interval(Real, 0, None, closed="left")],
         "criterion": [StrOptions(set(CRITERIA))],
         "pos_label": "no_validation",
+        "penalty": [StrOptions(set(PENALTIES)), DependencePenalty],
         "critic_steps": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "critic_lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "critic_optimizer": [type],
@@ -340,6 +358,7 @@ class MIUnbiasedClassifier(
         mi_weight: float = 1.0,
         criterion: str = "demographic_parity",
         pos_label: Any = None,
+        penalty: str | DependencePenalty = "donsker_varadhan",
         critic_steps: int | str = "auto",
         critic_lr: float | str = "auto",
         critic_optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
@@ -371,6 +390,7 @@ class MIUnbiasedClassifier(
         self.mi_weight = mi_weight
         self.criterion = criterion
         self.pos_label = pos_label
+        self.penalty = penalty
         self.critic_steps = critic_steps
         self.critic_lr = critic_lr
         self.critic_optimizer = critic_optimizer

@@ -7,16 +7,15 @@ and the marginal term, see ``initialize_module``) and overrides one training
 step, which reads like the paper's Algorithm 1:
 
 1. the encoder's forward pass on the minibatch and the task loss;
-2. lines 5-8, ``critic_steps`` updates of the statistics network T that
-   maximise the Donsker-Varadhan bound on detached ``z``
-   (:class:`~fairmine._critic_loop.CriticTrainer`); with
-   ``critic_sampling="bank"`` the batch's detached rows enter the bank first,
-   so that the critic sees the current encoder;
+2. lines 5-8, the penalty's inner update on detached ``z``
+   (:meth:`fairmine.mi.DependencePenalty.update`: ``critic_steps`` critic
+   updates for the paper's Donsker-Varadhan penalty, one likelihood step for
+   CLUB, nothing for a closed-form penalty);
 3. lines 9-12, one update of the encoder g and the logit layer f on the task
-   loss plus ``mi_weight`` times the MI estimate, with MINE's adaptive
-   gradient clipping (:mod:`fairmine._gradient_rules`).
+   loss plus ``mi_weight`` times the penalty, with MINE's adaptive gradient
+   clipping (:mod:`fairmine._gradient_rules`).
 
-Plain ERM is ``mi=None``: no critic, and the step is the task's alone.
+Plain ERM is ``mi=None``: no penalty, and the step is the task's alone.
 Which rows and which conditioning the MI uses is the ``mi_criterion``'s
 choice (:class:`fairmine.mi.Criterion`); the steps are the same for all.
 
@@ -38,11 +37,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import clone
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import get_len, unpack_data
@@ -50,82 +50,73 @@ from skorch.utils import TeeGenerator, to_device
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ._critic_budget import auto_critic_steps, forward_flops
-from ._critic_loop import CriticTrainer, RepresentationBank, Rows, enough_rows
-from ._devices import cuda_devices
 from ._gradient_rules import GRADIENT_RULES, JointUpdate, Objectives, Parameters, SeparateUpdate
 from ._modules import MLP, MIClassifierModule
 from .exceptions import TrainingDivergedError
-from .mi import Criterion, make_marginal, penalty
+from .mi import Criterion, DependencePenalty, EpochRows, PenaltySetup, make_penalty
 from .mi._bounds import weighted_mean
-from .mi._critic import critic_learning_rate, make_critic, make_critic_optimizer
+from .mi._critic_budget import forward_flops
+from .mi._penalty import Rows, enough_rows
 
 __all__ = ["MINet", "MISettings"]
 
 
+#: the estimator's parameters that configure a penalty named "donsker_varadhan" or
+#: "classifier_critic", by the name of the :class:`fairmine.mi.DonskerVaradhan` setting
+DONSKER_VARADHAN_PARAMETERS = {
+    "steps": "critic_steps",
+    "lr": "critic_lr",
+    "optimizer": "critic_optimizer",
+    "critic_type": "critic_type",
+    "hidden": "critic_hidden",
+    "warmup_steps": "critic_warmup_steps",
+    "sampling": "critic_sampling",
+    "bank_size": "critic_bank_size",
+    "batch_size": "critic_batch_size",
+    "bias_correction": "bias_correction",
+    "bias_correction_rate": "bias_correction_rate",
+}
+
+
 @dataclass(frozen=True)
 class MISettings:
-    """The MI part of Algorithm 1, under ``MIUnbiasedClassifier``'s parameter names.
+    """The penalised part of Algorithm 1, under ``MIUnbiasedClassifier``'s parameter names.
 
     Parameters
     ----------
     mi_weight : float
-        Weight lambda of the MI estimate, > 0.
-    critic_steps : int or "auto"
-        Critic updates (K) before each encoder update; ``"auto"`` counts them
-        from the FLOPs (:mod:`fairmine._critic_budget`).
-    critic_lr : float or "auto"
-        Learning rate of the critic (:func:`fairmine.mi.critic_learning_rate`).
-    critic_optimizer : type of torch.optim.Optimizer
-        Optimiser class of the critic.
-    critic_type : {"auto", "classifier", "concat"}
-        The critic's network (:func:`fairmine.mi.make_critic`).
-    critic_hidden : tuple of int
-        Hidden layer widths of the critic.
-    critic_warmup_steps : int
-        Critic updates before the first encoder update.
-    critic_sampling : {"bank", "fresh"}
-        Where critic minibatches come from.
-    critic_bank_size : int or "auto"
-        Capacity of the representation bank; ``"auto"`` is the critic batch.
-    critic_batch_size : int or None
-        Minibatch size of the critic updates; None takes the net's ``batch_size``.
+        Weight lambda of the penalty, > 0.
+    penalty : fairmine.mi.DependencePenalty
+        The dependence penalty (unfitted; the net fits a clone).
     mi_update : {"joint", "separate"}
-        How the MI gradient reaches the encoder.
+        How the penalty's gradient reaches the encoder.
     clip_mi_gradient : {"per_tensor", "representation"} or None
-        Where MINE's adaptive clipping bounds the MI gradient.
-    bias_correction : bool
-        Use a moving average in the gradient of ``log E[exp T]``.
-    bias_correction_rate : float
-        Rate of that moving average.
+        Where MINE's adaptive clipping bounds the penalty's gradient.
     """
 
     mi_weight: float
-    critic_steps: int | str
-    critic_lr: float | str
-    critic_optimizer: type[torch.optim.Optimizer]
-    critic_type: str
-    critic_hidden: tuple[int, ...]
-    critic_warmup_steps: int
-    critic_sampling: str
-    critic_bank_size: int | str
-    critic_batch_size: int | None
+    penalty: DependencePenalty
     mi_update: str
     clip_mi_gradient: str | None
-    bias_correction: bool
-    bias_correction_rate: float
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> MISettings:
-        """Pick the settings out of parameters of the same names, such as ``get_params()``."""
-        values = {field.name: params[field.name] for field in fields(cls)}
-        return cls(**{**values, "critic_hidden": tuple(values["critic_hidden"])})
+        """Pick the settings out of parameters of the same names, such as ``get_params()``.
+
+        A penalty given by name is built with :func:`fairmine.mi.make_penalty`;
+        the Donsker-Varadhan ones take the ``critic_*`` parameters.
+        """
+        critic = {key: params[name] for key, name in DONSKER_VARADHAN_PARAMETERS.items()}
+        return cls(
+            mi_weight=params["mi_weight"],
+            penalty=make_penalty(params["penalty"], critic),
+            mi_update=params["mi_update"],
+            clip_mi_gradient=params["clip_mi_gradient"],
+        )
 
 
 #: attributes that exist only while ``fit`` runs
-_LOOP_STATE = (
-    "_fit_data", "_critic", "_penalised_update", "_train_stats", "_valid_stats", "_mi_counts"
-)  # fmt: skip
+_LOOP_STATE = ("_fit_data", "_penalised_update", "_train_stats", "_valid_stats", "_mi_counts")
 
 #: a mean task loss or an MI estimate above this many nats is divergence (a uniform guess
 #: costs ln(n_classes) nats, 0.69 for two classes)
@@ -183,8 +174,8 @@ class MINet(NeuralNet):
         Which rows and conditioning the MI is measured on (the critic's, and
         :class:`fairmine.mi.MIAudit`'s).
     mi : MISettings or None
-        The critic and how its estimate reaches the encoder; None trains
-        plain ERM, with no critic at all.
+        The penalty and how its gradient reaches the encoder; None trains
+        plain ERM, with no penalty at all.
     **kwargs
         Passed to ``skorch.NeuralNet``.
     """
@@ -263,7 +254,7 @@ class MINet(NeuralNet):
             raise
 
     def initialize_module(self) -> MINet:
-        """Build the module, and with MI settings the critic and the marginal term."""
+        """Build the module, and with MI settings the penalty and its parts (``penalty_``)."""
         data = getattr(self, "_fit_data", None)
         if data is None:
             raise RuntimeError("MINet builds its module from the training data: call fit")
@@ -276,26 +267,21 @@ class MINet(NeuralNet):
             backbone, _output_size(backbone, data.sample), self.embedding_dim, n_classes
         )
         if self.mi is not None:
-            n_groups = self.mi_criterion.n_groups
             c, _, given, weight = self.mi_criterion.select(data.c, data.c, data.y, data.weight)
-            self.marginal_ = make_marginal(c, given, n_groups or None, self.device, weight=weight)
-            self.critic_ = make_critic(
-                self.mi.critic_type,
-                self.marginal_,
-                self.embedding_dim,
-                data.c.shape[1],
-                self.mi.critic_hidden,
-                n_groups,
-            )
+            setup = PenaltySetup(
+                c, given, self.mi_criterion.n_groups, weight, self.embedding_dim,
+                self.batch_size, self.device,
+            )  # fmt: skip
+            self.penalty_ = clone(self.mi.penalty)
+            for name, part in self.penalty_.initialize(setup).items():
+                setattr(self, f"{name}_", part)
         return self
 
     def initialize_optimizer(self, triggered_directly: Any = None) -> MINet:
         self.optimizer_ = self.optimizer(self.module_.parameters(), lr=self.lr)
         if self.mi is not None:
-            self.critic_lr_ = critic_learning_rate(self.mi.critic_lr, self.critic_)
-            self.critic_optimizer_ = make_critic_optimizer(
-                self.mi.critic_optimizer, self.critic_, self.critic_lr_
-            )
+            for name, part in self.penalty_.initialize_optimizers().items():
+                setattr(self, f"{name}_", part)
             if self.mi.mi_update == "separate":
                 self.mi_optimizer_ = self.optimizer(
                     self.module_.encoder_parameters(), lr=self.lr * self.mi.mi_weight
@@ -305,24 +291,14 @@ class MINet(NeuralNet):
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         super().on_train_begin(net, X=X, y=y, **kwargs)
-        self._critic = self._penalised_update = None
+        self._penalised_update = None
         self.critic_steps_ = self.critic_bank_size_ = 0
         if self.mi is None:
             return
         mi = self.mi
-        critic_batch = mi.critic_batch_size or self.batch_size
-        self.critic_steps_ = self._critic_steps(critic_batch)
-        if mi.critic_sampling == "bank":
-            auto = mi.critic_bank_size == "auto"
-            self.critic_bank_size_ = critic_batch if auto else mi.critic_bank_size
-        self._critic = CriticTrainer(
-            self.critic_,
-            self.critic_optimizer_,
-            self.marginal_,
-            bank=RepresentationBank(self.critic_bank_size_) if self.critic_bank_size_ else None,
-            batch_size=critic_batch,
-            bias_correction_rate=mi.bias_correction_rate if mi.bias_correction else None,
-        )
+        self.penalty_.begin_fit(self._encoder_flops, self.batch_size)
+        self.critic_steps_ = self.penalty_.inner_steps_
+        self.critic_bank_size_ = self.penalty_.bank_size_
         rule = GRADIENT_RULES[mi.clip_mi_gradient]
         params = Parameters(
             [p for p in self.module_.encoder_parameters() if p.requires_grad],
@@ -336,6 +312,8 @@ class MINet(NeuralNet):
 
     def on_train_end(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         super().on_train_end(net, X=X, y=y, **kwargs)
+        if self.mi is not None:
+            self.penalty_.end_fit()
         # the loop's transient state (a generator among it) must not outlive fit: the
         # fitted net stays small and picklable
         for name in _LOOP_STATE:
@@ -346,16 +324,15 @@ class MINet(NeuralNet):
         self._train_stats = _EpochAverages()
         self._valid_stats = _EpochAverages()
         self._mi_counts = {"mi_skipped": 0, "critic_updates": 0}
-        critic = self._critic
-        if critic is None:
+        if self.mi is None:
             return
-        critic.fresh = self._encoded(self._cycle(dataset_train))
-        if not critic.warmed_up:
-            self._set_training(True)
-            if critic.bank is not None:  # the initial encoder's z, at most one pass
-                critic.bank.fill(self._encoded(self.get_iterator(dataset_train, training=True)))
-            self._mi_counts["critic_updates"] += critic.train(self.mi.critic_warmup_steps)
-            critic.warmed_up = True
+        self._set_training(True)
+        self._mi_counts["critic_updates"] += self.penalty_.begin_epoch(
+            EpochRows(
+                one_pass=lambda: self._encoded(self.get_iterator(dataset_train, training=True)),
+                cycle=lambda: self._encoded(self._cycle(dataset_train)),
+            )
+        )
 
     def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
         super().on_epoch_end(net, **kwargs)
@@ -396,7 +373,7 @@ class MINet(NeuralNet):
 
     # --------------------------------------------------------------- the steps
     def train_step(self, batch: Any, **fit_params: Any) -> dict[str, Tensor]:
-        """One iteration of Algorithm 1 on a minibatch: K critic steps, then the penalised step."""
+        """One iteration of Algorithm 1: the penalty's inner update, then the penalised step."""
         self._set_training(True)
         x, c, y, weight = self._unpack(batch)
         pre_activation = self.module_.pre_activation(x)
@@ -406,15 +383,14 @@ class MINet(NeuralNet):
         self._record_encoder_batch(task_loss, z)
         rows = None if self.mi is None else self.mi_criterion.select(z, c, y, weight)
         if rows is not None:
-            self._critic.observe(rows)  # the critic sees the current encoder
-            self._mi_counts["critic_updates"] += self._critic.train(self.critic_steps_)  # 5-8
+            self._mi_counts["critic_updates"] += self.penalty_.update(rows)  # lines 5-8
         with self._notifying_grad_computed(batch):
             if rows is None or not enough_rows(rows[0], rows[3]):
                 if rows is not None:
                     self._mi_counts["mi_skipped"] += 1
                 self._task_step(task_loss)
             else:  # lines 9-12
-                mi, mi_objective = self._penalty(rows, self._critic.log_ema)
+                mi, mi_objective = self._penalty(rows)
                 loss = task_loss + self.mi.mi_weight * mi
                 self._penalised_update.step(Objectives(task_loss, mi_objective, pre_activation))
         return {"loss": loss.detach(), "y_pred": logits.detach()}
@@ -451,18 +427,14 @@ class MINet(NeuralNet):
             self._valid_stats.add(len(y), task_loss=task_loss, acc=acc)
             rows = None if self.mi is None else self.mi_criterion.select(z, c, y, weight)
             if rows is not None and enough_rows(rows[0], rows[3]):
-                mi, _ = self._penalty(rows, None, stats=self._valid_stats)
+                mi, _ = self._penalty(rows, stats=self._valid_stats)
                 loss = task_loss + self.mi.mi_weight * mi
         return {"loss": loss, "y_pred": logits}
 
-    def _penalty(
-        self, rows: Rows, log_ema: Tensor | None, stats: _EpochAverages | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """Return the critic's bound on the rows and the objective the encoder differentiates."""
-        z, c, given, weight = rows
-        log_ema = log_ema if self.mi.bias_correction else None
-        mi, objective = penalty(self.critic_, self.marginal_, z, c, given, log_ema, weight)
-        (self._train_stats if stats is None else stats).add(len(z), mi=mi)
+    def _penalty(self, rows: Rows, stats: _EpochAverages | None = None) -> tuple[Tensor, Tensor]:
+        """Return the penalty's value on the rows and the objective the encoder differentiates."""
+        mi, objective = self.penalty_.penalty(rows, training=stats is None)
+        (self._train_stats if stats is None else stats).add(len(rows[0]), mi=mi)
         return mi, objective
 
     def _record_encoder_batch(self, task_loss: Tensor, z: Tensor) -> None:
@@ -483,24 +455,11 @@ class MINet(NeuralNet):
         return weighted_mean(nn.functional.cross_entropy(logits, y, reduction="none"), weight)
 
     # ----------------------------------------------------------------- helpers
-    def _critic_steps(self, critic_batch: int) -> int:
-        """Return K: ``critic_steps``, or the FLOP count of ``"auto"`` on two rows."""
-        if self.mi.critic_steps != "auto":
-            return self.mi.critic_steps
-        if self.mi.critic_sampling == "fresh":  # each update pays an encoder pass of its own
-            return 1
-        data = self._fit_data
-        sample = to_device(torch.as_tensor(data.sample, dtype=torch.float32), self.device)
+    def _encoder_flops(self) -> float:
+        """FLOPs of the encoder's and logit layer's forward pass on one minibatch."""
+        sample = to_device(torch.as_tensor(self._fit_data.sample, dtype=torch.float32), self.device)
         with _evaluating(self.module_):
-            encoder = forward_flops(lambda: self.module_(sample)) / len(sample) * self.batch_size
-        _, c, given, _ = self.mi_criterion.select(data.c, data.c, data.y)
-        c = to_device(torch.as_tensor(c[:2], dtype=torch.float32), self.device)
-        given = None if given is None else to_device(torch.as_tensor(given[:2]), self.device)
-        z = torch.zeros(len(c), self.embedding_dim, device=c.device)
-        # a shuffled marginal draws a permutation: leave the fit's random stream as it was
-        with torch.random.fork_rng(devices=cuda_devices(self.device)):
-            critic = forward_flops(lambda: self.marginal_.terms(self.critic_, z, c, given))
-        return auto_critic_steps(encoder, critic / len(c) * critic_batch)
+            return forward_flops(lambda: self.module_(sample)) / len(sample) * self.batch_size
 
     def _encoded(self, batches: Iterable[Any]) -> Iterator[Rows]:
         """Push batches through the encoder without gradient; keep the criterion's rows."""
@@ -557,9 +516,8 @@ class MINet(NeuralNet):
         what = ", ".join(problems)
         advice = f"lower lr (now {self.lr:g})"
         if self.mi is not None:
-            advice += (
-                f" or critic_lr (now {self.critic_lr_:g}), lower mi_weight (now "
-                f"{self.mi.mi_weight:g}), or keep clip_mi_gradient on and bias_correction=True"
+            advice += f" or mi_weight (now {self.mi.mi_weight:g}), or keep clip_mi_gradient on" + (
+                f"; {self.penalty_.advice()}" if self.penalty_.advice() else ""
             )
         raise TrainingDivergedError(
             f"training diverged at epoch {row['epoch']}: {what}. Scale the inputs (for "

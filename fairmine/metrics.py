@@ -45,7 +45,7 @@ from fairlearn.metrics import (
 from sklearn.metrics._scorer import _cached_call, _Scorer
 from sklearn.utils import check_consistent_length
 
-from .mi import CRITERIA, estimate_mi
+from .mi import CRITERIA, Criterion, estimate_mi
 
 __all__ = [
     "MIScorer",
@@ -187,18 +187,14 @@ class MIScorer(SensitiveFeaturesScorer):
         Z = method_caller(estimator, "transform", X)
         c = np.asarray(sensitive_features)
         final = estimator[-1] if hasattr(estimator, "steps") else estimator
-        criterion = getattr(final, "criterion", "demographic_parity")
-        given = None
-        if criterion != "demographic_parity":
+        # the rows and conditioning of the estimator's criterion, as its training step takes them
+        criterion = final._mi_criterion() if hasattr(final, "_mi_criterion") else Criterion()
+        y = None
+        if criterion.name != "demographic_parity":
             if y_true is None:
-                raise ValueError(f"the MI of criterion={criterion!r} needs the true labels y.")
-            y_true = np.asarray(y_true)
-            if criterion == "equalized_odds":
-                given = y_true
-            else:
-                positive = final.classes_[final._mi_criterion().positive]
-                keep = y_true == positive
-                Z, c = Z[keep], c[keep]
+                raise ValueError(f"the MI of criterion={criterion.name!r} needs the true labels y.")
+            y = np.searchsorted(final.classes_, np.asarray(y_true))
+        Z, c, given, _ = criterion.select(Z, c, y)
         return self._sign * estimate_mi(Z, c, given=given, **self._kwargs)
 
 

@@ -1,10 +1,13 @@
 """The fairness criteria: which rows and conditioning the MI penalty uses."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
-from fairmine import MIUnbiasedClassifier
+from fairmine import MIUnbiasedClassifier, estimate_mi
+from fairmine.metrics import make_mi_scorer
 from fairmine.mi import Criterion, DiscreteMarginal, MIAudit
 
 # these tests check plumbing with fits of two epochs, which DegenerateModelWarning rightly flags
@@ -146,3 +149,22 @@ def test_mi_audit_records_fresh_critic_values_without_changing_the_model(biased_
     rows = audited.history_
     assert [("audit_mi" in row) for row in rows] == [False, True, True]  # every 2nd and last
     assert all(np.isfinite(row["audit_mi_std"]) and row["audit_mi_std"] > 0 for row in rows[1:])
+
+
+@pytest.mark.parametrize("criterion", ["equalized_odds", "equal_opportunity"])
+def test_the_mi_scorer_measures_the_rows_and_conditioning_of_the_criterion(biased_data, criterion):
+    """String labels: the scorer maps them to the estimator's classes, as fit does."""
+    X, y, group = biased_data
+    labels = np.where(y == 1, "good", "bad")
+    clf = MIUnbiasedClassifier(criterion=criterion, max_epochs=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, labels, sensitive_features=group)
+    score = make_mi_scorer(max_steps=50, random_state=0)(clf, X, labels, sensitive_features=group)
+    z = clf.transform(X)
+    if criterion == "equalized_odds":
+        expected = estimate_mi(z, group, given=y, max_steps=50, random_state=0)
+    else:  # pos_label None: the greater class, "good"
+        keep = labels == "good"
+        expected = estimate_mi(z[keep], group[keep], max_steps=50, random_state=0)
+    assert score == pytest.approx(-expected)

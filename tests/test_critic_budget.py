@@ -5,14 +5,15 @@ import pytest
 import torch
 from torch import nn
 
-from fairmine import MIUnbiasedClassifier, _critic_loop
-from fairmine._critic_budget import (
+from fairmine import MIUnbiasedClassifier
+from fairmine.mi import _critic_loop
+from fairmine.mi._critic import make_critic_optimizer
+from fairmine.mi._critic_budget import (
     MAX_AUTO_CRITIC_STEPS,
     MIN_AUTO_CRITIC_STEPS,
     auto_critic_steps,
     forward_flops,
 )
-from fairmine.mi._critic import make_critic_optimizer
 from fairmine.networks import DigitsCNN
 
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")

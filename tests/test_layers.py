@@ -17,7 +17,7 @@ LAYERS = (
     ("building blocks and data", {"networks", "datasets"}),
     ("encoding", {"_sensitive"}),
     ("mutual information", {"mi"}),
-    ("engine parts", {"_critic_budget", "_critic_loop", "_gradient_rules"}),
+    ("engine parts", {"_gradient_rules"}),
     ("engine", {"_net"}),
     ("estimator", {"_estimator"}),
     ("scikit-learn tools", {"metrics", "model_selection"}),

@@ -1,6 +1,9 @@
-"""Mutual information: bounds, marginal terms, critics, criteria, estimation and audit.
+"""Mutual information and dependence: bounds, critics, penalties, criteria, estimation, audit.
 
-The maths of fairmine in one place. The training loop of
+The maths of fairmine in one place. The training step asks a
+:class:`DependencePenalty` for an inner update and a differentiable penalty
+(:class:`DonskerVaradhan`, the paper's, and :class:`CLUB`,
+:class:`SlicedDependence`, :class:`HSIC`). The training loop of
 :class:`fairmine.MIUnbiasedClassifier` and :func:`estimate_mi` share the same
 critic networks (:class:`StatisticsNetwork`, :class:`ClassifierCritic`, chosen
 by :func:`make_critic`), update rule (:func:`critic_step`) and marginal terms;
@@ -15,9 +18,12 @@ from ._bounds import (
     log_mean_exp,
     update_log_ema,
 )
+from ._club import CLUB
 from ._criteria import CRITERIA, Criterion
 from ._critic import CRITIC_TYPES, critic_step, evaluate_bound, make_critic, penalty
+from ._donsker_varadhan import DonskerVaradhan
 from ._estimate import estimate_mi
+from ._hsic import HSIC
 from ._marginals import (
     MAX_EXACT_MARGINAL_VALUES,
     DiscreteMarginal,
@@ -26,16 +32,27 @@ from ._marginals import (
     within_group_permutation,
 )
 from ._networks import ClassifierCritic, StatisticsNetwork
+from ._penalties import PENALTIES, make_penalty
+from ._penalty import DependencePenalty, EpochRows, PenaltySetup
+from ._sliced import SlicedDependence
 
 __all__ = [
+    "CLUB",
     "CRITERIA",
     "CRITIC_TYPES",
+    "HSIC",
     "MAX_EXACT_MARGINAL_VALUES",
+    "PENALTIES",
     "ClassifierCritic",
     "Criterion",
+    "DependencePenalty",
     "DiscreteMarginal",
+    "DonskerVaradhan",
+    "EpochRows",
     "MIAudit",
+    "PenaltySetup",
     "ShuffledMarginal",
+    "SlicedDependence",
     "StatisticsNetwork",
     "adaptive_clip_",
     "bias_corrected",
@@ -46,6 +63,7 @@ __all__ = [
     "log_mean_exp",
     "make_critic",
     "make_marginal",
+    "make_penalty",
     "penalty",
     "update_log_ema",
     "within_group_permutation",

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from .._modules import MLP
 
-__all__ = ["ClassifierCritic", "StatisticsNetwork"]
+__all__ = ["ClassifierCritic", "GaussianConditional", "StatisticsNetwork"]
 
 #: the least initial logit of a ClassifierCritic (for a value that no group shows)
 _LOG_PRIOR_FLOOR = math.log(1e-6)
@@ -118,3 +118,34 @@ class ClassifierCritic(_CriticNetwork):
     def forward(self, z: Tensor, given: Tensor | None = None) -> Tensor:
         """Return the logits of ``q(c | z[, g])``, shape (n, k), ``z`` standardised by its batch."""
         return self.net(self._inputs(z, given))
+
+
+class GaussianConditional(_CriticNetwork):
+    """A Gaussian ``q(c | z[, g])`` with a diagonal covariance, for a continuous attribute.
+
+    Parameters
+    ----------
+    embedding_dim : int
+        Size of ``z``.
+    sensitive_dim : int
+        Size of the encoded attribute ``c``.
+    hidden_units : sequence of int
+        Widths of the hidden layers (leaky ReLU activations).
+    n_groups : int, default=0
+        Number of conditioning groups; 0 for the unconditional ``q(c | z)``.
+    """
+
+    def __init__(
+        self, embedding_dim: int, sensitive_dim: int, hidden_units: Sequence[int], n_groups: int = 0
+    ) -> None:
+        super().__init__(embedding_dim, 0, hidden_units, 2 * sensitive_dim, n_groups)
+
+    def forward(self, z: Tensor, given: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Return the mean and the log-variance of ``q(c | z[, g])``, each (n, d_c)."""
+        mean, log_variance = self.net(self._inputs(z, given)).chunk(2, dim=1)
+        return mean, log_variance
+
+    def log_likelihood(self, z: Tensor, c: Tensor, given: Tensor | None = None) -> Tensor:
+        """Return ``log q(c_i | z_i[, g_i])`` up to a constant, one value per row."""
+        mean, log_variance = self(z, given)
+        return -0.5 * ((c - mean).square() / log_variance.exp() + log_variance).sum(1)

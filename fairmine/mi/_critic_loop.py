@@ -14,18 +14,10 @@ from collections.abc import Iterable, Iterator
 import torch
 from torch import Tensor, nn
 
-from .mi import critic_step
-from .mi._critic import Marginal
+from ._critic import Marginal, critic_step
+from ._penalty import Rows, enough_rows
 
-__all__ = ["CriticTrainer", "RepresentationBank", "Rows", "enough_rows"]
-
-#: the rows the MI is measured on: ``z``, ``c``, the conditioning group (or None), weights (or None)
-Rows = tuple[Tensor, Tensor, Tensor | None, Tensor | None]
-
-
-def enough_rows(z: Tensor, weight: Tensor | None) -> bool:
-    """Whether a minibatch can form the bound: two rows or more, some weight."""
-    return len(z) >= 2 and (weight is None or bool(weight.sum() > 0))
+__all__ = ["CriticTrainer", "RepresentationBank"]
 
 
 class RepresentationBank:

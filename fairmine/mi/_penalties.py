@@ -1,0 +1,57 @@
+"""The penalties by name: what the estimator's ``penalty`` parameter accepts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._club import CLUB
+from ._donsker_varadhan import DonskerVaradhan
+from ._hsic import HSIC
+from ._penalty import DependencePenalty
+from ._sliced import SlicedDependence
+
+__all__ = ["PENALTIES", "make_penalty"]
+
+#: the penalties that ``penalty=`` names, and their classes
+PENALTIES: dict[str, type[DependencePenalty]] = {
+    "donsker_varadhan": DonskerVaradhan,
+    "classifier_critic": DonskerVaradhan,
+    "club": CLUB,
+    "sliced": SlicedDependence,
+    "hsic": HSIC,
+}
+
+
+def make_penalty(
+    penalty: str | DependencePenalty, critic_settings: Mapping[str, Any] | None = None
+) -> DependencePenalty:
+    """Return the penalty that a name or an object stands for.
+
+    Parameters
+    ----------
+    penalty : str or DependencePenalty
+        A name of :data:`PENALTIES`, or a penalty object (returned as it is).
+    critic_settings : mapping or None, default=None
+        Settings of :class:`DonskerVaradhan` for the names
+        ``"donsker_varadhan"`` and ``"classifier_critic"`` (the estimator's
+        ``critic_*`` parameters); ``"classifier_critic"`` sets
+        ``critic_type="classifier"`` over them. The other names take their
+        class's defaults.
+
+    Returns
+    -------
+    DependencePenalty
+    """
+    if isinstance(penalty, DependencePenalty):
+        return penalty
+    if penalty not in PENALTIES:
+        raise ValueError(
+            f"penalty must be one of {sorted(PENALTIES)} or a DependencePenalty, got {penalty!r}"
+        )
+    settings = dict(critic_settings or {})
+    if penalty == "classifier_critic":
+        return DonskerVaradhan(**{**settings, "critic_type": "classifier"})
+    if penalty == "donsker_varadhan":
+        return DonskerVaradhan(**settings)
+    return PENALTIES[penalty]()
