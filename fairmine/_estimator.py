@@ -51,9 +51,7 @@ __all__ = ["MIUnbiasedClassifier"]
 _NET_PARAMS = ("optimizer", "lr", "max_epochs", "batch_size", "train_split", "verbose", "device")
 
 
-class MIUnbiasedClassifier(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClassifierMixin, BaseEstimator
-):
+class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Classifier whose representation carries little information about a sensitive attribute.
 
     A feature extractor ``g`` maps ``x`` to a representation ``z`` and a logit
@@ -483,24 +481,6 @@ class MIUnbiasedClassifier(
                 "or use mi_update='joint', whose clipping bounds the penalty's step."
             )
 
-    def _encode_target(self, y: Any, n_samples: int) -> np.ndarray:
-        with naming("y", "must be a 1-D array-like of class labels"):
-            y = _check_y(y, estimator=self)  # 1-D, finite (sklearn's own messages)
-            if len(y) != n_samples:
-                raise ValueError(
-                    f"y has {len(y)} samples but X has {n_samples}; they must describe the "
-                    "same samples."
-                )
-            check_classification_targets(y)
-            encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y must hold at least two classes to train a classifier, got one class "
-                f"only ({self.classes_[0]})."
-            )
-        return encoder.transform(y).astype(np.int64)
-
     def _encode_sensitive(self, sensitive_features: Any, n_samples: int) -> np.ndarray | None:
         if sensitive_features is None:
             warnings.warn(
@@ -540,24 +520,6 @@ class MIUnbiasedClassifier(
         for name in ("n_features_in_", "feature_names_in_"):
             self.__dict__.pop(name, None)
 
-    def _mi_criterion(self) -> Criterion:
-        """Return the criterion in class indices, checking ``pos_label`` against ``classes_``."""
-        positive = None
-        if self.criterion == "equal_opportunity":
-            if self.pos_label is None and len(self.classes_) > 2:
-                raise ValueError(
-                    f"criterion='equal_opportunity' with {len(self.classes_)} classes needs "
-                    f"pos_label, one of {self.classes_.tolist()}."
-                )
-            pos_label = self.classes_[-1] if self.pos_label is None else self.pos_label
-            if pos_label not in self.classes_:
-                raise ValueError(
-                    f"pos_label={self.pos_label!r} is not a class of y; the classes are "
-                    f"{self.classes_.tolist()}."
-                )
-            positive = int(np.flatnonzero(self.classes_ == pos_label)[0])
-        return Criterion(self.criterion, n_classes=len(self.classes_), positive=positive)
-
     def _check_criterion_rows(self, criterion: Criterion, y: np.ndarray) -> None:
         """Refuse an ``equal_opportunity`` fit whose positive class has fewer than two rows."""
         if criterion.positive is not None and np.sum(y == criterion.positive) < 2:
@@ -578,11 +540,115 @@ class MIUnbiasedClassifier(
             embedding_dim=self.embedding_dim,
             mi_criterion=self._mi_criterion(),
             mi=mi,
+            **self._task_net_params(),
             callbacks=copy.deepcopy(self.callbacks),
             iterator_train__shuffle=True,
             torch_load_kwargs={"weights_only": True},
             **{name: getattr(self, name) for name in _NET_PARAMS},
         )
+
+    def _warn_on_collapse(self) -> bool:
+        """Warn, and return True, when every unit of ``z`` is constant."""
+        if self.history_[-1].get("train_z_active", 1.0) == 0.0:
+            warnings.warn(
+                "every unit of the representation z is constant over the training batches "
+                "(representation collapse); predictions are a single class. Lower lr "
+                f"(now {self.lr!r}) or mi_weight (now {self.mi_weight!r}), or keep "
+                "clip_mi_gradient on.",
+                RepresentationCollapseWarning,
+                stacklevel=3,
+            )
+            return True
+        return False
+
+    def transform(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
+        """Return the learned representation ``z``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        **kwargs
+            None accepted; ``sensitive_features`` gets an error that says
+            the attribute is used by ``fit`` only.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, embedding_dim), dtype float32
+            The representation the MI penalty acted on.
+        """
+        _refuse_arguments("transform", kwargs)
+        return self._apply("encode", X)
+
+    def _apply(self, method: str, X: Any) -> np.ndarray:
+        """Validate ``X`` and run a module method over it in eval mode, batch by batch."""
+        check_is_fitted(self)
+        if not isinstance(X, Dataset):
+            X = _writable(self._validate_X(X, reset=False))
+        return self._run_module(method, X)
+
+    def _run_module(self, method: str, X: Any) -> np.ndarray:
+        """Run a module method over validated ``X`` in eval mode, batch by batch."""
+        net = self.net_
+        net.module_.eval()
+        fn = getattr(net.module_, method)
+        outputs = []
+        with torch.no_grad():
+            for batch in net.get_iterator(net.get_dataset(X), training=False):
+                x, _ = unpack_data(batch)
+                outputs.append(fn(to_device(x, net.device)).cpu())
+        return torch.cat(outputs).numpy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.non_deterministic = torch.device(self.device).type != "cpu"
+        return tags
+
+
+class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
+    # the shared parameters are documented once, on the base that holds them
+    __doc__ = _MIUnbiasedBase.__doc__
+
+    def _task_net_params(self) -> dict[str, Any]:
+        """Return the engine's task settings: its defaults, cross-entropy over the classes."""
+        return {}
+
+    def _encode_target(self, y: Any, n_samples: int) -> np.ndarray:
+        with naming("y", "must be a 1-D array-like of class labels"):
+            y = _check_y(y, estimator=self)  # 1-D, finite (sklearn's own messages)
+            if len(y) != n_samples:
+                raise ValueError(
+                    f"y has {len(y)} samples but X has {n_samples}; they must describe the "
+                    "same samples."
+                )
+            check_classification_targets(y)
+            encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y must hold at least two classes to train a classifier, got one class "
+                f"only ({self.classes_[0]})."
+            )
+        return encoder.transform(y).astype(np.int64)
+
+    def _mi_criterion(self) -> Criterion:
+        """Return the criterion in class indices, checking ``pos_label`` against ``classes_``."""
+        positive = None
+        if self.criterion == "equal_opportunity":
+            if self.pos_label is None and len(self.classes_) > 2:
+                raise ValueError(
+                    f"criterion='equal_opportunity' with {len(self.classes_)} classes needs "
+                    f"pos_label, one of {self.classes_.tolist()}."
+                )
+            pos_label = self.classes_[-1] if self.pos_label is None else self.pos_label
+            if pos_label not in self.classes_:
+                raise ValueError(
+                    f"pos_label={self.pos_label!r} is not a class of y; the classes are "
+                    f"{self.classes_.tolist()}."
+                )
+            positive = int(np.flatnonzero(self.classes_ == pos_label)[0])
+        return Criterion(self.criterion, n_classes=len(self.classes_), positive=positive)
 
     def _warn_if_degenerate(self, X: Any, y: np.ndarray, weight: np.ndarray | None) -> None:
         """Warn when the model does no better than a constant on its training data."""
@@ -605,20 +671,6 @@ class MIUnbiasedClassifier(
             DegenerateModelWarning,
             stacklevel=3,
         )
-
-    def _warn_on_collapse(self) -> bool:
-        """Warn, and return True, when every unit of ``z`` is constant."""
-        if self.history_[-1].get("train_z_active", 1.0) == 0.0:
-            warnings.warn(
-                "every unit of the representation z is constant over the training batches "
-                "(representation collapse); predictions are a single class. Lower lr "
-                f"(now {self.lr!r}) or mi_weight (now {self.mi_weight!r}), or keep "
-                "clip_mi_gradient on.",
-                RepresentationCollapseWarning,
-                stacklevel=3,
-            )
-            return True
-        return False
 
     # ------------------------------------------------------------- predicting
     def predict_proba(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
@@ -686,50 +738,6 @@ class MIUnbiasedClassifier(
         """
         _refuse_arguments("score", kwargs)
         return super().score(X, y, sample_weight=sample_weight)
-
-    def transform(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
-        """Return the learned representation ``z``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
-        **kwargs
-            None accepted; ``sensitive_features`` gets an error that says
-            the attribute is used by ``fit`` only.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, embedding_dim), dtype float32
-            The representation the MI penalty acted on.
-        """
-        _refuse_arguments("transform", kwargs)
-        return self._apply("encode", X)
-
-    def _apply(self, method: str, X: Any) -> np.ndarray:
-        """Validate ``X`` and run a module method over it in eval mode, batch by batch."""
-        check_is_fitted(self)
-        if not isinstance(X, Dataset):
-            X = _writable(self._validate_X(X, reset=False))
-        return self._run_module(method, X)
-
-    def _run_module(self, method: str, X: Any) -> np.ndarray:
-        """Run a module method over validated ``X`` in eval mode, batch by batch."""
-        net = self.net_
-        net.module_.eval()
-        fn = getattr(net.module_, method)
-        outputs = []
-        with torch.no_grad():
-            for batch in net.get_iterator(net.get_dataset(X), training=False):
-                x, _ = unpack_data(batch)
-                outputs.append(fn(to_device(x, net.device)).cpu())
-        return torch.cat(outputs).numpy()
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        tags.non_deterministic = torch.device(self.device).type != "cpu"
-        return tags
 
 
 def _refuse_arguments(method: str, kwargs: dict[str, Any]) -> None:
