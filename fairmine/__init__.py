@@ -6,9 +6,9 @@ possible about a sensitive or bias attribute, as in Ragonesi et al.,
 "Learning Unbiased Representations via Mutual Information Backpropagation".
 """
 
-from ._estimator import MIUnbiasedClassifier
+from ._estimator import MIUnbiasedClassifier, MIUnbiasedRegressor
 from .mi import estimate_mi
 
-__all__ = ["MIUnbiasedClassifier", "__version__", "estimate_mi"]
+__all__ = ["MIUnbiasedClassifier", "MIUnbiasedRegressor", "__version__", "estimate_mi"]
 
 __version__ = "0.1.0.dev0"
