@@ -153,6 +153,26 @@ def table(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def against_peers(summary: pd.DataFrame) -> str:
+    """For each fairlearn setting, the fairmine settings at most .02 below its R^2 and fairer.
+
+    "Fairer" is a mean gap or a mean KS distance at most the peer's (means over the runs).
+    """
+    fairmine = summary[summary.index.str.startswith("fairmine")]
+    lines = ["fairmine settings with R^2 >= peer R^2 - .02 and a gap or KS <= the peer's:"]
+    for name, peer in summary[
+        ~summary.index.str.startswith(("fairmine", "Linear", "ERM"))
+    ].iterrows():
+        close = fairmine[fairmine["R2"] >= peer["R2"] - 0.02]
+        gap = close.index[close["gap"] <= peer["gap"]].tolist()
+        ks = close.index[close["KS"] <= peer["KS"]].tolist()
+        lines.append(
+            f"  {name} (R2 {peer['R2']:.3f}, gap {peer['gap']:.3f}, KS {peer['KS']:.3f}): "
+            f"gap: {', '.join(gap) or 'none'}; KS: {', '.join(ks) or 'none'}"
+        )
+    return "\n".join(lines)
+
+
 def plot(summary: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
@@ -278,7 +298,7 @@ def report(results: pd.DataFrame, order: list[str], stem: Path, flags: str) -> N
         "test-part metrics, mean +- std over runs; fit time on one torch thread.\n"
         f"Command: python benchmarks/regression.py{flags}\n\n"
     )
-    text = table(summary)
+    text = table(summary) + "\n\n" + against_peers(summary)
     print(header + text)
     Path(f"{stem}.txt").write_text(header + text + "\n")
     plot(summary, Path(f"{stem}.png"))

@@ -12,7 +12,7 @@ from torch import nn
 
 from fairmine import MIUnbiasedRegressor
 from fairmine.metrics import mean_prediction_gap, mean_prediction_gap_scorer
-from fairmine.mi import Criterion
+from fairmine.mi import Criterion, MIAudit
 
 FAST = {"max_epochs": 5, "lr": 1e-2, "critic_steps": 2, "critic_warmup_steps": 5, "random_state": 0}
 
@@ -156,3 +156,11 @@ def test_grid_search_routes_the_attribute_to_fit_and_scorer(data):
     assert MIUnbiasedRegressor().get_metadata_routing().fit.requests["sensitive_features"]
     gaps = search.cv_results_["mean_test_gap"]
     assert np.isfinite(gaps).all() and (gaps < 0).all()
+
+
+def test_mi_audit_conditions_on_the_regressors_bins(data):
+    X, y, group = data
+    reg = MIUnbiasedRegressor(
+        criterion="equalized_odds", callbacks=[MIAudit(every=5, max_steps=50)], **FAST
+    ).fit(X, y, sensitive_features=group)
+    assert np.isfinite(reg.history_[-1]["audit_mi"])
