@@ -401,7 +401,8 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             pairs, read batch by batch so that data larger than memory can
             stream from disk.
         y : array-like of shape (n_samples,) or None
-            Class labels of any type, two classes or more. With a Dataset,
+            Class labels of any type, two classes or more (for
+            ``MIUnbiasedRegressor``: numbers). With a Dataset,
             None reads the dataset's ``targets`` attribute.
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns), \
                 default=None
