@@ -245,7 +245,7 @@ def main() -> None:
     if args.from_csv is not None:
         results = pd.read_csv(args.from_csv)
         stem = Path(str(args.from_csv).removesuffix("_runs.csv"))
-        report(results, list(make_models(quick=False)), stem, "")
+        report(results, list(make_models(quick=False)), stem, f" --from-csv {args.from_csv}")
         return
     torch.set_num_threads(1)
     runs = 1 if args.quick else args.runs
