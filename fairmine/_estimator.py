@@ -1,4 +1,4 @@
-"""``MIUnbiasedClassifier``: the scikit-learn face of fairmine."""
+"""``MIUnbiasedClassifier`` and ``MIUnbiasedRegressor``: the scikit-learn face of fairmine."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
     ClassNamePrefixFeaturesOutMixin,
+    RegressorMixin,
     TransformerMixin,
 )
+from sklearn.metrics import r2_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -47,15 +49,19 @@ from .exceptions import (
 )
 from .mi import CRITERIA, CRITIC_TYPES, PENALTIES, Criterion, DependencePenalty
 
-__all__ = ["MIUnbiasedClassifier"]
+__all__ = ["MIUnbiasedClassifier", "MIUnbiasedRegressor"]
+
+#: parameters of the classifier that a continuous target has no use for
+_CLASSIFIER_ONLY = ("pos_label", "class_weight")
+
+#: the regressor's task losses, on the standardised target (``loss``)
+_REGRESSION_LOSSES = {"squared_error": nn.MSELoss, "huber": nn.HuberLoss}
 
 #: estimator parameters that the skorch net takes under the same names
 _NET_PARAMS = ("optimizer", "lr", "max_epochs", "batch_size", "train_split", "verbose", "device")
 
 
-class MIUnbiasedClassifier(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClassifierMixin, BaseEstimator
-):
+class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Classifier whose representation carries little information about a sensitive attribute.
 
     A feature extractor ``g`` maps ``x`` to a representation ``z`` and a logit
@@ -92,7 +98,7 @@ class MIUnbiasedClassifier(
     pos_label : label or None, default=None
         The positive class of ``"equal_opportunity"``. None takes the greater
         of two classes (as fairlearn's metrics take 1); a multi-class ``y``
-        needs it. Ignored by the other criteria.
+        needs it. Ignored by the other criteria. Classifier only.
     penalty : str or fairmine.mi.DependencePenalty, default="donsker_varadhan"
         The dependence penalty that ``mi_weight`` weighs, by name or as an
         object carrying its own settings (searchable with nested names such
@@ -226,7 +232,7 @@ class MIUnbiasedClassifier(
         ``n_samples / (n_classes * count(label))``. They multiply
         ``sample_weight`` (scikit-learn's rule), so they weigh the task loss,
         the critic's bound and the MI penalty like sample weights. None weighs
-        the classes alike.
+        the classes alike. Classifier only.
     max_epochs : int, default=30
         Passes over the training data.
     lr : float, default=1e-3
@@ -439,7 +445,8 @@ class MIUnbiasedClassifier(
             pairs, read batch by batch so that data larger than memory can
             stream from disk.
         y : array-like of shape (n_samples,) or None
-            Class labels of any type, two classes or more. With a Dataset,
+            Class labels of any type, two classes or more (for
+            ``MIUnbiasedRegressor``: numbers). With a Dataset,
             None reads the dataset's ``targets`` attribute.
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns), \
                 default=None
@@ -510,11 +517,9 @@ class MIUnbiasedClassifier(
                     f"{type(self).__name__} requires y to be passed, but the target y is None."
                 )
             X = _writable(self._validate_X(X))
-        y_index = self._encode_target(y, n_samples=len(X))
+        y_index = self._encode_target(y, n_samples=len(X), sample_weight=sample_weight)
         c = self._encode_sensitive(sensitive_features, n_samples=len(y_index))
-        weight = _sample_weight(
-            sample_weight, self._class_weights(self.classes_[y_index]), len(y_index)
-        )
+        weight = _sample_weight(sample_weight, self._class_weights(y_index), len(y_index))
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         penalised = c is not None and self.mi_weight > 0
         net = self._build_net(penalised)
@@ -545,18 +550,9 @@ class MIUnbiasedClassifier(
                     f"{widths!r}."
                 )
 
-    def _class_weights(self, y: np.ndarray) -> np.ndarray | None:
-        """Return each row's ``class_weight`` (None when there are none)."""
-        if self.class_weight is None:
-            return None
-        with naming("class_weight", "must map classes of y to non-negative numbers"):
-            if isinstance(self.class_weight, dict):
-                values = np.asarray(list(self.class_weight.values()), dtype=np.float64)
-                if not np.all(np.isfinite(values) & (values >= 0)):
-                    raise ValueError(
-                        f"class_weight must hold non-negative numbers, got {self.class_weight}."
-                    )
-            return compute_sample_weight(self.class_weight, y)
+    def _class_weights(self, y_index: np.ndarray) -> np.ndarray | None:
+        """Return each row's class weight, or None: a regressor has none."""
+        return None
 
     def _warn_if_penalty_skipped(self) -> None:
         """Warn when the MI penalty acted on fewer than half of the encoder steps."""
@@ -607,29 +603,11 @@ class MIUnbiasedClassifier(
                 "or use mi_update='joint', whose clipping bounds the penalty's step."
             )
 
-    def _encode_target(self, y: Any, n_samples: int) -> np.ndarray:
-        with naming("y", "must be a 1-D array-like of class labels"):
-            y = _check_y(y, estimator=self)  # 1-D, finite (sklearn's own messages)
-            if len(y) != n_samples:
-                raise ValueError(
-                    f"y has {len(y)} samples but X has {n_samples}; they must describe the "
-                    "same samples."
-                )
-            check_classification_targets(y)
-            encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y must hold at least two classes to train a classifier, got one class "
-                f"only ({self.classes_[0]})."
-            )
-        return encoder.transform(y).astype(np.int64)
-
     def _encode_sensitive(self, sensitive_features: Any, n_samples: int) -> np.ndarray | None:
         if sensitive_features is None:
             warnings.warn(
                 "fit was called without sensitive_features: the mutual-information penalty "
-                "is off and MIUnbiasedClassifier trains as plain ERM.",
+                f"is off and {type(self).__name__} trains as plain ERM.",
                 NoSensitiveFeaturesWarning,
                 stacklevel=4,
             )
@@ -640,7 +618,7 @@ class MIUnbiasedClassifier(
                 f"sensitive_features has {c.shape[0]} rows but X has {n_samples} samples; "
                 "they must describe the same samples."
             )
-        consequence = "MIUnbiasedClassifier trains plain ERM, the model of mi_weight=0."
+        consequence = f"{type(self).__name__} trains plain ERM, the model of mi_weight=0."
         return None if warn_if_constant(c, "sensitive_features", consequence) else c
 
     def _validate_X(self, X: ArrayLike, *, reset: bool = True) -> np.ndarray:
@@ -664,24 +642,6 @@ class MIUnbiasedClassifier(
         for name in ("n_features_in_", "feature_names_in_"):
             self.__dict__.pop(name, None)
 
-    def _mi_criterion(self) -> Criterion:
-        """Return the criterion in class indices, checking ``pos_label`` against ``classes_``."""
-        positive = None
-        if self.criterion == "equal_opportunity":
-            if self.pos_label is None and len(self.classes_) > 2:
-                raise ValueError(
-                    f"criterion='equal_opportunity' with {len(self.classes_)} classes needs "
-                    f"pos_label, one of {self.classes_.tolist()}."
-                )
-            pos_label = self.classes_[-1] if self.pos_label is None else self.pos_label
-            if pos_label not in self.classes_:
-                raise ValueError(
-                    f"pos_label={self.pos_label!r} is not a class of y; the classes are "
-                    f"{self.classes_.tolist()}."
-                )
-            positive = int(np.flatnonzero(self.classes_ == pos_label)[0])
-        return Criterion(self.criterion, n_classes=len(self.classes_), positive=positive)
-
     def _check_criterion_rows(self, criterion: Criterion, y: np.ndarray) -> None:
         """Refuse an ``equal_opportunity`` fit whose positive class has fewer than two rows."""
         if criterion.positive is not None and np.sum(y == criterion.positive) < 2:
@@ -702,11 +662,129 @@ class MIUnbiasedClassifier(
             embedding_dim=self.embedding_dim,
             mi_criterion=self._mi_criterion(),
             mi=mi,
+            **self._task_net_params(),
             callbacks=copy.deepcopy(self.callbacks),
             iterator_train__shuffle=True,
             torch_load_kwargs={"weights_only": True},
             **{name: getattr(self, name) for name in _NET_PARAMS},
         )
+
+    def _warn_on_collapse(self) -> bool:
+        """Warn, and return True, when every unit of ``z`` is constant."""
+        if self.history_[-1].get("train_z_active", 1.0) == 0.0:
+            warnings.warn(
+                "every unit of the representation z is constant over the training batches "
+                "(representation collapse); predictions are a single class. Lower lr "
+                f"(now {self.lr!r}) or mi_weight (now {self.mi_weight!r}), or keep "
+                "clip_mi_gradient on.",
+                RepresentationCollapseWarning,
+                stacklevel=4,
+            )
+            return True
+        return False
+
+    def transform(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
+        """Return the learned representation ``z``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        **kwargs
+            None accepted; ``sensitive_features`` gets an error that says
+            the attribute is used by ``fit`` only.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, embedding_dim), dtype float32
+            The representation the MI penalty acted on.
+        """
+        _refuse_arguments("transform", kwargs)
+        return self._apply("encode", X)
+
+    def _apply(self, method: str, X: Any) -> np.ndarray:
+        """Validate ``X`` and run a module method over it in eval mode, batch by batch."""
+        check_is_fitted(self)
+        if not isinstance(X, Dataset):
+            X = _writable(self._validate_X(X, reset=False))
+        return self._run_module(method, X)
+
+    def _run_module(self, method: str, X: Any) -> np.ndarray:
+        """Run a module method over validated ``X`` in eval mode, batch by batch."""
+        net = self.net_
+        net.module_.eval()
+        fn = getattr(net.module_, method)
+        outputs = []
+        with torch.no_grad():
+            for batch in net.get_iterator(net.get_dataset(X), training=False):
+                x, _ = unpack_data(batch)
+                outputs.append(fn(to_device(x, net.device)).cpu())
+        return torch.cat(outputs).numpy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        try:
+            device = torch.device(self.device).type
+        except RuntimeError:  # not a device: fit refuses it, prediction uses the fitted net's
+            device = "cpu"
+        tags.non_deterministic = device != "cpu"
+        return tags
+
+
+class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
+    # the shared parameters are documented once, on the base that holds them
+    __doc__ = _MIUnbiasedBase.__doc__
+
+    def _task_net_params(self) -> dict[str, Any]:
+        """Return the engine's task settings: its defaults, cross-entropy over the classes."""
+        return {}
+
+    def _encode_target(self, y: Any, n_samples: int, sample_weight: Any = None) -> np.ndarray:
+        """Return ``y`` as class indices (``sample_weight`` does not change them)."""
+        with naming("y", "must be a 1-D array-like of class labels"):
+            y = _check_y(y, estimator=self)  # 1-D, finite (sklearn's own messages)
+            _check_length(y, n_samples)
+            check_classification_targets(y)
+            encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"y must hold at least two classes to train a classifier, got one class "
+                f"only ({self.classes_[0]})."
+            )
+        return encoder.transform(y).astype(np.int64)
+
+    def _class_weights(self, y_index: np.ndarray) -> np.ndarray | None:
+        """Return each row's ``class_weight`` (None when there are none)."""
+        if self.class_weight is None:
+            return None
+        with naming("class_weight", "must map classes of y to non-negative numbers"):
+            if isinstance(self.class_weight, dict):
+                values = np.asarray(list(self.class_weight.values()), dtype=np.float64)
+                if not np.all(np.isfinite(values) & (values >= 0)):
+                    raise ValueError(
+                        f"class_weight must hold non-negative numbers, got {self.class_weight}."
+                    )
+            return compute_sample_weight(self.class_weight, self.classes_[y_index])
+
+    def _mi_criterion(self) -> Criterion:
+        """Return the criterion in class indices, checking ``pos_label`` against ``classes_``."""
+        positive = None
+        if self.criterion == "equal_opportunity":
+            if self.pos_label is None and len(self.classes_) > 2:
+                raise ValueError(
+                    f"criterion='equal_opportunity' with {len(self.classes_)} classes needs "
+                    f"pos_label, one of {self.classes_.tolist()}."
+                )
+            pos_label = self.classes_[-1] if self.pos_label is None else self.pos_label
+            if pos_label not in self.classes_:
+                raise ValueError(
+                    f"pos_label={self.pos_label!r} is not a class of y; the classes are "
+                    f"{self.classes_.tolist()}."
+                )
+            positive = int(np.flatnonzero(self.classes_ == pos_label)[0])
+        return Criterion(self.criterion, n_classes=len(self.classes_), positive=positive)
 
     def _warn_if_degenerate(self, X: Any, y: np.ndarray, weight: np.ndarray | None) -> None:
         """Warn when the model does no better than a constant on its training data."""
@@ -729,20 +807,6 @@ class MIUnbiasedClassifier(
             DegenerateModelWarning,
             stacklevel=4,
         )
-
-    def _warn_on_collapse(self) -> bool:
-        """Warn, and return True, when every unit of ``z`` is constant."""
-        if self.history_[-1].get("train_z_active", 1.0) == 0.0:
-            warnings.warn(
-                "every unit of the representation z is constant over the training batches "
-                "(representation collapse); predictions are a single class. Lower lr "
-                f"(now {self.lr!r}) or mi_weight (now {self.mi_weight!r}), or keep "
-                "clip_mi_gradient on.",
-                RepresentationCollapseWarning,
-                stacklevel=4,
-            )
-            return True
-        return False
 
     # ------------------------------------------------------------- predicting
     def predict_proba(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
@@ -811,8 +875,194 @@ class MIUnbiasedClassifier(
         _refuse_arguments("score", kwargs)
         return super().score(X, y, sample_weight=sample_weight)
 
-    def transform(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
-        """Return the learned representation ``z``.
+
+class MIUnbiasedRegressor(RegressorMixin, _MIUnbiasedBase):
+    """Regressor whose representation carries little information about a sensitive attribute.
+
+    The method of :class:`MIUnbiasedClassifier` (Ragonesi et al.'s Algorithm
+    1) on a continuous target: the encoder ``g`` maps ``x`` to ``z``, a linear
+    head predicts ``y`` from ``z``, and training alternates critic updates
+    with encoder updates on ``regression loss + mi_weight * MI estimate``.
+    The engine, the critic and every parameter below other than ``loss`` and
+    ``n_bins`` are the classifier's, with the same meaning and defaults (see
+    :class:`MIUnbiasedClassifier`); ``pos_label`` does not exist here.
+
+    The target is standardised inside ``fit`` (``target_mean_``,
+    ``target_scale_``): the network learns ``(y - mean) / std``, so that
+    ``lr`` and the Huber threshold do not depend on the target's units, and
+    ``predict`` returns values in the units of ``y``.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "huber"}, default="squared_error"
+        The task loss, on the standardised target: the mean squared error,
+        or the Huber loss with threshold 1 (one standard deviation of ``y``),
+        which grows linearly beyond it and so weighs outliers less.
+    criterion : {"demographic_parity", "equalized_odds"}, default="demographic_parity"
+        Which information about the attribute is removed.
+        ``"demographic_parity"``: ``I(Z; C)``, so that the distribution of
+        the prediction does not depend on the group (statistical parity for
+        regression; audit it with :func:`fairmine.metrics.mean_prediction_gap`
+        and :func:`fairmine.metrics.prediction_ks_distance`).
+        ``"equalized_odds"``: ``I(Z; C | Y)`` with ``y`` cut into ``n_bins``
+        quantile bins of the training target: among rows of similar ``y``
+        the representation, hence the prediction and its error, should not
+        depend on the group (separation; audit it with
+        :func:`fairmine.metrics.group_mae_gap`). ``"equal_opportunity"`` needs
+        a positive class and is refused.
+    n_bins : int, default=4
+        Quantile bins of ``y`` that ``"equalized_odds"`` conditions on (fewer
+        when the target has ties at the quantiles; see
+        ``target_bin_edges_``). Ignored by ``"demographic_parity"``.
+    mi_weight, critic_steps, critic_lr, critic_optimizer, critic_type, \
+critic_hidden, critic_warmup_steps, critic_sampling, critic_bank_size, \
+critic_batch_size, embedding_dim, hidden_units, backbone, mi_update, \
+clip_mi_gradient, bias_correction, bias_correction_rate, \
+sensitive_encoding, max_epochs, lr, batch_size, optimizer, device, \
+callbacks, train_split, verbose, random_state
+        As in :class:`MIUnbiasedClassifier`. With a ``train_split``,
+        ``history_`` records ``valid_task_loss`` (no ``valid_acc``).
+
+    Attributes
+    ----------
+    target_mean_ : float
+        Mean of the training target.
+    target_scale_ : float
+        Its standard deviation (1 for a constant target).
+    target_bin_edges_ : ndarray
+        Inner edges of the quantile bins of the standardised target that
+        ``"equalized_odds"`` conditions on.
+    n_features_in_, feature_names_in_, critic_steps_, critic_bank_size_, \
+net_, history_
+        As in :class:`MIUnbiasedClassifier`.
+
+    See Also
+    --------
+    MIUnbiasedClassifier : the same method for class labels.
+    fairmine.metrics.mean_prediction_gap : group gap in mean prediction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairmine import MIUnbiasedRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> group = rng.randint(0, 2, 200)
+    >>> X = np.c_[rng.normal(size=(200, 3)), group + rng.normal(scale=0.1, size=200)]
+    >>> y = 10 * X[:, 0] + 50
+    >>> reg = MIUnbiasedRegressor(max_epochs=20, lr=1e-2, random_state=0)
+    >>> reg.fit(X, y, sensitive_features=group).predict(X[:3]).shape
+    (3,)
+    >>> bool(reg.score(X, y) > 0.8)
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **{
+            name: rule
+            for name, rule in _MIUnbiasedBase._parameter_constraints.items()
+            if name not in _CLASSIFIER_ONLY
+        },
+        "loss": [StrOptions(set(_REGRESSION_LOSSES))],
+        "n_bins": [Interval(Integral, 2, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        loss: str = "squared_error",
+        n_bins: int = 4,
+        mi_weight: float = 1.0,
+        criterion: str = "demographic_parity",
+        penalty: str | DependencePenalty = "donsker_varadhan",
+        critic_steps: int | str = "auto",
+        critic_lr: float | str = "auto",
+        critic_optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        critic_type: str = "concat",
+        critic_hidden: Sequence[int] = (64, 64),
+        critic_warmup_steps: int = 100,
+        critic_sampling: str = "bank",
+        critic_bank_size: int | str = "auto",
+        critic_batch_size: int | None = None,
+        embedding_dim: int = 8,
+        hidden_units: Sequence[int] = (64,),
+        backbone: nn.Module | None = None,
+        mi_update: str = "joint",
+        clip_mi_gradient: str | None = "per_tensor",
+        bias_correction: bool = True,
+        bias_correction_rate: float = 0.01,
+        sensitive_encoding: str = "auto",
+        max_epochs: int = 30,
+        lr: float = 1e-3,
+        batch_size: int = 64,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        device: str | torch.device = "cpu",
+        callbacks: list | None = None,
+        train_split: Callable | None = None,
+        verbose: int = 0,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        # scikit-learn reads the parameters from this signature; each is stored as it is
+        for name, value in list(locals().items()):
+            if name != "self":
+                setattr(self, name, value)
+
+    def _task_net_params(self) -> dict[str, Any]:
+        """Return the engine's task settings: one output and the regression loss."""
+        return {"criterion": _REGRESSION_LOSSES[self.loss], "n_outputs": 1}
+
+    def _encode_target(self, y: Any, n_samples: int, sample_weight: Any = None) -> np.ndarray:
+        """Standardise ``y`` into a float32 column; keep its mean, scale and quantile bins.
+
+        The statistics are weighted by ``sample_weight``, so that a weight
+        stands for repeated rows.
+        """
+        with naming("y", "must be a 1-D array-like of numbers"):
+            y = _check_y(y, y_numeric=True, estimator=self).astype(np.float64)
+            _check_length(y, n_samples)
+        weight = _sample_weight(sample_weight, None, n_samples)
+        self.target_mean_ = float(np.average(y, weights=weight))
+        scale = float(np.sqrt(np.average((y - self.target_mean_) ** 2, weights=weight)))
+        self.target_scale_ = scale if scale > 0 else 1.0
+        standard = (y - self.target_mean_) / self.target_scale_
+        # weighted quantiles (numpy's "inverted_cdf"): the smallest y whose cumulative weight
+        # reaches each fraction
+        order = np.argsort(standard, kind="stable")
+        cumulative = np.cumsum(np.ones(n_samples) if weight is None else weight[order])
+        fractions = np.linspace(0, 1, self.n_bins + 1)[1:-1] * cumulative[-1]
+        self.target_bin_edges_ = np.unique(standard[order][np.searchsorted(cumulative, fractions)])
+        return standard.astype(np.float32).reshape(-1, 1)
+
+    def _mi_criterion(self) -> Criterion:
+        """Return the criterion, with ``y``'s quantile bins as the groups of the conditional one."""
+        if self.criterion == "equal_opportunity":
+            raise ValueError(
+                "criterion='equal_opportunity' conditions on a positive class, which a "
+                "continuous target does not have. MIUnbiasedRegressor takes "
+                "'demographic_parity' (I(Z; C)) or 'equalized_odds' (I(Z; C | Y), with y in "
+                "n_bins quantile bins)."
+            )
+        if self.criterion == "demographic_parity":
+            return Criterion(self.criterion)
+        edges = tuple(float(edge) for edge in self.target_bin_edges_)
+        return Criterion(self.criterion, n_classes=len(edges) + 1, edges=edges)
+
+    def _warn_if_degenerate(self, X: Any, y: np.ndarray, weight: np.ndarray | None) -> None:
+        """Warn when the model does no better than the mean on its training data."""
+        predicted = self._run_module("forward", X)[:, 0]
+        r2 = r2_score(y[:, 0], predicted, sample_weight=weight)
+        if r2 > 0:
+            return
+        warnings.warn(
+            f"the fitted model is no better than predicting the mean on its training data "
+            f"(training R^2 {r2:.3f}). Lower mi_weight (now {self.mi_weight!r}), use the "
+            f"criterion of the metric you audit (now {self.criterion!r}), or train longer "
+            f"(max_epochs={self.max_epochs!r}, lr={self.lr!r}).",
+            DegenerateModelWarning,
+            stacklevel=4,
+        )
+
+    def predict(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
+        """Predicted targets, in the units of ``y``, from ``X`` alone.
 
         Parameters
         ----------
@@ -824,53 +1074,58 @@ class MIUnbiasedClassifier(
 
         Returns
         -------
-        ndarray of shape (n_samples, embedding_dim), dtype float32
-            The representation the MI penalty acted on.
+        ndarray of shape (n_samples,), dtype float64
+            The head's output, mapped back from the standardised target.
         """
-        _refuse_arguments("transform", kwargs)
-        return self._apply("encode", X)
+        _refuse_arguments("predict", kwargs)
+        standard = self._apply("forward", X)[:, 0].astype(np.float64)
+        return standard * self.target_scale_ + self.target_mean_
 
-    def _apply(self, method: str, X: Any) -> np.ndarray:
-        """Validate ``X`` and run a module method over it in eval mode, batch by batch."""
-        check_is_fitted(self)
-        if not isinstance(X, Dataset):
-            X = _writable(self._validate_X(X, reset=False))
-        return self._run_module(method, X)
+    def score(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, **kwargs: Any
+    ) -> float:
+        """Coefficient of determination R^2 on ``X`` and ``y``, from ``X`` alone.
 
-    def _run_module(self, method: str, X: Any) -> np.ndarray:
-        """Run a module method over validated ``X`` in eval mode, batch by batch."""
-        net = self.net_
-        net.module_.eval()
-        fn = getattr(net.module_, method)
-        outputs = []
-        with torch.no_grad():
-            for batch in net.get_iterator(net.get_dataset(X), training=False):
-                x, _ = unpack_data(batch)
-                outputs.append(fn(to_device(x, net.device)).cpu())
-        return torch.cat(outputs).numpy()
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Sample weights.
+        **kwargs
+            None accepted; ``sensitive_features`` gets an error that says
+            the attribute is used by ``fit`` only (score fairness with
+            :mod:`fairmine.metrics`).
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        try:
-            device = torch.device(self.device).type
-        except RuntimeError:  # not a device: fit refuses it, prediction uses the fitted net's
-            device = "cpu"
-        tags.non_deterministic = device != "cpu"
-        return tags
+        Returns
+        -------
+        float
+            R^2 of ``predict(X)``.
+        """
+        _refuse_arguments("score", kwargs)
+        return super().score(X, y, sample_weight=sample_weight)
 
 
 def _refuse_arguments(method: str, kwargs: dict[str, Any]) -> None:
     """Refuse keyword arguments of a prediction method, explaining ``sensitive_features``."""
     if "sensitive_features" in kwargs:
         raise TypeError(
-            f"{method}() does not take sensitive_features: MIUnbiasedClassifier uses the "
+            f"{method}() does not take sensitive_features: fairmine's estimators use the "
             f"attribute at fit time only, and {method} reads X alone. Drop the argument; "
             "to measure fairness, pass it to a metric (fairmine.metrics, fairlearn's "
             "MetricFrame) instead."
         )
     if kwargs:
         raise TypeError(f"{method}() got unexpected keyword arguments {sorted(kwargs)}.")
+
+
+def _check_length(y: np.ndarray, n_samples: int) -> None:
+    if len(y) != n_samples:
+        raise ValueError(
+            f"y has {len(y)} samples but X has {n_samples}; they must describe the same samples."
+        )
 
 
 def _dataset_attribute(dataset: Dataset, attribute: str, argument: str) -> Any:

@@ -176,6 +176,13 @@ class MINet(NeuralNet):
     mi : MISettings or None
         The penalty and how its gradient reaches the encoder; None trains
         plain ERM, with no penalty at all.
+    criterion : type of nn.Module, default=nn.CrossEntropyLoss
+        The task loss (skorch's ``criterion``, taking ``criterion__*``
+        parameters); it must accept ``reduction="none"``.
+    n_outputs : int or None, default=None
+        Outputs of the head; None gives one logit per class of ``y``
+        (``y`` then holds class indices and the validation accuracy is
+        recorded).
     **kwargs
         Passed to ``skorch.NeuralNet``.
     """
@@ -189,6 +196,8 @@ class MINet(NeuralNet):
         embedding_dim: int,
         mi_criterion: Criterion,
         mi: MISettings | None,
+        criterion: type[nn.Module] = nn.CrossEntropyLoss,
+        n_outputs: int | None = None,
         **kwargs: Any,
     ) -> None:
         # set before skorch's __init__, which would start tracking the torch backbone
@@ -197,7 +206,8 @@ class MINet(NeuralNet):
         self.embedding_dim = embedding_dim
         self.mi_criterion = mi_criterion
         self.mi = mi
-        super().__init__(module, criterion=nn.CrossEntropyLoss, **kwargs)
+        self.n_outputs = n_outputs
+        super().__init__(module, criterion=criterion, **kwargs)
 
     # ---------------------------------------------------------------- fitting
     def fit(
@@ -215,8 +225,9 @@ class MINet(NeuralNet):
         ----------
         X : ndarray or torch Dataset
             Inputs; a Dataset yields ``(input, target)`` pairs.
-        y : ndarray of int64
-            Class indices ``0 .. n_classes - 1`` of every row.
+        y : ndarray
+            Class indices ``0 .. n_classes - 1`` of every row (int64), or the
+            targets of the ``n_outputs`` outputs (float32).
         c : ndarray of shape (n_samples, d_c) or None, default=None
             The encoded attribute; needed when ``mi`` is set.
         sample_weight : ndarray of shape (n_samples,) or None, default=None
@@ -262,7 +273,7 @@ class MINet(NeuralNet):
             backbone: nn.Module = MLP(data.sample.shape[1], tuple(self.hidden_units))
         else:
             backbone = copy.deepcopy(self.backbone)
-        n_classes = int(data.y.max()) + 1
+        n_classes = int(data.y.max()) + 1 if self.n_outputs is None else self.n_outputs
         self.module_ = self.module(
             backbone, _output_size(backbone, data.sample), self.embedding_dim, n_classes
         )
@@ -423,8 +434,9 @@ class MINet(NeuralNet):
             z = self.module_.encode(x)
             logits = self.module_.head(z)
             loss = task_loss = self._task_loss(logits, y, weight)
-            acc = (logits.argmax(1) == y).float().mean()
-            self._valid_stats.add(len(y), task_loss=task_loss, acc=acc)
+            self._valid_stats.add(len(y), task_loss=task_loss)
+            if self.n_outputs is None:
+                self._valid_stats.add(len(y), acc=(logits.argmax(1) == y).float().mean())
             rows = None if self.mi is None else self.mi_criterion.select(z, c, y, weight)
             if rows is not None and enough_rows(rows[0], rows[3]):
                 mi, _ = self._penalty(rows, stats=self._valid_stats)
@@ -449,10 +461,11 @@ class MINet(NeuralNet):
         self.optimizer_.step()
 
     def _task_loss(self, logits: Tensor, y: Tensor, weight: Tensor | None) -> Tensor:
-        """Cross-entropy, the weighted mean over the rows when there are weights."""
+        """Return the task loss, the weighted mean over the rows when there are weights."""
         if weight is None:
             return self.criterion_(logits, y)
-        return weighted_mean(nn.functional.cross_entropy(logits, y, reduction="none"), weight)
+        per_row = self.criterion(**{**self.get_params_for("criterion"), "reduction": "none"})
+        return weighted_mean(per_row(logits, y).reshape(len(y), -1).mean(1), weight)
 
     # ----------------------------------------------------------------- helpers
     def _encoder_flops(self) -> float:
@@ -500,10 +513,12 @@ class MINet(NeuralNet):
         row = self.history[-1]
         values = {k: v for k, v in row.items() if isinstance(v, float) and k != "dur"}
         bad = sorted(k for k, v in values.items() if not np.isfinite(v))
+        # a regression loss is not in nats: only its non-finite values count
+        in_nats = ("task_loss", "_mi") if self.n_outputs is None else ("_mi",)
         huge = sorted(
             k
             for k, v in values.items()
-            if k.endswith(("task_loss", "_mi")) and np.isfinite(v) and abs(v) > DIVERGED_NATS
+            if k.endswith(in_nats) and np.isfinite(v) and abs(v) > DIVERGED_NATS
         )
         if not bad and not huge:
             return

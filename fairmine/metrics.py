@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ from fairlearn.metrics import (
     equal_opportunity_difference,
     equalized_odds_difference,
 )
+from scipy.stats import ks_2samp
 from sklearn.metrics._scorer import _cached_call, _Scorer
 from sklearn.utils import check_consistent_length
 
@@ -54,8 +56,16 @@ __all__ = [
     "disparity_noise_floor",
     "equal_opportunity_scorer",
     "equalized_odds_scorer",
+    "group_mae_gap",
+    "group_mae_gap_scorer",
     "make_fairness_scorer",
     "make_mi_scorer",
+    "mean_prediction_gap",
+    "mean_prediction_gap_scorer",
+    "prediction_ks_distance",
+    "prediction_ks_scorer",
+    "worst_group_mae",
+    "worst_group_mae_scorer",
 ]
 
 _ROUTING_HINT = (
@@ -322,3 +332,154 @@ def _largest_rate_gap(selected: np.ndarray, groups: np.ndarray) -> np.ndarray:
         return np.zeros(len(selected))
     rates = np.stack([selected[:, groups == name].mean(axis=1) for name in names])
     return rates.max(axis=0) - rates.min(axis=0)
+
+
+# ------------------------------------------------------------------ regression
+def _groups_of(y_pred: Any, sensitive_features: Any) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Return the predictions and the row indices of each group, checking their lengths."""
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    groups = np.asarray(sensitive_features).ravel()
+    check_consistent_length(y_pred, groups)
+    rows = [np.flatnonzero(groups == name) for name in np.unique(groups)]
+    if len(rows) < 2:
+        raise ValueError(
+            f"sensitive_features must hold at least two groups to compare, got {len(rows)}."
+        )
+    return y_pred, rows
+
+
+def mean_prediction_gap(y_true: Any, y_pred: Any, *, sensitive_features: Any) -> float:
+    """Return the largest difference between two groups' mean predictions.
+
+    Statistical parity for regression, first moment: 0 when every group
+    receives the same prediction on average.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True targets (unused; kept for the scorer signature).
+    y_pred : array-like of shape (n_samples,)
+        Predicted targets.
+    sensitive_features : array-like of shape (n_samples,)
+        The group of each row (two groups or more).
+
+    Returns
+    -------
+    float
+        ``max_g mean(y_pred | g) - min_g mean(y_pred | g)``.
+
+    Examples
+    --------
+    >>> from fairmine.metrics import mean_prediction_gap
+    >>> mean_prediction_gap(None, [1.0, 3.0, 4.0, 6.0], sensitive_features=[0, 0, 1, 1])
+    3.0
+    """
+    y_pred, rows = _groups_of(y_pred, sensitive_features)
+    means = [y_pred[index].mean() for index in rows]
+    return float(max(means) - min(means))
+
+
+def prediction_ks_distance(y_true: Any, y_pred: Any, *, sensitive_features: Any) -> float:
+    """Return the largest Kolmogorov-Smirnov distance between two groups' predictions.
+
+    Statistical parity for regression, whole distribution: the largest gap
+    between the empirical distribution functions of the groups' predictions
+    (:func:`scipy.stats.ks_2samp`'s statistic), the largest over pairs of
+    groups when there are more than two. 0 when the distributions are equal,
+    1 when they do not overlap.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True targets (unused; kept for the scorer signature).
+    y_pred : array-like of shape (n_samples,)
+        Predicted targets.
+    sensitive_features : array-like of shape (n_samples,)
+        The group of each row (two groups or more).
+
+    Returns
+    -------
+    float
+        The largest pairwise KS statistic, in [0, 1].
+
+    Examples
+    --------
+    >>> from fairmine.metrics import prediction_ks_distance
+    >>> prediction_ks_distance(None, [1, 2, 3, 4, 2, 3, 4, 5], sensitive_features=[0] * 4 + [1] * 4)
+    0.25
+    """
+    y_pred, rows = _groups_of(y_pred, sensitive_features)
+    return float(
+        max(
+            ks_2samp(y_pred[first], y_pred[second]).statistic
+            for first, second in combinations(rows, 2)
+        )
+    )
+
+
+def _group_mae(y_true: Any, y_pred: Any, sensitive_features: Any) -> list[float]:
+    """Return each group's mean absolute error."""
+    y_pred, rows = _groups_of(y_pred, sensitive_features)
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    check_consistent_length(y_true, y_pred)
+    return [float(np.abs(y_true[index] - y_pred[index]).mean()) for index in rows]
+
+
+def group_mae_gap(y_true: Any, y_pred: Any, *, sensitive_features: Any) -> float:
+    """Return the largest difference between two groups' mean absolute errors.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted targets.
+    sensitive_features : array-like of shape (n_samples,)
+        The group of each row (two groups or more).
+
+    Returns
+    -------
+    float
+        ``max_g MAE_g - min_g MAE_g``: 0 when every group's errors are as
+        large on average.
+
+    Examples
+    --------
+    >>> from fairmine.metrics import group_mae_gap
+    >>> group_mae_gap([0, 0, 0, 0], [1, -1, 3, 3], sensitive_features=[0, 0, 1, 1])
+    2.0
+    """
+    maes = _group_mae(y_true, y_pred, sensitive_features)
+    return max(maes) - min(maes)
+
+
+def worst_group_mae(y_true: Any, y_pred: Any, *, sensitive_features: Any) -> float:
+    """Return the largest group mean absolute error (the bounded-group-loss view).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted targets.
+    sensitive_features : array-like of shape (n_samples,)
+        The group of each row (two groups or more).
+
+    Returns
+    -------
+    float
+        ``max_g MAE_g``.
+
+    Examples
+    --------
+    >>> from fairmine.metrics import worst_group_mae
+    >>> worst_group_mae([0, 0, 0, 0], [1, -1, 3, 3], sensitive_features=[0, 0, 1, 1])
+    3.0
+    """
+    return max(_group_mae(y_true, y_pred, sensitive_features))
+
+
+#: ``-mean_prediction_gap``: gap in mean prediction between groups.
+mean_prediction_gap_scorer = make_fairness_scorer(mean_prediction_gap)
+#: ``-prediction_ks_distance``: KS distance between the groups' predictions.
+prediction_ks_scorer = make_fairness_scorer(prediction_ks_distance)
+#: ``-group_mae_gap``: gap in mean absolute error between groups.
+group_mae_gap_scorer = make_fairness_scorer(group_mae_gap)
+#: ``-worst_group_mae``: the worst group's mean absolute error.
+worst_group_mae_scorer = make_fairness_scorer(worst_group_mae)

@@ -2,6 +2,7 @@
 
 from ._adult import load_adult
 from ._colored_mnist import DEFAULT_PALETTE, make_colored_mnist
+from ._communities import load_communities
 from ._german import load_german
 from ._imdb import IMDB_AGE_BINS, IMDBFaces, load_imdb_faces
 
@@ -10,6 +11,7 @@ __all__ = [
     "IMDB_AGE_BINS",
     "IMDBFaces",
     "load_adult",
+    "load_communities",
     "load_german",
     "load_imdb_faces",
     "make_colored_mnist",
