@@ -33,6 +33,7 @@ from skorch.utils import to_device
 from torch import nn
 from torch.utils.data import Dataset
 
+from ._bias_weights import independence_weights
 from ._degenerate import check_constant
 from ._devices import check_device, cuda_devices
 from ._net import MINet, MISettings
@@ -201,6 +202,23 @@ class MIUnbiasedClassifier(
         24-bit colour code) is used as it is; otherwise every floating-point
         column is standardised and every boolean, integer, string or category
         column is one-hot encoded. The other values force one treatment.
+    bias_reweighting : {"auto"} or None, default=None
+        For dataset bias, where the attribute predicts the label in the
+        training data (colour-biased images): ``"auto"`` multiplies
+        ``sample_weight`` by ``p(y) / p(y | c)`` (the attribute ``c`` as
+        encoded for the critic), under which the weighted training data has
+        the attribute independent of the label. There a representation that
+        predicts ``y`` without the attribute carries none of it, so the MI
+        penalty removes the shortcut instead of the task (unweighted, any
+        ``z`` that predicts ``y`` must carry about ``I(Y; C)`` of the
+        attribute). ``p(y | c)`` is counted exactly for an attribute with at
+        most 32 distinct encoded values and otherwise estimated by a 5-fold
+        cross-fitted logistic regression of ``y`` on ``c``; the ratio is
+        capped at 50 and the weights rescaled to the mean of ``sample_weight``
+        (1 without it). It also applies with ``mi_weight=0`` (plain
+        reweighting). None: no reweighting.
+        Leave it off when the label's dependence on the attribute is
+        legitimate or when demographic parity is not the goal.
     max_epochs : int, default=30
         Passes over the training data.
     lr : float, default=1e-3
@@ -301,6 +319,7 @@ class MIUnbiasedClassifier(
         "bias_correction": ["boolean"],
         "bias_correction_rate": [Interval(Real, 0, 1, closed="right")],
         "sensitive_encoding": [StrOptions(set(SENSITIVE_ENCODINGS))],
+        "bias_reweighting": [StrOptions({"auto"}), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -335,6 +354,7 @@ class MIUnbiasedClassifier(
         bias_correction: bool = True,
         bias_correction_rate: float = 0.01,
         sensitive_encoding: str = "auto",
+        bias_reweighting: str | None = None,
         max_epochs: int = 30,
         lr: float = 1e-3,
         batch_size: int = 64,
@@ -365,6 +385,7 @@ class MIUnbiasedClassifier(
         self.bias_correction = bias_correction
         self.bias_correction_rate = bias_correction_rate
         self.sensitive_encoding = sensitive_encoding
+        self.bias_reweighting = bias_reweighting
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -438,6 +459,8 @@ class MIUnbiasedClassifier(
         y_index = self._encode_target(y, n_samples=len(X))
         c = self._encode_sensitive(sensitive_features, n_samples=len(y_index))
         weight = _sample_weight(sample_weight, len(y_index))
+        if self.bias_reweighting is not None and c is not None:
+            weight = independence_weights(y_index, c, weight)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         penalised = c is not None and self.mi_weight > 0
         net = self._build_net(penalised)

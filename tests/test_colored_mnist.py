@@ -269,3 +269,32 @@ def test_missing_or_unknown_source(tmp_path):
     other.write_text("1,2,3")
     with pytest.raises(ValueError, match=r"folder of MNIST IDX files or an \.npz file"):
         make_colored_mnist(0.02, source=other)
+
+
+def test_colour_of_each_digit_is_exposed(small):
+    for X, colour in ((small.X_train, small.colour_train), (small.X_test, small.colour_test)):
+        assert colour.shape == (len(X), 3) and colour.dtype == np.float32
+        # the stroke's brightest pixel is the colour times the digit's peak grey value
+        peak = X.max(axis=(1, 2, 3)) / colour.max(axis=1)
+        np.testing.assert_allclose(_max_colour(X), colour * peak[:, None], atol=1e-5)
+
+
+@pytest.mark.parametrize("colours", ["random", "grey"])
+def test_reference_training_colours_keep_the_digits_and_the_test_set(small, colours):
+    other = make_colored_mnist(0.02, random_state=0, train_colours=colours, **SMALL)
+    np.testing.assert_array_equal(other.X_test, small.X_test)
+    np.testing.assert_array_equal(other.y_train, small.y_train)
+    # the same strokes, painted differently
+    np.testing.assert_array_equal(other.X_train.max(axis=1) > 0, small.X_train.max(axis=1) > 0)
+    if colours == "grey":
+        np.testing.assert_array_equal(other.colour_train, np.ones((400, 3), np.float32))
+        assert np.array_equal(other.X_train[:, 0], other.X_train[:, 1])
+    else:
+        hits = _nearest_palette(other.X_train, other.palette) == other.y_train
+        assert hits.mean() < 0.2  # colour no longer predicts the label
+        assert set(_nearest_palette(other.X_train, other.palette)) == set(range(10))
+
+
+def test_unknown_training_colours():
+    with pytest.raises(ValueError, match="train_colours must be one of"):
+        make_colored_mnist(0.02, train_colours="sepia", **SMALL)
