@@ -161,6 +161,8 @@ def main() -> None:
                     progress=lambda line: print(line, flush=True),
                 )
             )
+            out.parent.mkdir(parents=True, exist_ok=True)
+            pd.concat(runs, ignore_index=True).to_csv(out.with_suffix(".csv"), index=False)
     runs = pd.concat(runs, ignore_index=True)
     all_variances = sorted(runs["variance"].round(6).unique())
     table = format_table(summarise(runs), all_variances)
@@ -173,7 +175,6 @@ def main() -> None:
         f"(nats)\n{table}\n"
     )
     print(text)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".txt").write_text(text, encoding="utf-8")
     runs.to_csv(out.with_suffix(".csv"), index=False)
 
