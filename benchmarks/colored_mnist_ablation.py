@@ -126,8 +126,7 @@ class UnbiasedAccuracy(Callback):
 
 
 def accuracy_curve(name: str, epochs: int, seeds: int, variances: list[float]) -> pd.DataFrame:
-    """Unbiased test accuracy after each epoch of one setting's fits (one thread, in turn)."""
-    torch.set_num_threads(1)
+    """Unbiased test accuracy after each epoch of one setting's fits, in turn."""
     params = dict(SETTINGS[name])
     colours = params.pop("train_colours", "biased")
     attribute = "colour" if params.pop("attribute", "code") == "rgb" else "bias"
@@ -211,6 +210,7 @@ def main() -> None:
     parser.add_argument("--curve", choices=list(SETTINGS), help="accuracy after every epoch")
     parser.add_argument("--curve-epochs", type=int, default=32)
     args = parser.parse_args()
+    torch.set_num_threads(1)  # fits in this process (--jobs 1) too; loky workers already have 1
     start = time.perf_counter()
     out = Path(args.out)
     if args.curve:
