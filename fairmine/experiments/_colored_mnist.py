@@ -74,10 +74,11 @@ class ProtocolModel(NamedTuple):
 #: fit 2 CPU cores (Adam 1e-3 instead of 1e-4, 8 epochs instead of ~500), the estimator's critic
 #: defaults (K = 40 updates on a bank of the current batch instead of 40 fresh batches), the
 #: joint update (at lr 1e-3 the reference code's separate Adam step on the MI gradient wrecked
-#: one of three training runs) and ``bias_reweighting="auto"``: the colour is a shortcut for the
-#: digit in the training data, and the weights make it independent of the label, so that the
-#: MI penalty removes the colour without the digit. Measured against the levers it was chosen
-#: from by ``benchmarks/colored_mnist_ablation.py`` (``benchmarks/results/``).
+#: one of three training runs) and ``bias_reweighting="auto"`` (the colour is a shortcut for the
+#: digit in the training data). Chosen by ``benchmarks/colored_mnist_ablation.py``: the critic
+#: defaults raised unbiased accuracy over K = 10 on a bank of 1024 rows, and the weights lowered
+#: the colour a fresh critic finds in z (1.87 / 1.52 against 2.06 / 1.87 nats at variances .020 /
+#: .030, seeds 0 and 1) at the same accuracy within the seeds' spread.
 COLORED_MNIST_EPOCHS = 8
 COLORED_MNIST_MI_WEIGHT = 1.0
 COLORED_MNIST_OVERRIDES: dict[str, Any] = {
