@@ -77,8 +77,8 @@ class ProtocolModel(NamedTuple):
 #: one of three training runs) and ``bias_reweighting="auto"`` (the colour is a shortcut for the
 #: digit in the training data). Chosen by ``benchmarks/colored_mnist_ablation.py``: the critic
 #: defaults raised unbiased accuracy over K = 10 on a bank of 1024 rows, and the weights lowered
-#: the colour a fresh critic finds in z (1.87 / 1.52 against 2.06 / 1.87 nats at variances .020 /
-#: .030, seeds 0 and 1) at the same accuracy within the seeds' spread.
+#: the colour a fresh critic finds in z (1.83 / 1.45 against 1.98 / 1.82 nats at variances .020 /
+#: .030, seeds 0-2) at the same accuracy within the seeds' spread.
 COLORED_MNIST_EPOCHS = 8
 COLORED_MNIST_MI_WEIGHT = 1.0
 COLORED_MNIST_OVERRIDES: dict[str, Any] = {
