@@ -36,6 +36,7 @@ from skorch.utils import to_device
 from torch import nn
 from torch.utils.data import Dataset
 
+from ._bias_weights import independence_weights
 from ._degenerate import check_constant
 from ._devices import check_device, cuda_devices
 from ._net import MINet, MISettings
@@ -52,7 +53,7 @@ from .mi import CRITERIA, CRITIC_TYPES, PENALTIES, Criterion, DependencePenalty
 __all__ = ["MIUnbiasedClassifier", "MIUnbiasedRegressor"]
 
 #: parameters of the classifier that a continuous target has no use for
-_CLASSIFIER_ONLY = ("pos_label", "class_weight")
+_CLASSIFIER_ONLY = ("pos_label", "class_weight", "bias_reweighting")
 
 #: the regressor's task losses, on the standardised target (``loss``)
 _REGRESSION_LOSSES = {"squared_error": nn.MSELoss, "huber": nn.HuberLoss}
@@ -233,6 +234,23 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``sample_weight`` (scikit-learn's rule), so they weigh the task loss,
         the critic's bound and the MI penalty like sample weights. None weighs
         the classes alike. Classifier only.
+    bias_reweighting : {"auto"} or None, default=None
+        For dataset bias, where the attribute predicts the label in the
+        training data (colour-biased images): ``"auto"`` multiplies
+        ``sample_weight`` by ``p(y) / p(y | c)`` (the attribute ``c`` as
+        encoded for the critic), under which the weighted training data has
+        the attribute independent of the label. There a representation that
+        predicts ``y`` without the attribute carries none of it, so the MI
+        penalty removes the shortcut instead of the task (unweighted, any
+        ``z`` that predicts ``y`` must carry about ``I(Y; C)`` of the
+        attribute). ``p(y | c)`` is counted exactly for an attribute with at
+        most 32 distinct encoded values and otherwise estimated by a 5-fold
+        cross-fitted logistic regression of ``y`` on ``c``; the ratio is
+        capped at 50 and the weights rescaled to the mean of ``sample_weight``
+        (1 without it). It also applies with ``mi_weight=0`` (plain
+        reweighting). None: no reweighting.
+        Leave it off when the label's dependence on the attribute is
+        legitimate or when demographic parity is not the goal. Classifier only.
     max_epochs : int, default=30
         Passes over the training data.
     lr : float, default=1e-3
@@ -347,6 +365,7 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "bias_correction_rate": [Interval(Real, 0, 1, closed="right")],
         "sensitive_encoding": [StrOptions(set(SENSITIVE_ENCODINGS))],
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "bias_reweighting": [StrOptions({"auto"}), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -383,6 +402,7 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         bias_correction_rate: float = 0.01,
         sensitive_encoding: str = "auto",
         class_weight: dict | str | None = None,
+        bias_reweighting: str | None = None,
         max_epochs: int = 30,
         lr: float = 1e-3,
         batch_size: int = 64,
@@ -415,6 +435,7 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.bias_correction_rate = bias_correction_rate
         self.sensitive_encoding = sensitive_encoding
         self.class_weight = class_weight
+        self.bias_reweighting = bias_reweighting
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
@@ -519,7 +540,7 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             X = _writable(self._validate_X(X))
         y_index = self._encode_target(y, n_samples=len(X), sample_weight=sample_weight)
         c = self._encode_sensitive(sensitive_features, n_samples=len(y_index))
-        weight = _sample_weight(sample_weight, self._class_weights(y_index), len(y_index))
+        weight = self._row_weights(sample_weight, y_index, c)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         penalised = c is not None and self.mi_weight > 0
         net = self._build_net(penalised)
@@ -550,9 +571,11 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"{widths!r}."
                 )
 
-    def _class_weights(self, y_index: np.ndarray) -> np.ndarray | None:
-        """Return each row's class weight, or None: a regressor has none."""
-        return None
+    def _row_weights(
+        self, sample_weight: ArrayLike | None, y_index: np.ndarray, c: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Return each row's training weight: ``sample_weight``, validated (None: all equal)."""
+        return _sample_weight(sample_weight, None, len(y_index))
 
     def _warn_if_penalty_skipped(self) -> None:
         """Warn when the MI penalty acted on fewer than half of the encoder steps."""
@@ -767,6 +790,15 @@ class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
                         f"class_weight must hold non-negative numbers, got {self.class_weight}."
                     )
             return compute_sample_weight(self.class_weight, self.classes_[y_index])
+
+    def _row_weights(
+        self, sample_weight: ArrayLike | None, y_index: np.ndarray, c: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Return ``sample_weight`` times ``class_weight``, then ``bias_reweighting``'s ratio."""
+        weight = _sample_weight(sample_weight, self._class_weights(y_index), len(y_index))
+        if self.bias_reweighting is None or c is None:
+            return weight
+        return independence_weights(y_index, c, weight)
 
     def _mi_criterion(self) -> Criterion:
         """Return the criterion in class indices, checking ``pos_label`` against ``classes_``."""

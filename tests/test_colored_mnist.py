@@ -3,6 +3,7 @@ import struct
 import sys
 from importlib import resources
 from io import BytesIO
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -269,3 +270,78 @@ def test_missing_or_unknown_source(tmp_path):
     other.write_text("1,2,3")
     with pytest.raises(ValueError, match=r"folder of MNIST IDX files or an \.npz file"):
         make_colored_mnist(0.02, source=other)
+
+
+def test_colour_of_each_digit_is_exposed(small):
+    for X, colour in ((small.X_train, small.colour_train), (small.X_test, small.colour_test)):
+        assert colour.shape == (len(X), 3) and colour.dtype == np.float32
+        # the stroke's brightest pixel is the colour times the digit's peak grey value
+        peak = X.max(axis=(1, 2, 3)) / colour.max(axis=1)
+        np.testing.assert_allclose(_max_colour(X), colour * peak[:, None], atol=1e-5)
+
+
+@pytest.mark.parametrize("colours", ["random", "grey"])
+def test_reference_training_colours_keep_the_digits_and_the_test_set(small, colours):
+    other = make_colored_mnist(0.02, random_state=0, train_colours=colours, **SMALL)
+    np.testing.assert_array_equal(other.X_test, small.X_test)
+    np.testing.assert_array_equal(other.y_train, small.y_train)
+    # the same strokes, painted differently
+    np.testing.assert_array_equal(other.X_train.max(axis=1) > 0, small.X_train.max(axis=1) > 0)
+    if colours == "grey":
+        np.testing.assert_array_equal(other.colour_train, np.ones((400, 3), np.float32))
+        assert np.array_equal(other.X_train[:, 0], other.X_train[:, 1])
+    else:
+        hits = _nearest_palette(other.X_train, other.palette) == other.y_train
+        assert hits.mean() < 0.2  # colour no longer predicts the label
+        assert set(_nearest_palette(other.X_train, other.palette)) == set(range(10))
+
+
+def test_unknown_training_colours():
+    with pytest.raises(ValueError, match="train_colours must be one of"):
+        make_colored_mnist(0.02, train_colours="sepia", **SMALL)
+
+
+class _Recorder:
+    """A flat prior classifier that records what fit received."""
+
+    calls: ClassVar[list] = []
+
+    def fit(self, X, y, sensitive_features=None):
+        from sklearn.dummy import DummyClassifier
+
+        self.calls.append((X.copy(), np.asarray(sensitive_features).shape))
+        self.dummy_ = DummyClassifier().fit(X.reshape(len(X), -1), y)
+        return self
+
+    def predict(self, X):
+        return self.dummy_.predict(X.reshape(len(X), -1))
+
+
+def test_protocol_fits_reference_rows_once_per_seed_and_passes_the_chosen_attribute():
+    from fairmine.experiments import ProtocolModel, run_colored_mnist_protocol
+
+    _Recorder.calls = []
+    models = {
+        "code": lambda seed: _Recorder(),
+        "rgb": ProtocolModel(lambda seed: _Recorder(), attribute="rgb"),
+        "random": ProtocolModel(lambda seed: _Recorder(), train_colours="random"),
+    }
+    results = run_colored_mnist_protocol(
+        models, variances=(0.02, 0.03), seeds=[1], data_params=SMALL
+    )
+    # 2 biased models x 2 variances + the reference once
+    assert len(_Recorder.calls) == 5
+    shapes = [shape for _, shape in _Recorder.calls]
+    assert shapes == [(400, 24), (400, 3), (400, 24), (400, 24), (400, 3)]
+    assert results.groupby("variance")["model"].apply(sorted).tolist() == [
+        ["code", "random", "rgb"],
+        ["code", "random", "rgb"],
+    ]
+    random_rows = results[results["model"] == "random"]
+    assert random_rows["seed"].tolist() == [1, 1]
+    assert random_rows["unbiased_accuracy"].nunique() == 1
+    # the reference trained on random colours, the others on the biased digits of seed 1
+    random_train = _Recorder.calls[2][0]
+    biased = make_colored_mnist(0.02, random_state=1, **SMALL)
+    np.testing.assert_array_equal(_Recorder.calls[0][0], biased.X_train)
+    assert not np.array_equal(random_train, biased.X_train)

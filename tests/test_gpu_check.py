@@ -21,6 +21,7 @@ def test_gpu_check_smoke_run_on_the_cpu(tmp_path):
     assert header.startswith("# command: ")  # benchmarks/_provenance.py
     assert text == done.stdout
     assert "host reads: a German fit (2 epochs" in text
-    for mode in ("ERM", "default K=10", "faithful K=40"):
-        assert sum(line.startswith(mode) for line in text.splitlines()) == 2  # both variances
+    for model in ("ERM", "fairmine", "ERM, random colours", "ERM, grey digits"):
+        assert sum(line.startswith(f"{model} (measured) ") for line in text.splitlines()) == 1
+    assert "variance 0.020  variance 0.030" in text
     assert "skipped" not in text

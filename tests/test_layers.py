@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fairmine"
 LAYERS = (
     ("foundations", {"exceptions", "_validation", "_devices", "_degenerate", "_modules"}),
     ("building blocks and data", {"networks", "datasets"}),
-    ("encoding", {"_sensitive"}),
+    ("encoding", {"_sensitive", "_bias_weights"}),
     ("mutual information", {"mi"}),
     ("engine parts", {"_gradient_rules"}),
     ("engine", {"_net"}),

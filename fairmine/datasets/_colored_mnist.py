@@ -32,6 +32,9 @@ DEFAULT_PALETTE = np.array(
 )
 DEFAULT_PALETTE.setflags(write=False)
 
+#: The ways of colouring the training digits (``train_colours``).
+_TRAIN_COLOURS = ("biased", "random", "grey")
+
 #: Bins per RGB channel of the colour code, and their width on the 0..255 scale.
 _N_BINS = 8
 _BIN_WIDTH = 256 // _N_BINS
@@ -79,6 +82,7 @@ def make_colored_mnist(
     palette: np.ndarray | None = None,
     n_train_per_class: int = 400,
     n_test_per_class: int = 100,
+    train_colours: str = "biased",
 ) -> Bunch:
     """Build the colored MNIST benchmark (biased training set, unbiased test set).
 
@@ -122,6 +126,13 @@ def make_colored_mnist(
     n_test_per_class : int, default=100
         Test digits per class taken from the default source; with
         ``n_train_per_class`` at most 500 in total.
+    train_colours : {"biased", "random", "grey"}, default="biased"
+        How the training digits are coloured. ``"biased"``: the protocol,
+        class colour plus jitter. ``"random"``: a palette colour drawn
+        uniformly at random, independently of the label (as the test digits;
+        a model can learn shape only: the ceiling of a debiasing method).
+        ``"grey"``: white strokes, the three channels equal (no colour at all).
+        The test digits are the same unbiased ones in every case.
 
     Returns
     -------
@@ -135,6 +146,9 @@ def make_colored_mnist(
             Digit labels 0-9.
         bias_train, bias_test : ndarray of shape (n, 24), dtype float32
             The 0/1 colour code (three ones per row), the sensitive features.
+        colour_train, colour_test : ndarray of shape (n, 3), dtype float32
+            The RGB colour each digit was painted with, in [0, 1] (the
+            continuous form of the attribute).
         palette : ndarray of shape (10, 3)
             The palette used.
         DESCR : str
@@ -144,7 +158,8 @@ def make_colored_mnist(
     ------
     ValueError
         For a negative or non-numeric ``variance``, a malformed ``palette``,
-        bad per-class counts, or a corrupt source file.
+        bad per-class counts, an unknown ``train_colours``, or a corrupt
+        source file.
     FileNotFoundError
         When ``source`` or one of its files does not exist.
     ImportError
@@ -166,6 +181,10 @@ def make_colored_mnist(
     palette = _check_palette(palette)
     n_train_per_class = _check_count(n_train_per_class, "n_train_per_class")
     n_test_per_class = _check_count(n_test_per_class, "n_test_per_class")
+    if train_colours not in _TRAIN_COLOURS:
+        raise ValueError(
+            f"train_colours must be one of {list(_TRAIN_COLOURS)}, got {train_colours!r}"
+        )
     rng = check_random_state(random_state)
 
     if source is None:
@@ -175,19 +194,26 @@ def make_colored_mnist(
     else:
         gray_train, y_train, gray_test, y_test, described = _load_source(Path(source))
 
-    train_colours = palette[y_train] + rng.normal(scale=np.sqrt(variance), size=(len(y_train), 3))
-    train_colours = np.clip(train_colours, 0.0, 1.0)
-    test_colours = palette[rng.randint(0, len(palette), size=len(y_test))]
+    # the biased colours are drawn in every case, so that the test colours of a seed stay the same
+    colour_train = palette[y_train] + rng.normal(scale=np.sqrt(variance), size=(len(y_train), 3))
+    colour_train = np.clip(colour_train, 0.0, 1.0)
+    colour_test = palette[rng.randint(0, len(palette), size=len(y_test))]
+    if train_colours == "random":
+        colour_train = palette[rng.randint(0, len(palette), size=len(y_train))]
+    elif train_colours == "grey":
+        colour_train = np.ones_like(colour_train)
 
-    X_train = _colour(gray_train, train_colours)
-    X_test = _colour(gray_test, test_colours)
+    X_train = _colour(gray_train, colour_train)
+    X_test = _colour(gray_test, colour_test)
     return Bunch(
         X_train=X_train,
         y_train=y_train,
         bias_train=_colour_code(X_train),
+        colour_train=colour_train.astype(np.float32),
         X_test=X_test,
         y_test=y_test,
         bias_test=_colour_code(X_test),
+        colour_test=colour_test.astype(np.float32),
         palette=palette,
         DESCR=_DESCR.format(source=described),
     )
