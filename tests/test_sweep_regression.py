@@ -85,7 +85,7 @@ def test_detection_rule_takes_many_numbers_for_regression(tmp_path):
         tmp_path / "t.csv", target="few", sensitive="group", drop=["many"], task="regression"
     )
     assert forced.task == "regression"
-    with pytest.raises(SweepInputError, match="holds 21: .*use --task regression"):
+    with pytest.raises(SweepInputError, match=r"holds 21: .*use --task regression"):
         load_sweep_table(
             tmp_path / "t.csv", target="many", sensitive="group", task="classification"
         )
@@ -187,9 +187,7 @@ def test_audit_mi_of_a_regressor_under_equalized_odds():
     model.fit(X, y, sensitive_features=c)
     mi = -make_mi_scorer(random_state=0)(model, X, y, sensitive_features=c)
     # the scorer conditions on the bins of the standardised target the critic trained on
-    bins = np.searchsorted(
-        model.target_bin_edges_, (y - model.target_mean_) / model.target_scale_
-    )
+    bins = np.searchsorted(model.target_bin_edges_, (y - model.target_mean_) / model.target_scale_)
     assert len(np.unique(bins)) == 4
     expected = estimate_mi(model.transform(X), c, given=bins, random_state=0)
     assert mi == pytest.approx(expected)
