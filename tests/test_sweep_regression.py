@@ -93,6 +93,12 @@ def test_detection_rule_takes_many_numbers_for_regression(tmp_path):
         load_sweep_table(tmp_path / "t.csv", target="group", sensitive="few", task="regression")
 
 
+def test_bundled_communities_is_a_regression_table():
+    table = load_sweep_table("communities", rows=50)
+    assert table.task == "regression" and table.X.shape == (50, 100)
+    assert set(table.groups) == {"0", "1"} and "racepctblack" in table.X  # as in the benchmark
+
+
 def test_task_classification_on_a_numeric_target_is_refused(communities_csv, capsys):
     status = main(
         ["sweep", str(communities_csv), "--target", TARGET, "--sensitive", GROUP,

@@ -29,7 +29,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from .._degenerate import check_constant
 from .._devices import torch_threads
 from .._estimator import MIUnbiasedClassifier, MIUnbiasedRegressor
-from ..datasets import load_adult, load_german
+from ..datasets import load_adult, load_communities, load_german
 from ..exceptions import FairmineWarning, SmallGroupWarning
 from ..metrics import (
     group_mae_gap,
@@ -108,12 +108,22 @@ class SweepTable:
     task: str = "classification"
 
 
+def _communities_frame() -> pd.DataFrame:
+    """Communities and Crime with its binary attribute (black share above median) as a column."""
+    data = load_communities()
+    frame = data.frame.copy()  # one block: a column added to the loader's frame would warn
+    frame["black_share_above_median"] = data.sensitive_features.to_numpy()
+    return frame
+
+
 #: name -> (loader of the frame, target column, attribute column, columns dropped by default)
 BUNDLED_TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str, str, tuple[str, ...]]] = {
     # the paper's attribute: age < 25 (age itself stays a feature, as in the paper)
     "german": (lambda: load_german().frame.assign(young=lambda f: f["age"] < 25), "credit",
                "young", ()),
     "adult": (lambda: load_adult(subset="all").frame, "income", "sex", ("fnlwgt",)),
+    # a numeric target (regression); the share itself stays a feature, as in the benchmark
+    "communities": (_communities_frame, "ViolentCrimesPerPop", "black_share_above_median", ()),
 }  # fmt: skip
 
 
@@ -225,9 +235,11 @@ def load_sweep_table(
     ----------
     source : str or path
         A ``.csv`` (or any other text table pandas reads with ``read_csv``),
-        ``.parquet`` or ``.pq`` file; or ``"german"`` or ``"adult"`` for the
-        bundled data (then ``target`` and ``sensitive`` default to
-        ``credit``/``young`` (age < 25) and ``income``/``sex``).
+        ``.parquet`` or ``.pq`` file; or ``"german"``, ``"adult"`` or
+        ``"communities"`` for the bundled data (then ``target`` and
+        ``sensitive`` default to ``credit``/``young`` (age < 25),
+        ``income``/``sex`` and ``ViolentCrimesPerPop``/
+        ``black_share_above_median`` (a regression target)).
     target : str or None
         The column to predict: two classes, or a numeric target (see ``task``).
     sensitive : str or None
