@@ -61,6 +61,12 @@ def test_sweep_detects_a_numeric_target_and_writes_regression_figures(
     groups = next(s for s in document.findall(".//h:section", NS) if s.get("id") == "groups")
     headings = ["".join(c.itertext()).strip() for c in groups.findall(".//h:table//h:th", NS)]
     assert {"mean prediction", "MAE", "count"} <= set(headings)
+    # a resumed regression sweep finds every fit saved (the float target is in the fingerprint)
+    again = ["sweep", str(communities_csv), "--target", TARGET, "--sensitive", GROUP,
+             "--out", str(out), "--resume", *QUICK]  # fmt: skip
+    assert main(again) == 0
+    assert "resuming: 6 of 6 fits" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(pd.read_csv(out / "sweep_summary.csv"), summary)
 
 
 def test_detection_rule_takes_many_numbers_for_regression(tmp_path):
