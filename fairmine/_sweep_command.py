@@ -23,7 +23,7 @@ from .experiments import (
     summarise_sweep,
     write_sweep,
 )
-from .experiments._sweep import DISPARITIES, SCORES, markdown_table
+from .experiments._sweep import MAX_CLASS_VALUES, TASKS, SweepTask, markdown_table
 from .experiments._sweep_report import write_sweep_report
 from .experiments._sweep_store import SweepStore, table_fingerprint
 from .mi import CRITERIA
@@ -58,7 +58,9 @@ def add_sweep_parser(commands: Any, log: Callable[[str], None]) -> None:
             "sweep_summary.{csv,md}, sweep_runs.csv and sweep_fronts.png into --out and prints "
             "the summary; each fit's row is saved to sweep_runs.csv as it finishes, so that "
             "--resume finishes an interrupted sweep. The attribute is needed at fit time only, "
-            "never to predict."
+            "never to predict. A numeric target (--task) is fitted with MIUnbiasedRegressor "
+            "on plain K-fold splits and scored by R², MSE, the gap in mean prediction, the "
+            "KS distance of the predictions, the gap in group MAE and the worst group's MAE."
         ),
     )
     sweep.add_argument(
@@ -66,7 +68,17 @@ def add_sweep_parser(commands: Any, log: Callable[[str], None]) -> None:
         metavar="PATH",
         help=f"a .csv or .parquet file, or a bundled data set: {', '.join(BUNDLED_TABLES)}",
     )
-    sweep.add_argument("--target", help="the column to predict (two classes)")
+    sweep.add_argument(
+        "--target", help="the column to predict (two classes, or numbers: see --task)"
+    )
+    sweep.add_argument(
+        "--task",
+        choices=["auto", *TASKS],
+        default="auto",
+        help="what the target is (auto: regression when it is a numeric column with more than "
+        f"{MAX_CLASS_VALUES} distinct values, else classification; regression skips "
+        "equal_opportunity, which needs a positive class)",
+    )
     sweep.add_argument("--sensitive", help="the attribute's column (at most 20 groups)")
     sweep.add_argument("--drop", nargs="+", default=[], metavar="COL", help="columns to ignore")
     sweep.add_argument(
@@ -106,11 +118,13 @@ def add_sweep_parser(commands: Any, log: Callable[[str], None]) -> None:
     )
     sweep.add_argument(
         "--metric",
-        choices=[*SCORES, *DISPARITIES],
+        choices=list(dict.fromkeys(m for t in TASKS.values() for m in (*t.scores, *t.disparities))),
         action="append",
         default=[],
         help="the axes of the marked front, one score and one disparity, each given at most "
-        "once: accuracy, balanced_accuracy or roc_auc (accuracy); eo, eodds or dp (eo)",
+        "once: accuracy, balanced_accuracy or roc_auc (accuracy); eo, eodds or dp (eo); for "
+        "regression r2 (r2) and mean_prediction_gap, prediction_ks_distance, group_mae_gap or "
+        "worst_group_mae (mean_prediction_gap)",
     )
     sweep.add_argument("--backend", choices=BACKENDS, default="loky", help="joblib backend (loky)")
     sweep.add_argument(
@@ -156,15 +170,39 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _front_axes(metrics: list[str]) -> tuple[str, str]:
-    """Split ``--metric`` values into the front's score and disparity."""
-    scores = [m for m in metrics if m in SCORES]
-    disparities = [m for m in metrics if m in DISPARITIES]
+def _front_axes(metrics: list[str], task: str) -> tuple[str, str]:
+    """Split ``--metric`` values into the front's score and disparity of ``task``."""
+    definition = TASKS[task]
+    scores = [m for m in metrics if m in definition.scores]
+    disparities = [m for m in metrics if m in definition.disparities]
+    other = [m for m in metrics if m not in (*scores, *disparities)]
+    if other:
+        raise SweepInputError(
+            f"--metric {', '.join(other)} does not measure a {task} sweep; it takes "
+            f"{', '.join([*definition.scores, *definition.disparities])}"
+        )
     if len(scores) > 1 or len(disparities) > 1:
         raise SweepInputError(
             f"--metric takes one score and one disparity, got {', '.join(metrics)}"
         )
-    return (scores or ["accuracy"])[0], (disparities or ["eo"])[0]
+    return (scores or list(definition.scores))[0], (disparities or list(definition.disparities))[0]
+
+
+def _criteria(asked: list[str], task: SweepTask, log: Callable[[str], None]) -> tuple[str, ...]:
+    """Keep the ``--criteria`` the task's estimator takes; say which are skipped."""
+    kept = tuple(c for c in asked if c in task.criteria)
+    skipped = [c for c in asked if c not in task.criteria]
+    if not kept:
+        raise SweepInputError(
+            f"--criteria {', '.join(asked)}: {task.estimator.__name__} takes none of them; "
+            f"use {' or '.join(task.criteria)}"
+        )
+    if skipped:
+        log(
+            f"note: {', '.join(skipped)} skipped: {task.estimator.__name__} takes "
+            f"{' and '.join(task.criteria)} only"
+        )
+    return kept
 
 
 def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
@@ -172,7 +210,6 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     try:
         if args.scheduler is not None and args.backend == "loky":
             raise SweepInputError("--scheduler needs --backend dask or --backend ray")
-        score, metric = _front_axes(args.metric)
         table = load_sweep_table(
             args.source,
             target=args.target,
@@ -181,13 +218,18 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
             keep_sensitive=args.keep_sensitive,
             pos_label=args.pos_label,
             rows=args.rows,
+            task=args.task,
         )
+        task = TASKS[table.task]
+        score, metric = _front_axes(args.metric, table.task)
         estimator_params = {"max_epochs": args.max_epochs}
         if args.class_weight:
+            if not task.stratified:
+                raise SweepInputError("--class-weight weighs classes: a numeric target has none")
             estimator_params["class_weight"] = args.class_weight
         grid = SweepGrid(
             mi_weights=tuple(args.weights),
-            criteria=tuple(args.criteria),
+            criteria=_criteria(args.criteria, task, log),
             seeds=tuple(range(args.seeds)),
             folds=args.folds,
             repeats=args.repeats,
@@ -206,10 +248,11 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
         header = (
             f"{table.description}. {fits} fits: ERM and criteria {', '.join(grid.criteria)} "
             f"at lambda {', '.join(f'{w:g}' for w in grid.mi_weights)}; seeds "
-            f"0-{args.seeds - 1}; {grid.folds}-fold stratified splits x {grid.repeats} "
+            f"0-{args.seeds - 1}; {grid.folds}-fold {'stratified ' if task.stratified else ''}"
+            f"splits x {grid.repeats} "
             f"(seed {grid.split_seed}); {args.max_epochs} epochs"
             f"{', class_weight=' + repr(args.class_weight) if args.class_weight else ''}, other "
-            f"parameters at MIUnbiasedClassifier's defaults; backend {args.backend}."
+            f"parameters at {task.estimator.__name__}'s defaults; backend {args.backend}."
         )
         log(header)
         if len(store.finished):

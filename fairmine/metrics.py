@@ -203,7 +203,11 @@ class MIScorer(SensitiveFeaturesScorer):
         if criterion.name != "demographic_parity":
             if y_true is None:
                 raise ValueError(f"the MI of criterion={criterion.name!r} needs the true labels y.")
-            y = np.searchsorted(final.classes_, np.asarray(y_true))
+            y = np.asarray(y_true)
+            if criterion.edges is None:
+                y = np.searchsorted(final.classes_, y)
+            else:  # a regressor's bins hold its standardised target
+                y = (y.astype(np.float64) - final.target_mean_) / final.target_scale_
         Z, c, given, _ = criterion.select(Z, c, y)
         return self._sign * estimate_mi(Z, c, given=given, **self._kwargs)
 

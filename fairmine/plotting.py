@@ -35,6 +35,7 @@ _LABELS = {
     "mi": "MI estimate (nats)",
     "acc": "accuracy",
     "accuracy": "accuracy",
+    "r2": "R²",
     "z_active": "active units of z (fraction)",
     "eo": "equal-opportunity difference",
     "equal_opportunity": "equal-opportunity difference",

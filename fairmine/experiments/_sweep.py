@@ -21,16 +21,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-from sklearn.model_selection import RepeatedStratifiedKFold
+from sklearn.metrics import balanced_accuracy_score, mean_squared_error, r2_score, roc_auc_score
+from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._degenerate import check_constant
 from .._devices import torch_threads
-from .._estimator import MIUnbiasedClassifier
-from ..datasets import load_adult, load_german
+from .._estimator import MIUnbiasedClassifier, MIUnbiasedRegressor
+from ..datasets import load_adult, load_communities, load_german
 from ..exceptions import FairmineWarning, SmallGroupWarning
+from ..metrics import (
+    group_mae_gap,
+    mean_prediction_gap,
+    prediction_ks_distance,
+    worst_group_mae,
+)
 from ..mi import CRITERIA
 from ..model_selection import pareto_front
 from ._encoding import tabular_preprocessor
@@ -39,9 +45,11 @@ from ._mi_figures import mi_figures
 
 __all__ = [
     "BUNDLED_TABLES",
+    "TASKS",
     "SweepGrid",
     "SweepInputError",
     "SweepTable",
+    "SweepTask",
     "check_folds",
     "degenerate_erm_note",
     "load_sweep_table",
@@ -62,10 +70,10 @@ SCORES = {
     "balanced_accuracy": "balanced accuracy",
     "roc_auc": "ROC AUC",
 }
-#: the per-setting figures of a sweep's summary, in table order
-FIGURES = (*SCORES, *DISPARITIES, "audit_mi")
 #: an attribute with more distinct values than this is refused (bin it first)
 MAX_GROUPS = 20
+#: ``--task auto`` takes a numeric target with more distinct values than this for regression
+MAX_CLASS_VALUES = 20
 #: numbers beyond this size overflow when a column is scaled (its variance exceeds float64)
 MAX_MAGNITUDE = 1e150
 
@@ -88,12 +96,24 @@ class SweepTable:
         The attribute's value of each row, as text.
     description : str
         Where the table came from and which columns play which part.
+    task : {"classification", "regression"}, default="classification"
+        The kind of target (a key of :data:`TASKS`); a regression table's
+        ``y`` holds the numeric target as float64.
     """
 
     X: pd.DataFrame
     y: np.ndarray
     groups: np.ndarray
     description: str
+    task: str = "classification"
+
+
+def _communities_frame() -> pd.DataFrame:
+    """Communities and Crime with its binary attribute (black share above median) as a column."""
+    data = load_communities()
+    frame = data.frame.copy()  # one block: a column added to the loader's frame would warn
+    frame["black_share_above_median"] = data.sensitive_features.to_numpy()
+    return frame
 
 
 #: name -> (loader of the frame, target column, attribute column, columns dropped by default)
@@ -102,6 +122,8 @@ BUNDLED_TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str, str, tuple[str,
     "german": (lambda: load_german().frame.assign(young=lambda f: f["age"] < 25), "credit",
                "young", ()),
     "adult": (lambda: load_adult(subset="all").frame, "income", "sex", ("fnlwgt",)),
+    # a numeric target (regression); the share itself stays a feature, as in the benchmark
+    "communities": (_communities_frame, "ViolentCrimesPerPop", "black_share_above_median", ()),
 }  # fmt: skip
 
 
@@ -165,9 +187,9 @@ class SweepGrid:
             for fold in range(n_folds)
         ]
 
-    def splits(self, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Return the (train, test) row indices of every fold, stratified by ``y``."""
-        splitter = RepeatedStratifiedKFold(
+    def splits(self, y: np.ndarray, stratified: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Return the (train, test) row indices of every fold, stratified by ``y`` or not."""
+        splitter = (RepeatedStratifiedKFold if stratified else RepeatedKFold)(
             n_splits=self.folds, n_repeats=self.repeats, random_state=self.split_seed
         )
         return list(splitter.split(np.zeros(len(y)), y))
@@ -181,6 +203,12 @@ def check_folds(table: SweepTable, grid: SweepGrid) -> None:
     SweepInputError
         Naming ``--folds`` and the largest number that works.
     """
+    if not TASKS[table.task].stratified:
+        if grid.folds > len(table.y):
+            raise SweepInputError(
+                f"--folds {grid.folds} is more than the table's {len(table.y)} rows"
+            )
+        return
     rarer = int(np.bincount(table.y, minlength=2).min())
     if grid.folds > rarer:
         raise SweepInputError(
@@ -199,6 +227,7 @@ def load_sweep_table(
     pos_label: str | None = None,
     rows: int | None = None,
     sample_seed: int = 0,
+    task: str = "auto",
 ) -> SweepTable:
     """Read a CSV or Parquet file, or a bundled data set by name, for a sweep.
 
@@ -206,11 +235,13 @@ def load_sweep_table(
     ----------
     source : str or path
         A ``.csv`` (or any other text table pandas reads with ``read_csv``),
-        ``.parquet`` or ``.pq`` file; or ``"german"`` or ``"adult"`` for the
-        bundled data (then ``target`` and ``sensitive`` default to
-        ``credit``/``young`` (age < 25) and ``income``/``sex``).
+        ``.parquet`` or ``.pq`` file; or ``"german"``, ``"adult"`` or
+        ``"communities"`` for the bundled data (then ``target`` and
+        ``sensitive`` default to ``credit``/``young`` (age < 25),
+        ``income``/``sex`` and ``ViolentCrimesPerPop``/
+        ``black_share_above_median`` (a regression target)).
     target : str or None
-        The column to predict; it must hold exactly two classes.
+        The column to predict: two classes, or a numeric target (see ``task``).
     sensitive : str or None
         The attribute's column (at most ``MAX_GROUPS`` distinct values, no
         missing ones). It is left out of the features unless
@@ -225,6 +256,10 @@ def load_sweep_table(
         Keep a random sample of this many rows (seeded by ``sample_seed``).
     sample_seed : int, default=0
         Seed of that sample.
+    task : {"auto", "classification", "regression"}, default="auto"
+        What the target is. ``"auto"`` takes a numeric column with more than
+        ``MAX_CLASS_VALUES`` (20) distinct values for a regression target and
+        any other column for two classes.
 
     Returns
     -------
@@ -234,8 +269,11 @@ def load_sweep_table(
     ------
     SweepInputError
         When the file cannot be read, a column is missing, the target does not
-        hold two classes or the attribute a usable set of groups.
+        hold two classes (classification) or numbers (regression), or the
+        attribute a usable set of groups.
     """
+    if task not in ("auto", *TASKS):
+        raise SweepInputError(f"task (--task) must be auto, {' or '.join(TASKS)}, got {task!r}")
     name = str(source)
     if name in BUNDLED_TABLES:
         loader, default_target, default_sensitive, default_drop = BUNDLED_TABLES[name]
@@ -258,7 +296,15 @@ def load_sweep_table(
     frame = frame.dropna(subset=[target])
     if rows is not None and rows < len(frame):
         frame = frame.sample(n=rows, random_state=sample_seed).sort_index()
-    y = _binary_target(frame[target], target, pos_label)
+    if task == "auto":
+        task = "regression" if _many_numbers(frame[target]) else "classification"
+    if task == "regression":
+        if pos_label is not None:
+            raise SweepInputError("--pos-label names a class: a numeric target has none")
+        y, target_text = _numeric_target(frame[target], target)
+    else:
+        y = _binary_target(frame[target], target, pos_label)
+        target_text = f"positive: {_positive_name(frame[target], pos_label)}, rate {y.mean():.3f}"
     groups = _groups(frame[sensitive], sensitive)
     dropped = {target, *drop} | (set() if keep_sensitive else {sensitive})
     X = frame.drop(columns=[c for c in frame.columns if c in dropped])
@@ -267,11 +313,37 @@ def load_sweep_table(
     _check_numbers(X)
     description = (
         f"{name}: {len(X)} rows, {X.shape[1]} feature columns, target {target!r} "
-        f"(positive: {_positive_name(frame[target], pos_label)}, rate {y.mean():.3f}), "
-        f"attribute {sensitive!r} ({len(np.unique(groups))} groups"
+        f"({target_text}), attribute {sensitive!r} ({len(np.unique(groups))} groups"
         f"{', also a feature' if keep_sensitive else ', not a feature'})"
     )
-    return SweepTable(X=X.reset_index(drop=True), y=y, groups=groups, description=description)
+    return SweepTable(
+        X=X.reset_index(drop=True), y=y, groups=groups, description=description, task=task
+    )
+
+
+def _many_numbers(column: pd.Series) -> bool:
+    """Tell a numeric target (more than ``MAX_CLASS_VALUES`` distinct numbers) from classes."""
+    numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    return numeric and column.nunique() > MAX_CLASS_VALUES
+
+
+def _numeric_target(column: pd.Series, name: str) -> tuple[np.ndarray, str]:
+    """Return a regression target as float64, and its description."""
+    if column.empty:
+        raise SweepInputError(f"the target column {name!r} has no values")
+    values = pd.to_numeric(column, errors="coerce")
+    if values.isna().any():
+        bad = column[values.isna()].astype(str).unique()[:3]
+        raise SweepInputError(
+            f"--task regression needs a numeric target, but {name!r} holds text such as "
+            f"{', '.join(map(repr, bad))}"
+        )
+    y = values.to_numpy(np.float64)
+    if not np.isfinite(y).all() or np.ptp(y) == 0:
+        raise SweepInputError(
+            f"the target column {name!r} must hold finite numbers that vary, for regression"
+        )
+    return y, f"numeric, mean {y.mean():.3g}, std {y.std():.3g}: regression"
 
 
 def _check_numbers(X: pd.DataFrame) -> None:
@@ -314,9 +386,10 @@ def _binary_target(column: pd.Series, name: str, pos_label: str | None) -> np.nd
     classes = sorted(column.astype(str).unique())
     if len(classes) != 2:
         shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
+        hint = "; for a numeric target use --task regression" if _many_numbers(column) else ""
         raise SweepInputError(
             f"the target column {name!r} must hold two classes (the fairness metrics compare "
-            f"true-positive rates), it holds {len(classes)}: {shown}"
+            f"true-positive rates), it holds {len(classes)}: {shown}{hint}"
         )
     positive = _positive_name(column, pos_label)
     if positive not in classes:
@@ -392,7 +465,8 @@ def run_sweep(
         negative ones (EOdds).
     """
     check_folds(table, grid)
-    folds = grid.splits(table.y)
+    task = TASKS[table.task]
+    folds = grid.splits(table.y, task.stratified)
     done_rows = [] if finished is None else finished.to_dict("records")
     done = {task_key(row) for row in done_rows}
     all_tasks = grid.tasks()
@@ -413,10 +487,11 @@ def run_sweep(
         if record is not None:
             record(row)
         if progress is not None:
+            figures = "  ".join(f"{label} {row[name]:.3f}" for label, name in task.progress)
             progress(
                 f"[{count}/{len(all_tasks)}] {_setting_name(row['criterion'], row['mi_weight'])} "
-                f"seed {row['seed']} fold {row['fold']}: accuracy {row['accuracy']:.3f}  "
-                f"EO {row['eo']:.3f}  DP {row['dp']:.3f}  ({row['fit_seconds']:.1f} s)"
+                f"seed {row['seed']} fold {row['fold']}: {figures}  "
+                f"({row['fit_seconds']:.1f} s)"
             )
     order = {task: i for i, task in enumerate(all_tasks)}
     rows.sort(key=lambda r: order[task_key(r)])
@@ -436,10 +511,13 @@ def fit_setting(
     mi_weight: float,
     seed: int,
     estimator_params: dict[str, Any],
-) -> tuple[MIUnbiasedClassifier, Any, Any]:
-    """Encode on the training fold and fit one setting; return the model and the encoded X."""
+) -> tuple[MIUnbiasedClassifier | MIUnbiasedRegressor, Any, Any]:
+    """Encode on the training fold and fit one setting; return the model and the encoded X.
+
+    The model is the table's task's estimator (:data:`TASKS`).
+    """
     prep = tabular_preprocessor().fit(table.X.iloc[train])
-    model = MIUnbiasedClassifier(
+    model = TASKS[table.task].estimator(
         mi_weight=mi_weight,
         criterion="demographic_parity" if criterion == "ERM" else criterion,
         random_state=seed,
@@ -462,6 +540,7 @@ def _fit_and_score(
     threads: int | None,
 ) -> dict[str, Any]:
     """One task: encode on the training fold, fit, score on the test fold."""
+    task = TASKS[table.task]
     with torch_threads(threads), warnings.catch_warnings():
         # the table counts degenerate fits itself: a warning per fit would only be noise
         warnings.simplefilter("ignore", FairmineWarning)
@@ -471,29 +550,175 @@ def _fit_and_score(
         )
         seconds = time.perf_counter() - start
         y_test, c_test = table.y[test], table.groups[test]
-        predicted = model.predict(X_test)
-        scores = fairness_scores(y_test, predicted, c_test)
-        scores["balanced_accuracy"] = float(balanced_accuracy_score(y_test, predicted))
-        scores["roc_auc"] = float(roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]))
-        for metric in _unmeasurable(y_test, c_test, np.unique(table.groups)):
-            scores[metric] = np.nan
+        scores = task.measure(model, X_test, y_test, c_test, np.unique(table.groups))
         scores.update(mi_figures(model, X_test, y_test, c_test))
-        # under class weights, "no better than a constant" is judged with the weights the fit
-        # used (the estimator's own rule): a balanced fit trades accuracy for the rare class
-        class_weight = estimator_params.get("class_weight")
-        weight = (
-            None if class_weight is None else compute_sample_weight(class_weight, table.y[train])
-        )
-        degenerate = check_constant(table.y[train], model.predict(X_train), weight).degenerate
+        degenerate = task.degenerate(model, X_train, table.y[train], estimator_params)
     return {
         "criterion": criterion,
         "mi_weight": mi_weight,
         "seed": seed,
         "fold": fold,
-        **{name: scores[name] for name in (*SCORES, *DISPARITIES, "train_mi", "audit_mi")},
+        **{name: scores[name] for name in (*task.measured, "train_mi", "audit_mi")},
         "fit_seconds": seconds,
         "degenerate": degenerate,
     }
+
+
+def _classification_scores(
+    model: Any, X_test: Any, y_test: np.ndarray, c_test: np.ndarray, every_group: np.ndarray
+) -> dict[str, float]:
+    """Accuracy, balanced accuracy, ROC AUC and fairlearn's disparities on a test fold."""
+    predicted = model.predict(X_test)
+    scores = fairness_scores(y_test, predicted, c_test)
+    scores["balanced_accuracy"] = float(balanced_accuracy_score(y_test, predicted))
+    scores["roc_auc"] = float(roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]))
+    for metric in _unmeasurable(y_test, c_test, every_group):
+        scores[metric] = np.nan
+    return scores
+
+
+def _classification_degenerate(
+    model: Any, X_train: Any, y_train: np.ndarray, estimator_params: dict[str, Any]
+) -> bool:
+    """No better than a constant class on the training fold (the classifier's own rule)."""
+    # under class weights, "no better than a constant" is judged with the weights the fit
+    # used (the estimator's own rule): a balanced fit trades accuracy for the rare class
+    class_weight = estimator_params.get("class_weight")
+    weight = None if class_weight is None else compute_sample_weight(class_weight, y_train)
+    return bool(check_constant(y_train, model.predict(X_train), weight).degenerate)
+
+
+#: the regression disparities of a sweep, by column: ``fairmine.metrics``' functions
+REGRESSION_DISPARITIES = {
+    "mean_prediction_gap": mean_prediction_gap,
+    "prediction_ks_distance": prediction_ks_distance,
+    "group_mae_gap": group_mae_gap,
+    "worst_group_mae": worst_group_mae,
+}
+
+
+def _regression_scores(
+    model: Any, X_test: Any, y_test: np.ndarray, c_test: np.ndarray, every_group: np.ndarray
+) -> dict[str, float]:
+    """R², MSE and the regression disparities on a test fold (NaN when a group is absent)."""
+    predicted = model.predict(X_test)
+    scores = {"r2": float(r2_score(y_test, predicted)),
+              "mse": float(mean_squared_error(y_test, predicted))}  # fmt: skip
+    measurable = np.isin(every_group, c_test).all()
+    for name, disparity in REGRESSION_DISPARITIES.items():
+        value = disparity(y_test, predicted, sensitive_features=c_test) if measurable else np.nan
+        scores[name] = float(value)
+    return scores
+
+
+def _regression_degenerate(
+    model: Any, X_train: Any, y_train: np.ndarray, estimator_params: dict[str, Any]
+) -> bool:
+    """No better than predicting the training mean: R² on the training fold at most 0."""
+    return bool(r2_score(y_train, model.predict(X_train)) <= 0)
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """What a sweep fits and measures for one kind of target (an entry of :data:`TASKS`).
+
+    Parameters
+    ----------
+    estimator : type
+        The fairmine estimator fitted at every setting.
+    criteria : tuple of str
+        The criteria it takes; a sweep skips the others.
+    scores : dict of str to str
+        The figures a front may maximise (``--metric``), by column, with their
+        names; the first is the default.
+    disparities : dict of str to str
+        The figures a front may minimise, by column, with their names; the
+        first is the default.
+    figures : dict of str to str
+        Every figure of the summary, by column, with its Markdown heading, in
+        table order (``audit_mi`` last).
+    progress : tuple of (str, str)
+        ``(label, column)`` of the figures each fit's progress line shows.
+    stratified : bool
+        Whether the folds are stratified by the target.
+    measure : callable
+        ``measure(model, X_test, y_test, c_test, every_group)``: the scores and
+        disparities of one fit on its test fold.
+    degenerate : callable
+        ``degenerate(model, X_train, y_train, estimator_params)``: whether the
+        fit is no better than a constant on its training fold.
+    """
+
+    estimator: type
+    criteria: tuple[str, ...]
+    scores: dict[str, str]
+    disparities: dict[str, str]
+    figures: dict[str, str]
+    progress: tuple[tuple[str, str], ...]
+    stratified: bool
+    measure: Callable[..., dict[str, float]]
+    degenerate: Callable[..., bool]
+
+    @property
+    def measured(self) -> tuple[str, ...]:
+        """The columns :attr:`measure` returns, in table order (all figures but the MI)."""
+        return tuple(name for name in self.figures if name != "audit_mi")
+
+
+#: the task-specific definitions of a sweep, by ``SweepTable.task``
+TASKS = {
+    "classification": SweepTask(
+        estimator=MIUnbiasedClassifier,
+        criteria=CRITERIA,
+        scores=SCORES,
+        disparities=DISPARITIES,
+        figures={
+            "accuracy": "accuracy",
+            "balanced_accuracy": "balanced acc.",
+            "roc_auc": "ROC AUC",
+            "eo": "EO",
+            "eodds": "EOdds",
+            "dp": "DP",
+            "audit_mi": "audit MI (nats)",
+        },
+        progress=(("accuracy", "accuracy"), ("EO", "eo"), ("DP", "dp")),
+        stratified=True,
+        measure=_classification_scores,
+        degenerate=_classification_degenerate,
+    ),
+    "regression": SweepTask(
+        estimator=MIUnbiasedRegressor,
+        criteria=("demographic_parity", "equalized_odds"),
+        scores={"r2": "R²"},
+        disparities={
+            "mean_prediction_gap": "gap in mean prediction",
+            "prediction_ks_distance": "KS distance of the predictions",
+            "group_mae_gap": "gap in group MAE",
+            "worst_group_mae": "worst group's MAE",
+        },
+        figures={
+            "r2": "R²",
+            "mse": "MSE",
+            "mean_prediction_gap": "mean gap",
+            "prediction_ks_distance": "KS",
+            "group_mae_gap": "MAE gap",
+            "worst_group_mae": "worst MAE",
+            "audit_mi": "audit MI (nats)",
+        },
+        progress=(("R2", "r2"), ("gap", "mean_prediction_gap"), ("KS", "prediction_ks_distance")),
+        stratified=False,
+        measure=_regression_scores,
+        degenerate=_regression_degenerate,
+    ),
+}
+
+
+def task_of(frame: pd.DataFrame) -> SweepTask:
+    """Return the task whose figures a sweep's runs or summary hold (by their columns)."""
+    for task in TASKS.values():
+        if next(iter(task.scores)) in frame.columns:
+            return task
+    raise ValueError(f"the frame holds no sweep's scores; its columns: {list(frame.columns)}")
 
 
 def _unmeasurable(y: np.ndarray, groups: np.ndarray, every_group: np.ndarray) -> list[str]:
@@ -518,7 +743,7 @@ def _setting_name(criterion: str, mi_weight: float) -> str:
 
 
 def summarise_sweep(
-    runs: pd.DataFrame, metric: str = "eo", score: str = "accuracy"
+    runs: pd.DataFrame, metric: str | None = None, score: str | None = None
 ) -> pd.DataFrame:
     """Mean and standard deviation of each figure per setting, and the score-fairness front.
 
@@ -526,10 +751,14 @@ def summarise_sweep(
     ----------
     runs : pandas.DataFrame
         Output of :func:`run_sweep`.
-    metric : {"eo", "eodds", "dp"}, default="eo"
-        The disparity that decides the front.
-    score : {"accuracy", "balanced_accuracy", "roc_auc"}, default="accuracy"
-        The task score that decides the front.
+    metric : str or None, default=None
+        The disparity that decides the front: ``"eo"`` (the default),
+        ``"eodds"`` or ``"dp"`` for classification runs;
+        ``"mean_prediction_gap"`` (the default), ``"prediction_ks_distance"``,
+        ``"group_mae_gap"`` or ``"worst_group_mae"`` for regression runs.
+    score : str or None, default=None
+        The task score that decides the front: ``"accuracy"`` (the default),
+        ``"balanced_accuracy"`` or ``"roc_auc"``; ``"r2"`` for regression.
 
     Returns
     -------
@@ -537,9 +766,11 @@ def summarise_sweep(
         One row per setting (grid order): ``setting``, ``criterion``,
         ``mi_weight``, ``<figure>`` and ``<figure>_std`` (ddof 0) for
         accuracy, balanced accuracy, ROC AUC, EO, EOdds, DP and the audited
-        MI (over the fits that measured it), ``fit_seconds`` (median),
+        MI (over the fits that measured it; for regression R², MSE, the four
+        regression disparities and the MI), ``fit_seconds`` (median),
         ``fits``, ``degenerate`` (fits no better than a constant on their
-        training fold) and ``front``: the setting is not degenerate (fewer
+        training fold: a constant class, or for regression R² at most 0) and
+        ``front``: the setting is not degenerate (fewer
         than half of its fits are) and no other such setting has a higher
         ``score`` and a lower ``metric``.
 
@@ -562,28 +793,35 @@ def summarise_sweep(
     0                     ERM      0.75  0.15   True
     1  demographic_parity w=3      0.74  0.05   True
     """
-    if metric not in DISPARITIES:
-        raise ValueError(f"metric must be one of {list(DISPARITIES)}, got {metric!r}")
-    if score not in SCORES:
-        raise ValueError(f"score must be one of {list(SCORES)}, got {score!r}")
-    unmeasured = runs[list(DISPARITIES)].isna()
+    task = task_of(runs)
+    metric = next(iter(task.disparities)) if metric is None else metric
+    score = next(iter(task.scores)) if score is None else score
+    if metric not in task.disparities:
+        raise ValueError(f"metric must be one of {list(task.disparities)}, got {metric!r}")
+    if score not in task.scores:
+        raise ValueError(f"score must be one of {list(task.scores)}, got {score!r}")
+    unmeasured = runs[list(task.disparities)].isna()
     if unmeasured.to_numpy().any():
-        names = {"eo": "EO", "eodds": "EOdds", "dp": "DP"}
+        names = task.figures
         counts = ", ".join(f"{names[k]} {int(n)}" for k, n in unmeasured.sum().items() if n)
+        lacking = (
+            "no test rows, no positive or no negative ones" if task.stratified else "no test rows"
+        )
         warnings.warn(
-            f"a group of the attribute had no test rows, no positive or no negative ones on "
+            f"a group of the attribute had {lacking} on "
             f"some folds, so a disparity could not be measured there (unmeasured of the "
             f"{len(runs)} fits: {counts}; NaN, left out of the means). Use fewer --folds, or "
             "merge the smallest groups.",
             SmallGroupWarning,
             stacklevel=2,
         )
+    figures = list(task.figures)
     grouped = runs.groupby(["criterion", "mi_weight"], sort=False)
-    summary = grouped[list(FIGURES)].mean()
-    stds = grouped[list(FIGURES)].std(ddof=0).add_suffix("_std")
-    summary = summary.join(stds)[[c for f in FIGURES for c in (f, f"{f}_std")]]
+    summary = grouped[figures].mean()
+    stds = grouped[figures].std(ddof=0).add_suffix("_std")
+    summary = summary.join(stds)[[c for f in figures for c in (f, f"{f}_std")]]
     summary["fit_seconds"] = grouped["fit_seconds"].median()
-    summary["fits"] = grouped["accuracy"].count()
+    summary["fits"] = grouped[score].count()
     summary["degenerate"] = grouped["degenerate"].sum().astype(int)
     summary = summary.reset_index()
     summary.insert(0, "setting", [_setting_name(*key) for key in grouped.groups])
@@ -608,7 +846,8 @@ def degenerate_erm_note(summary: pd.DataFrame, positive_rate: float) -> str | No
     summary : pandas.DataFrame
         Output of :func:`summarise_sweep`.
     positive_rate : float
-        The share of positive rows in the table.
+        The share of positive rows in the table (unused for a regression
+        sweep, whose note speaks of the training mean).
 
     Returns
     -------
@@ -620,6 +859,14 @@ def degenerate_erm_note(summary: pd.DataFrame, positive_rate: float) -> str | No
     row = erm.iloc[0]
     majority = max(positive_rate, 1.0 - positive_rate)
     front = "" if summary["front"].any() else " (no setting is on the front)"
+    if "r2" in summary.columns:
+        return (
+            f"ERM itself is degenerate: {row['degenerate']} of its {row['fits']} fits do no "
+            f"better than predicting the training mean (R² on the training fold at most 0; "
+            f"test R² {row['r2']:.3f}), so the disparities compare near-constant "
+            f"predictions{front}. Train longer (--max-epochs), or check that the features "
+            "carry information on the target."
+        )
     return (
         f"ERM itself is degenerate: {row['degenerate']} of its {row['fits']} fits do no better "
         f"than always predicting the majority class (accuracy {row['accuracy']:.3f}; the "
@@ -694,19 +941,23 @@ def _fronts_figure(summary: pd.DataFrame, metric: str, score: str, note: str | N
 
     from ..plotting import plot_fronts
 
+    task = task_of(summary)
+    disparities = task.disparities
     degenerate = _degenerate_settings(summary)
     usable = summary[~degenerate]
     if usable.empty:
         figure, axes = plt.subplots(
-            1, len(DISPARITIES), figsize=(4.6 * len(DISPARITIES), 4), layout="constrained"
+            1, len(disparities), figsize=(4.6 * len(disparities), 4), layout="constrained"
         )
-        for panel, disparity in zip(axes, DISPARITIES, strict=True):
-            panel.set_xlabel(f"{DISPARITIES[disparity]} (lower is fairer)")
-            panel.set_ylabel(SCORES[score])
+        for panel, disparity in zip(axes, disparities, strict=True):
+            panel.set_xlabel(f"{disparities[disparity]} (lower is fairer)")
+            panel.set_ylabel(task.scores[score])
     else:
-        axes = plot_fronts(usable, accuracy=score, front_metric=metric)
+        axes = plot_fronts(
+            usable, accuracy=score, disparities=tuple(disparities), front_metric=metric
+        )
         figure = axes[0].figure
-    for panel, disparity in zip(axes, DISPARITIES, strict=True):
+    for panel, disparity in zip(axes, disparities, strict=True):
         rows = summary[degenerate]
         if not rows.empty:
             panel.scatter(
@@ -737,13 +988,13 @@ def markdown_table(summary: pd.DataFrame, metric: str, score: str = "accuracy") 
     -------
     str
     """
-    headings = ["setting", "accuracy", "balanced acc.", "ROC AUC", "EO", "EOdds", "DP",
-                "audit MI (nats)", "fit s", "fits", "degenerate",
+    figures = task_of(summary).figures
+    headings = ["setting", *figures.values(), "fit s", "fits", "degenerate",
                 f"front ({score}, {metric})"]  # fmt: skip
     lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
     for _, row in summary.iterrows():
         cells = [row["setting"]]
-        cells += [_mean_std(row[f], row[f"{f}_std"]) for f in FIGURES]
+        cells += [_mean_std(row[f], row[f"{f}_std"]) for f in figures]
         cells += [f"{row['fit_seconds']:.1f}", str(row["fits"]), str(row["degenerate"])]
         cells.append("**yes**" if row["front"] else "")
         lines.append("| " + " | ".join(cells) + " |")

@@ -28,11 +28,12 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
+from sklearn.metrics import mean_absolute_error
 
 from .._devices import torch_threads
 from ..exceptions import FairmineWarning
 from ._mi_figures import mi_figures
-from ._sweep import SweepGrid, SweepTable, _fronts_figure, fit_setting, markdown_table
+from ._sweep import TASKS, SweepGrid, SweepTable, _fronts_figure, fit_setting, markdown_table
 
 __all__ = ["REPORT_SECTIONS", "choose_setting", "environment", "write_sweep_report"]
 
@@ -44,6 +45,20 @@ GROUP_METRICS = {
     "TPR": true_positive_rate,
     "FPR": false_positive_rate,
     "count": count,
+}
+
+
+def _mean_prediction(y_true: Any, y_pred: Any) -> float:
+    return float(np.mean(y_pred))
+
+
+#: by task: what the per-group section is called and the ``MetricFrame`` metrics it shows
+GROUP_SECTIONS = {
+    "classification": ("rates", GROUP_METRICS),
+    "regression": (
+        "mean prediction and MAE",
+        {"mean prediction": _mean_prediction, "MAE": mean_absolute_error, "count": count},
+    ),
 }
 _PACKAGES = ("fairmine", "torch", "scikit-learn", "skorch", "fairlearn", "numpy", "pandas")
 _STYLE = (
@@ -115,7 +130,7 @@ def _refit(
     table: SweepTable, grid: SweepGrid, setting: pd.Series, threads: int | None
 ) -> tuple[MetricFrame, dict[str, float], int]:
     """Fit ``setting`` with the first seed on the first fold; rates and MI on its test rows."""
-    train, test = grid.splits(table.y)[0]
+    train, test = grid.splits(table.y, TASKS[table.task].stratified)[0]
     with torch_threads(threads), warnings.catch_warnings():
         warnings.simplefilter("ignore", FairmineWarning)  # the summary counts degenerate fits
         model, _, X_test = fit_setting(
@@ -124,7 +139,7 @@ def _refit(
         )  # fmt: skip
         y_test, c_test = table.y[test], table.groups[test]
         frame = MetricFrame(
-            metrics=GROUP_METRICS,
+            metrics=GROUP_SECTIONS[table.task][1],
             y_true=y_test,
             y_pred=model.predict(X_test),
             sensitive_features=pd.Series(c_test, name="group"),
@@ -146,7 +161,11 @@ def _image(png: str, alt: str) -> str:
 
 
 def _figures(
-    summary: pd.DataFrame, frame: MetricFrame, metric: str, score: str, note: str | None
+    summary: pd.DataFrame,
+    frame: MetricFrame,
+    metric: str,
+    score: str,
+    note: str | None,
 ) -> tuple[str, str]:
     """Draw the fronts and the per-group rates as ``<img>`` tags (notes without matplotlib)."""
     try:
@@ -159,10 +178,11 @@ def _figures(
 
     fronts = _png(_fronts_figure(summary, metric, score, note))
     rates = frame.by_group.drop(columns="count")
+    names = list(rates.columns)
     groups = _png(plot_group_metrics(rates, show_overall=False).figure)
     return (
         _image(fronts, f"{score} against each disparity, the fronts ringed"),
-        _image(groups, "selection rate, TPR and FPR per group"),
+        _image(groups, f"{', '.join(names[:-1])} and {names[-1]} per group"),
     )
 
 
@@ -231,6 +251,7 @@ def write_sweep_report(
     """
     setting = choose_setting(summary, metric)
     frame, audit, n_test = _refit(table, grid, setting, threads)
+    what = GROUP_SECTIONS[table.task][0]
     fronts, groups = _figures(summary, frame, metric, score, note)
     by_group = frame.by_group.copy()
     by_group["count"] = by_group["count"].astype(int)
@@ -254,7 +275,7 @@ def write_sweep_report(
         _section("fronts", "Fronts", fronts),
         _section(
             "groups",
-            f"Per-group rates of {setting['setting']}",
+            f"Per-group {what} of {setting['setting']}",
             f"<p>The setting on the {html.escape(metric)} front with the lowest "
             f"{html.escape(metric)} among those whose fits all learned more than a constant, "
             f"refitted with seed {grid.seeds[0]} on fold 0 and scored on its {n_test} test "

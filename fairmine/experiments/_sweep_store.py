@@ -37,7 +37,8 @@ def table_fingerprint(table: SweepTable) -> str:
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(table.X, index=False).to_numpy().tobytes())
     digest.update(",".join(map(str, table.X.columns)).encode())
-    digest.update(table.y.astype("int64").tobytes())
+    # class targets as integers (as before regression sweeps), numeric ones in full
+    digest.update((table.y if table.y.dtype.kind == "f" else table.y.astype("int64")).tobytes())
     digest.update("\x00".join(table.groups).encode())
     return digest.hexdigest()
 
