@@ -14,7 +14,7 @@ def test_gpu_check_smoke_run_on_the_cpu(tmp_path):
     out = tmp_path / "gpu_check.txt"
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--smoke", "--device", "cpu", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     header, text = out.read_text().split("\n\n", 1)
