@@ -103,7 +103,7 @@ def make_models(quick: bool) -> Models:
     }
     for alpha in (0.1,) if quick else (0.03, 0.1, 0.3, 1.0):
         models[f"Adversarial DP a={alpha:g}"] = (adversarial(alpha), "binary")
-    for weight in (1.0,) if quick else (1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0):
+    for weight in (1.0,) if quick else (1.0, 2.0, 3.0, 5.0, 10.0, 12.0, 15.0, 20.0):
         models[f"fairmine DP w={weight:g}"] = (fairmine(weight), "binary")
     for weight in (1.0,) if quick else (1.0, 3.0, 10.0):
         models[f"fairmine EOdds w={weight:g}"] = (fairmine(weight, "equalized_odds"), "binary")
