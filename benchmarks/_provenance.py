@@ -163,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python benchmarks/_provenance.py OUT -- COMMAND ...", file=sys.stderr)
         return 2
     out, command = argv[0], argv[2:]
+    provenance_lines(shlex.join(command))  # the header of the run as it starts
     result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
     sys.stdout.write(result.stdout)
     if result.returncode == 0:
