@@ -127,7 +127,8 @@ class PenaltySkippedWarning(FairmineWarning):
     >>> from fairmine.exceptions import PenaltySkippedWarning
     >>> rng = np.random.RandomState(0)
     >>> X, c = rng.normal(size=(20, 2)), rng.randint(0, 2, 20)
-    >>> clf = MIUnbiasedClassifier(max_epochs=3, lr=1e-2, batch_size=1, critic_warmup_steps=0)
+    >>> clf = MIUnbiasedClassifier(max_epochs=3, lr=1e-2, batch_size=1, critic_warmup_steps=0,
+    ...                            random_state=0)
     >>> with pytest.warns(PenaltySkippedWarning, match="batch_size"):
     ...     _ = clf.fit(X, X[:, 0] > 0, sensitive_features=c)
     """
