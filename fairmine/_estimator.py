@@ -39,7 +39,7 @@ from torch.utils.data import Dataset
 from ._bias_weights import independence_weights
 from ._degenerate import check_constant
 from ._devices import check_device, cuda_devices
-from ._net import MINet, MISettings
+from ._engine import MINet, MISettings
 from ._sensitive import SENSITIVE_ENCODINGS, encode_sensitive_features, warn_if_constant
 from ._validation import naming
 from .exceptions import (

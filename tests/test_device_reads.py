@@ -17,7 +17,7 @@ import torch
 from skorch.dataset import ValidSplit
 
 from fairmine import MIUnbiasedClassifier
-from fairmine._net import MINet
+from fairmine._engine import MINet
 
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 

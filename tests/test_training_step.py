@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from fairmine import MIUnbiasedClassifier
-from fairmine._gradient_rules import (
+from fairmine._engine.gradient_rules import (
     GRADIENT_RULES,
     Objectives,
     Parameters,

@@ -13,7 +13,7 @@ step, which reads like the paper's Algorithm 1:
    CLUB, nothing for a closed-form penalty);
 3. lines 9-12, one update of the encoder g and the logit layer f on the task
    loss plus ``mi_weight`` times the penalty, with MINE's adaptive gradient
-   clipping (:mod:`fairmine._gradient_rules`).
+   clipping (:mod:`fairmine._engine.gradient_rules`).
 
 Plain ERM is ``mi=None``: no penalty, and the step is the task's alone.
 Which rows and which conditioning the MI uses is the ``mi_criterion``'s
@@ -50,13 +50,14 @@ from skorch.utils import TeeGenerator, to_device
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ._gradient_rules import GRADIENT_RULES, JointUpdate, Objectives, Parameters, SeparateUpdate
-from ._modules import MLP, MIClassifierModule
-from .exceptions import TrainingDivergedError
-from .mi import Criterion, DependencePenalty, EpochRows, PenaltySetup, make_penalty
-from .mi._bounds import weighted_mean
-from .mi._critic_budget import forward_flops
-from .mi._penalty import Rows, enough_rows
+from .._mlp import MLP
+from ..exceptions import TrainingDivergedError
+from ..mi import Criterion, DependencePenalty, EpochRows, PenaltySetup, make_penalty
+from ..mi._bounds import weighted_mean
+from ..mi._critic_budget import forward_flops
+from ..mi._penalty import Rows, enough_rows
+from .gradient_rules import GRADIENT_RULES, JointUpdate, Objectives, Parameters, SeparateUpdate
+from .modules import MIClassifierModule
 
 __all__ = ["MINet", "MISettings"]
 
