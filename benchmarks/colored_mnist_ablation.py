@@ -9,7 +9,7 @@ Every setting is the protocol of ``fairmine reproduce colored-mnist``
 training and 100 unbiased test digits per class, the reference digits CNN with
 :data:`fairmine.experiments.COLORED_MNIST_OVERRIDES`) with the parameters of its row in
 :data:`SETTINGS` on top (the "critic defaults" are those overrides: the estimator's
-``critic_steps="auto"`` and ``critic_bank_size="auto"``, K = 40 on one batch on this CNN);
+``DonskerVaradhan(steps="auto", bank_size="auto")``, K = 40 on one batch on this CNN);
 ``bias_reweighting`` is set explicitly in every row. Per variance the
 table gives the unbiased test accuracy (mean +- std over seeds 0 .. seeds-1), the training
 accuracy, the seeds that collapsed (training accuracy below .5: the model no longer fits the
@@ -63,14 +63,14 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "lambda 1, K=10 bank 1024 (the command before)": {
         "mi_weight": 1.0,
         "bias_reweighting": None,
-        "critic_steps": 10,
-        "critic_bank_size": 1024,
+        "penalty__steps": 10,
+        "penalty__bank_size": 1024,
     },
     "lambda 1 + reweighting, K=10 bank 1024": {
         "mi_weight": 1.0,
         "bias_reweighting": "auto",
-        "critic_steps": 10,
-        "critic_bank_size": 1024,
+        "penalty__steps": 10,
+        "penalty__bank_size": 1024,
     },
     "lambda 1, critic defaults": {"mi_weight": 1.0, "bias_reweighting": None},
     "lambda 1 + reweighting, critic defaults": {"mi_weight": 1.0, "bias_reweighting": "auto"},

@@ -8,13 +8,13 @@
 Compares, on the same splits and seeds:
 
 - "faithful K=40": Algorithm 1 as printed -- every critic step on a fresh minibatch pushed
-  through the encoder (``critic_sampling="fresh"``);
+  through the encoder (``DonskerVaradhan(sampling="fresh")``);
 - "default": fairmine's defaults, critic batches from the representation bank with
-  ``critic_steps="auto"`` and ``critic_bank_size="auto"`` (K = 3 and one batch of 64 rows on
+  ``steps="auto"`` and ``bank_size="auto"`` (K = 3 and one batch of 64 rows on
   German, K = 40 and one batch of 128 rows on the digits CNN);
 - "K=10 bank 1024": the defaults before ``"auto"``: K = 10 on a bank of 1024 rows;
 - "classifier" (German only: an attribute with few values): the defaults with
-  ``critic_type="classifier"`` (its ``"auto"`` critic_lr is 3e-3), and "classifier lr 1e-3";
+  ``critic_type="classifier"`` (its ``"auto"`` lr is 3e-3), and "classifier lr 1e-3";
 - "bank 256 K=10", "bank 256 K=20" and "bank 256 K=40": a bank of the last two batches (the
   default before one batch);
 - ERM (``mi_weight=0``, no critic) for scale.
@@ -47,14 +47,14 @@ from _provenance import recording
 
 MODES = {
     "ERM": {"mi_weight": 0.0},
-    "default": {"critic_steps": "auto", "critic_bank_size": "auto"},
-    "K=10 bank 1024": {"critic_steps": 10, "critic_bank_size": 1024},
-    "bank 256 K=10": {"critic_steps": 10, "critic_bank_size": 256},
-    "bank 256 K=20": {"critic_steps": 20, "critic_bank_size": 256},
-    "bank 256 K=40": {"critic_steps": 40, "critic_bank_size": 256},
-    "faithful K=40": {"critic_steps": 40, "critic_sampling": "fresh"},
-    "classifier": {"critic_type": "classifier"},
-    "classifier lr 1e-3": {"critic_type": "classifier", "critic_lr": 1e-3},
+    "default": {"penalty__steps": "auto", "penalty__bank_size": "auto"},
+    "K=10 bank 1024": {"penalty__steps": 10, "penalty__bank_size": 1024},
+    "bank 256 K=10": {"penalty__steps": 10, "penalty__bank_size": 256},
+    "bank 256 K=20": {"penalty__steps": 20, "penalty__bank_size": 256},
+    "bank 256 K=40": {"penalty__steps": 40, "penalty__bank_size": 256},
+    "faithful K=40": {"penalty__steps": 40, "penalty__sampling": "fresh"},
+    "classifier": {"penalty__critic_type": "classifier"},
+    "classifier lr 1e-3": {"penalty__critic_type": "classifier", "penalty__lr": 1e-3},
 }
 
 #: modes whose critic needs an attribute with few values: not run on the (continuous) colour
@@ -69,6 +69,7 @@ def _german_run(task: tuple[str, int, int]) -> dict:
     from fairmine import MIUnbiasedClassifier, estimate_mi
     from fairmine.datasets import load_german
     from fairmine.experiments import german_preprocessor
+    from fairmine.mi import DonskerVaradhan
 
     mode, run, seed_offset = task
     torch.set_num_threads(1)
@@ -78,8 +79,9 @@ def _german_run(task: tuple[str, int, int]) -> dict:
     train, test = list(ShuffleSplit(n_splits=run + 1, test_size=0.3, random_state=0).split(X))[run]
     prep = german_preprocessor().fit(X.iloc[train])
     X_train, X_test = prep.transform(X.iloc[train]), prep.transform(X.iloc[test])
-    params = {"mi_weight": 3.0, **MODES[mode]}
-    model = MIUnbiasedClassifier(random_state=run + seed_offset, **params)
+    # the critic's settings come as nested names (penalty__steps)
+    model = MIUnbiasedClassifier(random_state=run + seed_offset, penalty=DonskerVaradhan())
+    model.set_params(**{"mi_weight": 3.0, **MODES[mode]})
     model.fit(X_train, y[train], sensitive_features=young[train])
     y_pred = model.predict(X_test)
     return {
@@ -108,7 +110,7 @@ def _digits_run(task: tuple[str, int, float]) -> dict:
         "lr": 1e-3,
         "max_epochs": 6,
         "mi_update": "joint",
-        "critic_sampling": "bank",
+        "penalty__sampling": "bank",
         "clip_mi_gradient": "per_tensor",
         **MODES[mode],
     }

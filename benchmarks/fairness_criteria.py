@@ -30,7 +30,8 @@ set (mean +- std over the finished runs) and writes it, the per-run rows (CSV) a
 accuracy against EO and DP to ``--out``. Fits run in a spawn pool of ``--processes`` workers
 with one torch thread each.
 ``--quick`` is a smoke run (2 runs, 1,500 Adult rows, 2 epochs, weight 1 only).
-``--critic-type`` sets fairmine's ``critic_type`` (and names the output files after it).
+``--critic-type`` sets the ``critic_type`` of fairmine's critic (and names the output files after
+it).
 ``--replot`` redraws the figures from the per-run CSVs in ``--out`` without fitting anything.
 """
 
@@ -75,6 +76,7 @@ from fairmine import MIUnbiasedClassifier, estimate_mi
 from fairmine.datasets import load_adult, load_german
 from fairmine.experiments import fairness_scores, german_preprocessor, summarise_runs
 from fairmine.metrics import disparity_noise_floor
+from fairmine.mi import DonskerVaradhan
 from fairmine.plotting import label_points
 
 SPLIT_SEED = 0  # ShuffleSplit(random_state=...) of both data sets (the paper's for German)
@@ -122,7 +124,14 @@ class Setup:
 
     @property
     def net_params(self) -> dict[str, Any]:
-        return dict(self.net)
+        """The estimator's parameters; ``penalty__*`` entries set its Donsker-Varadhan critic."""
+        params = {key: value for key, value in self.net if not key.startswith("penalty__")}
+        critic = {
+            key.removeprefix("penalty__"): value
+            for key, value in self.net
+            if key.startswith("penalty__")
+        }
+        return {**params, "penalty": DonskerVaradhan(**critic)} if critic else params
 
     @property
     def epochs(self) -> int:
@@ -158,7 +167,7 @@ def make_setups(args: argparse.Namespace) -> list[Setup]:
             ("lr", 1e-3),
             ("hidden_units", (64,)),
             ("embedding_dim", 8),
-            ("critic_steps", 10),
+            ("penalty__steps", 10),
         ),
         adversary_batch_size=64,
         weights=weights,
@@ -176,7 +185,9 @@ def make_setups(args: argparse.Namespace) -> list[Setup]:
     )
     setups = [s for s in (adult, german) if args.dataset in (s.dataset, "both")]
     if args.critic_type is not None:
-        setups = [replace(s, net=(*s.net, ("critic_type", args.critic_type))) for s in setups]
+        setups = [
+            replace(s, net=(*s.net, ("penalty__critic_type", args.critic_type))) for s in setups
+        ]
     return setups
 
 
@@ -574,7 +585,7 @@ def main() -> None:
     parser.add_argument(
         "--critic-type",
         choices=("concat", "classifier", "auto"),
-        help="fairmine's critic_type (default: the estimator's)",
+        help="critic_type of fairmine's DonskerVaradhan critic (default: its own)",
     )
     parser.add_argument(
         "--replot", action="store_true", help="redraw the figures from the runs CSVs in --out"

@@ -20,15 +20,15 @@ machine moves them alike, except for the slow faithful rows (one fit each).
   class), 3 epochs, lr 1e-3, mi_weight 1, joint update -- a cost measurement; accuracies after 3
   epochs say little.
 - "default" = fairmine's defaults: critic batches from the representation bank,
-  ``critic_steps="auto"`` and ``critic_bank_size="auto"`` (K = 3 on the MLPs, 40 on the CNN; a
+  ``DonskerVaradhan(steps="auto", bank_size="auto")`` (K = 3 on the MLPs, 40 on the CNN; a
   bank of one batch), MINE's per-weight-tensor clipping (a second backward pass through the
   encoder). "bank K=k" = the same at a fixed K; "repr. clip" = the same with
   clip_mi_gradient="representation" (one backward pass); "faithful" = Algorithm 1 as printed, a
-  fresh minibatch through the encoder for every critic step (critic_sampling="fresh"). All use
+  fresh minibatch through the encoder for every critic step (sampling="fresh"). All use
   the joint update.
 - "classifier critic" (German and Adult): the defaults with ``critic_type="classifier"``, a
   classifier of the attribute from ``z`` (one forward pass scores every attribute value, no
-  marginal term), at its ``"auto"`` critic_lr of 3e-3.
+  marginal term), at its ``"auto"`` lr of 3e-3.
 - "mi_weight=0 (defaults)" is what users put in a lambda grid: every other parameter at its
   default. It trains no critic, so it costs what ERM costs.
 - Every table is measured once per torch thread count (``--threads``), each fit in its own
@@ -95,6 +95,7 @@ def _fit_and_measure(
 
     from fairmine import MIUnbiasedClassifier
     from fairmine.experiments import reference_classifier
+    from fairmine.mi import DonskerVaradhan
 
     torch.set_num_threads(threads)
     if experiment == "german":
@@ -116,7 +117,9 @@ def _fit_and_measure(
             **params,
         )
     elif experiment in ("german", "adult"):
-        model = MIUnbiasedClassifier(random_state=0, device=device, **params)
+        # the critic's settings come as nested names (penalty__steps)
+        model = MIUnbiasedClassifier(random_state=0, device=device, penalty=DonskerVaradhan())
+        model.set_params(**params)
     else:
         model = reference_classifier(
             "colored_mnist", lr=1e-3, mi_update="joint", random_state=0, device=device, **params
@@ -157,12 +160,13 @@ def _warm_up(device: str) -> None:
     import warnings
 
     from fairmine import MIUnbiasedClassifier
+    from fairmine.mi import DonskerVaradhan
 
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(64, 4)).astype(np.float32), np.arange(64) % 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tiny = MIUnbiasedClassifier(max_epochs=1, critic_steps=1, critic_warmup_steps=1)
+        tiny = MIUnbiasedClassifier(max_epochs=1, penalty=DonskerVaradhan(steps=1, warmup_steps=1))
         tiny.set_params(device=device).fit(X, y, sensitive_features=y)
 
 
@@ -182,10 +186,10 @@ def measure(
 
 
 EPOCHS = {"german": 30, "adult": 3, "digits": 3}
-AUTO = {"critic_steps": "auto", "critic_bank_size": "auto", "critic_sampling": "bank"}
-BANK = {"critic_sampling": "bank", "clip_mi_gradient": "per_tensor"}
-REPRESENTATION = {"critic_sampling": "bank", "clip_mi_gradient": "representation"}
-FAITHFUL = {"critic_sampling": "fresh", "clip_mi_gradient": "per_tensor"}
+AUTO = {"penalty__steps": "auto", "penalty__bank_size": "auto", "penalty__sampling": "bank"}
+BANK = {"penalty__sampling": "bank", "clip_mi_gradient": "per_tensor"}
+REPRESENTATION = {"penalty__sampling": "bank", "clip_mi_gradient": "representation"}
+FAITHFUL = {"penalty__sampling": "fresh", "clip_mi_gradient": "per_tensor"}
 
 
 def configurations(experiment: str, ks: tuple[int, ...]) -> dict[str, dict]:
@@ -201,7 +205,7 @@ def configurations(experiment: str, ks: tuple[int, ...]) -> dict[str, dict]:
         configs["classifier critic"] = {
             "mi_weight": weight,
             "max_epochs": epochs,
-            "critic_type": "classifier",
+            "penalty__critic_type": "classifier",
             **AUTO,
         }
     modes = [("bank", BANK, ks), ("repr. clip", REPRESENTATION, ks[1:2] or ks)]
@@ -210,7 +214,7 @@ def configurations(experiment: str, ks: tuple[int, ...]) -> dict[str, dict]:
         for k in mode_ks:
             configs[f"{mode} K={k}"] = {
                 "mi_weight": weight,
-                "critic_steps": k,
+                "penalty__steps": k,
                 "max_epochs": epochs,
                 **settings,
             }

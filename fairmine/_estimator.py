@@ -22,7 +22,7 @@ from sklearn.base import (
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -39,7 +39,7 @@ from torch.utils.data import Dataset
 from ._bias_weights import independence_weights
 from ._degenerate import check_constant
 from ._devices import check_device, cuda_devices
-from ._net import MINet, MISettings
+from ._engine import MINet, MISettings
 from ._sensitive import SENSITIVE_ENCODINGS, encode_sensitive_features, warn_if_constant
 from ._validation import naming
 from .exceptions import (
@@ -48,7 +48,15 @@ from .exceptions import (
     PenaltySkippedWarning,
     RepresentationCollapseWarning,
 )
-from .mi import CRITERIA, CRITIC_TYPES, PENALTIES, Criterion, DependencePenalty
+from .mi import (
+    CRITERIA,
+    CRITIC_TYPES,
+    PENALTIES,
+    Criterion,
+    DependencePenalty,
+    DonskerVaradhan,
+    make_penalty,
+)
 
 __all__ = ["MIUnbiasedClassifier", "MIUnbiasedRegressor"]
 
@@ -57,6 +65,28 @@ _CLASSIFIER_ONLY = ("pos_label", "class_weight", "bias_reweighting")
 
 #: the regressor's task losses, on the standardised target (``loss``)
 _REGRESSION_LOSSES = {"squared_error": nn.MSELoss, "huber": nn.HuberLoss}
+
+#: the deprecated parameters of the Donsker-Varadhan critic, by the DonskerVaradhan setting that
+#: replaces each
+_DEPRECATED_CRITIC_PARAMETERS = {
+    "critic_steps": "steps",
+    "critic_lr": "lr",
+    "critic_optimizer": "optimizer",
+    "critic_type": "critic_type",
+    "critic_hidden": "hidden",
+    "critic_warmup_steps": "warmup_steps",
+    "critic_sampling": "sampling",
+    "critic_bank_size": "bank_size",
+    "critic_batch_size": "batch_size",
+    "bias_correction": "bias_correction",
+    "bias_correction_rate": "bias_correction_rate",
+}
+
+#: the penalty names that the deprecated parameters configure
+_DONSKER_VARADHAN_NAMES = ("donsker_varadhan", "classifier_critic")
+
+#: the default of a deprecated parameter, which ``get_params`` lists and validation accepts
+_DEPRECATED = Hidden(StrOptions({"deprecated"}))
 
 #: estimator parameters that the skorch net takes under the same names
 _NET_PARAMS = ("optimizer", "lr", "max_epochs", "batch_size", "train_split", "verbose", "device")
@@ -69,10 +99,12 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     layer ``f`` predicts ``y`` from ``z``. A statistics network ``T`` (the
     critic) estimates the mutual information ``I(Z; C)`` between ``z`` and the
     sensitive attribute ``C`` (or, by ``criterion``, the conditional
-    ``I(Z; C | Y)``) with the Donsker-Varadhan bound of MINE.
-    Training alternates ``critic_steps`` critic updates that maximise the
-    bound on detached ``z`` with one update of ``g`` and ``f`` that minimises
-    ``task loss + mi_weight * MI estimate`` (Algorithm 1 of Ragonesi et al.).
+    ``I(Z; C | Y)``) with the Donsker-Varadhan bound of MINE (the default
+    ``penalty``, :class:`fairmine.mi.DonskerVaradhan`, which carries the
+    critic's settings). Training alternates K critic updates that maximise
+    the bound on detached ``z`` with one update of ``g`` and ``f`` that
+    minimises ``task loss + mi_weight * MI estimate`` (Algorithm 1 of
+    Ragonesi et al.).
     The attribute is needed by ``fit`` only: ``predict``, ``predict_proba``,
     ``score`` and ``transform`` use ``X`` alone.
 
@@ -103,80 +135,31 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     penalty : str or fairmine.mi.DependencePenalty, default="donsker_varadhan"
         The dependence penalty that ``mi_weight`` weighs, by name or as an
         object carrying its own settings (searchable with nested names such
-        as ``penalty__n_slices``). ``"donsker_varadhan"``: the paper's
-        critic and lower bound, set by the ``critic_*`` and
-        ``bias_correction*`` parameters below
-        (:class:`fairmine.mi.DonskerVaradhan`); ``"classifier_critic"``: the
-        same with ``critic_type="classifier"``; ``"club"``: the upper bound
-        of a variational ``q(c | z)`` trained by one likelihood step per step
-        (:class:`fairmine.mi.CLUB`); ``"sliced"``: the mean canonical
-        dependence of random slices, in closed form
-        (:class:`fairmine.mi.SlicedDependence`); ``"hsic"``: the kernel
-        dependence HSIC, in closed form (:class:`fairmine.mi.HSIC`). The
-        ``critic_*`` parameters configure only the named Donsker-Varadhan
-        penalties; an object ignores them. ``train_mi`` logs the penalty's
-        own value (nats for the bounds, not for the kernel and sliced ones).
-        See the concepts page for which fits where.
-    critic_steps : int or "auto", default="auto"
-        Critic updates (K) before each update of the encoder and logit layer.
-        ``"auto"`` makes as many as the encoder's forward pass pays for: the
-        number of critic forward passes (joint and marginal rows of a critic
-        minibatch) whose FLOPs fit into those of the encoder's forward pass on
-        a minibatch, within [3, 40], counted once per ``fit`` on two rows
-        (deterministic, see ``critic_steps_``). It gives 40 (the paper's K) on
-        a CNN and 3 on a small MLP, where fewer let the encoder hide the
-        attribute from the critic; with ``critic_sampling="fresh"`` every
-        update costs an encoder pass, so ``"auto"`` is 1 there. 0 is allowed
-        only with ``mi_weight=0``.
-    critic_lr : float or "auto", default="auto"
-        Learning rate of the critic. ``"auto"`` is 1e-3 for the ``"concat"``
-        network and 3e-3 for the ``"classifier"`` one, which at 1e-3 fell
-        behind a German-credit encoder (see
-        :func:`fairmine.mi.critic_learning_rate`).
-    critic_optimizer : type of torch.optim.Optimizer, default=torch.optim.Adam
-        Optimizer class of the critic. ``torch.optim.Adam`` and ``AdamW`` run
-        their fused implementation on the CPU and CUDA (``fused=True``: the
-        same update in fewer kernels, a quarter cheaper per critic update on
-        a small critic).
-    critic_type : {"concat", "classifier", "auto"}, default="concat"
-        The critic's network. ``"concat"`` is MINE's statistics network
-        ``T(z, c)`` on the concatenation ``[z, c]`` (the paper's).
-        ``"classifier"`` is a classifier of the attribute from ``z``, one
-        output per attribute value, with ``T(z, c) = log q(c | z) - log p(c)``
-        (:class:`fairmine.mi.ClassifierCritic`): the DV bound's marginal term
-        is then exactly 0 and the bound is ``H(C) - cross-entropy``, its
-        minibatch gradient is unbiased, and one forward pass scores every
-        value, so an update costs about two thirds of the statistics
-        network's; it needs an attribute with at most 32 distinct encoded
-        values. ``"auto"`` takes ``"classifier"`` for such an attribute and
-        ``"concat"`` for others (a continuous colour). The default stays
-        ``"concat"``: on German credit (mi_weight 3, 30 fits) the classifier
-        left less age information in ``z`` (.012 against .025 nats) at .007
-        lower accuracy, but on Adult with ``criterion="demographic_parity"``
-        it reached DP .05 where ``"concat"`` reaches .03 (see the results page).
-    critic_hidden : tuple of int, default=(64, 64)
-        Hidden layer widths of the critic ``T``.
-    critic_warmup_steps : int, default=100
-        Critic updates made before the first encoder update, so that the
-        first MI gradients come from a trained critic.
-    critic_sampling : {"bank", "fresh"}, default="bank"
-        Where the critic's minibatches come from. ``"fresh"`` is Algorithm 1
-        as printed: every critic update draws a new minibatch and pushes it
-        through the encoder (K extra forward passes per encoder step).
-        ``"bank"`` draws from a ring buffer of the ``critic_bank_size`` most
-        recent detached ``(z, c)`` pairs that the encoder steps produce
-        anyway, so critic updates cost no encoder pass.
-    critic_bank_size : int or "auto", default="auto"
-        Capacity of that buffer (filled by one no-gradient pass at the start).
-        ``"auto"`` holds one critic batch (see ``critic_bank_size_``): with
-        ``critic_batch_size=None`` the current encoder step's rows, topped up
-        from the step before when the criterion keeps fewer (the positive
-        rows of ``"equal_opportunity"``), so that the critic trains on what
-        the current encoder produces.
-    critic_batch_size : int or None, default=None
-        Minibatch size of the critic updates; None uses ``batch_size``. MINE
-        benefits from large critic batches (paper, section 4.2), which the
-        bank makes cheap.
+        as ``penalty__steps`` or ``penalty__n_slices``).
+        ``"donsker_varadhan"``: the paper's critic and lower bound,
+        :class:`fairmine.mi.DonskerVaradhan` with its defaults (K critic
+        updates counted from the FLOPs, a bank of the current batch); pass
+        ``DonskerVaradhan(steps=10, ...)`` to set the critic.
+        ``"classifier_critic"``: the same with ``critic_type="classifier"``;
+        ``"club"``: the upper bound of a variational ``q(c | z)`` trained by
+        one likelihood step per step (:class:`fairmine.mi.CLUB`);
+        ``"sliced"``: the mean canonical dependence of random slices, in
+        closed form (:class:`fairmine.mi.SlicedDependence`); ``"hsic"``: the
+        kernel dependence HSIC, in closed form (:class:`fairmine.mi.HSIC`).
+        ``train_mi`` logs the penalty's own value (nats for the bounds, not
+        for the kernel and sliced ones). See the concepts page for which fits
+        where.
+    critic_steps, critic_lr, critic_optimizer, critic_type, critic_hidden, \
+critic_warmup_steps, critic_sampling, critic_bank_size, critic_batch_size, \
+bias_correction, bias_correction_rate : "deprecated"
+        Deprecated: the settings of the Donsker-Varadhan critic moved into
+        :class:`fairmine.mi.DonskerVaradhan` (``critic_steps=10`` is
+        ``penalty=DonskerVaradhan(steps=10)``, or ``penalty__steps`` in a
+        grid search over such an object; ``critic_hidden`` is ``hidden``;
+        ``bias_correction`` and ``bias_correction_rate`` keep their names).
+        Set, one still configures ``penalty="donsker_varadhan"`` or
+        ``"classifier_critic"`` with a ``FutureWarning`` at ``fit``; with
+        another penalty it is an error. They will be removed in fairmine 0.2.
     embedding_dim : int, default=8
         Size of the representation ``z`` (a ReLU layer). Low dimensions make
         the MI easier to estimate (paper, section 4.2).
@@ -216,11 +199,6 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         rule on German credit but debiased far less on the colored-MNIST CNN
         (see the docs' results page). None does not clip: the two gradients are
         combined at ``z``'s pre-activation as with ``"representation"``, in one encoder pass.
-    bias_correction : bool, default=True
-        Replace the minibatch denominator of the DV gradient by an exponential
-        moving average of ``E[exp T]`` (MINE's bias correction).
-    bias_correction_rate : float, default=0.01
-        Rate of that moving average.
     sensitive_encoding : {"auto", "categorical", "continuous", "passthrough"}, default="auto"
         How ``sensitive_features`` become the critic's input ``c``. ``"auto"``:
         a 2-D numeric input of 0/1 entries with two or more columns (such as a
@@ -256,7 +234,8 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     lr : float, default=1e-3
         Learning rate of ``optimizer`` for the encoder and logit layer.
     batch_size : int, default=64
-        Minibatch size of every update, critic updates included.
+        Minibatch size of every update, critic updates included (unless the
+        penalty sets its own, as ``DonskerVaradhan(batch_size=...)``).
     optimizer : type of torch.optim.Optimizer, default=torch.optim.Adam
         Optimizer class of the encoder and logit layer.
     device : str, default="cpu"
@@ -288,13 +267,14 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during ``fit``, when ``X`` has string column names.
     critic_steps_ : int
-        The critic updates made before each encoder update (``critic_steps``
-        with ``"auto"`` resolved); 0 when no critic was trained, or when no
-        critic update could be made (every critic minibatch had fewer than two
-        of the criterion's rows: see ``train_critic_updates`` in ``history_``).
+        The critic updates made before each encoder update (the penalty's
+        ``steps`` with ``"auto"`` resolved); 0 when no critic was trained, or
+        when no critic update could be made (every critic minibatch had fewer
+        than two of the criterion's rows: see ``train_critic_updates`` in
+        ``history_``).
     critic_bank_size_ : int
-        The capacity of the representation bank (``critic_bank_size`` with
-        ``"auto"`` resolved); 0 when no bank was used.
+        The capacity of the representation bank (the penalty's ``bank_size``
+        with ``"auto"`` resolved); 0 when no bank was used.
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch model and
         ``net_.critic_`` the critic (absent when no critic was trained).
@@ -347,22 +327,31 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "criterion": [StrOptions(set(CRITERIA))],
         "pos_label": "no_validation",
         "penalty": [StrOptions(set(PENALTIES)), DependencePenalty],
-        "critic_steps": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
-        "critic_lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "critic_optimizer": [type],
-        "critic_type": [StrOptions(set(CRITIC_TYPES))],
-        "critic_hidden": ["array-like"],
-        "critic_warmup_steps": [Interval(Integral, 0, None, closed="left")],
-        "critic_sampling": [StrOptions({"bank", "fresh"})],
-        "critic_bank_size": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
-        "critic_batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        # deprecated: the settings of DonskerVaradhan, accepted with their old constraints
+        "critic_steps": [
+            Interval(Integral, 0, None, closed="left"),
+            StrOptions({"auto"}),
+            _DEPRECATED,
+        ],
+        "critic_lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), _DEPRECATED],
+        "critic_optimizer": [type, _DEPRECATED],
+        "critic_type": [StrOptions(set(CRITIC_TYPES)), _DEPRECATED],
+        "critic_hidden": ["array-like", _DEPRECATED],
+        "critic_warmup_steps": [Interval(Integral, 0, None, closed="left"), _DEPRECATED],
+        "critic_sampling": [StrOptions({"bank", "fresh"}), _DEPRECATED],
+        "critic_bank_size": [
+            Interval(Integral, 2, None, closed="left"),
+            StrOptions({"auto"}),
+            _DEPRECATED,
+        ],
+        "critic_batch_size": [Interval(Integral, 1, None, closed="left"), None, _DEPRECATED],
+        "bias_correction": ["boolean", _DEPRECATED],
+        "bias_correction_rate": [Interval(Real, 0, 1, closed="right"), _DEPRECATED],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_units": ["array-like"],
         "backbone": [nn.Module, None],
         "mi_update": [StrOptions({"separate", "joint"})],
         "clip_mi_gradient": [StrOptions({"representation", "per_tensor"}), None],
-        "bias_correction": ["boolean"],
-        "bias_correction_rate": [Interval(Real, 0, 1, closed="right")],
         "sensitive_encoding": [StrOptions(set(SENSITIVE_ENCODINGS))],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "bias_reweighting": [StrOptions({"auto"}), None],
@@ -384,22 +373,22 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         criterion: str = "demographic_parity",
         pos_label: Any = None,
         penalty: str | DependencePenalty = "donsker_varadhan",
-        critic_steps: int | str = "auto",
-        critic_lr: float | str = "auto",
-        critic_optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
-        critic_type: str = "concat",
-        critic_hidden: Sequence[int] = (64, 64),
-        critic_warmup_steps: int = 100,
-        critic_sampling: str = "bank",
-        critic_bank_size: int | str = "auto",
-        critic_batch_size: int | None = None,
+        critic_steps: int | str = "deprecated",
+        critic_lr: float | str = "deprecated",
+        critic_optimizer: type[torch.optim.Optimizer] | str = "deprecated",
+        critic_type: str = "deprecated",
+        critic_hidden: Sequence[int] | str = "deprecated",
+        critic_warmup_steps: int | str = "deprecated",
+        critic_sampling: str = "deprecated",
+        critic_bank_size: int | str = "deprecated",
+        critic_batch_size: int | str | None = "deprecated",
         embedding_dim: int = 8,
         hidden_units: Sequence[int] = (64,),
         backbone: nn.Module | None = None,
         mi_update: str = "joint",
         clip_mi_gradient: str | None = "per_tensor",
-        bias_correction: bool = True,
-        bias_correction_rate: float = 0.01,
+        bias_correction: bool | str = "deprecated",
+        bias_correction_rate: float | str = "deprecated",
         sensitive_encoding: str = "auto",
         class_weight: dict | str | None = None,
         bias_reweighting: str | None = None,
@@ -524,6 +513,7 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ) -> None:
         """``fit``'s work, which may leave partial attributes behind when it raises."""
         self._validate_params()
+        penalty = self._penalty()
         self._check_param_combinations()
         self._check_layer_widths()
         check_device(self.device)
@@ -543,7 +533,7 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         weight = self._row_weights(sample_weight, y_index, c)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         penalised = c is not None and self.mi_weight > 0
-        net = self._build_net(penalised)
+        net = self._build_net(penalty if penalised else None)
         if penalised:
             self._check_criterion_rows(net.mi_criterion, y_index)
         with torch.random.fork_rng(devices=cuda_devices(self.device)):
@@ -561,15 +551,59 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 self._warn_if_degenerate(X, y_index, weight)
 
     def _check_layer_widths(self) -> None:
-        for name in ("hidden_units", "critic_hidden"):
-            widths = getattr(self, name)
-            if isinstance(widths, str) or not all(
-                isinstance(w, Integral) and not isinstance(w, bool) and w >= 1 for w in widths
-            ):
+        widths = self.hidden_units
+        if isinstance(widths, str) or not all(
+            isinstance(w, Integral) and not isinstance(w, bool) and w >= 1 for w in widths
+        ):
+            raise ValueError(
+                f"hidden_units must be a sequence of positive integers (layer widths), got "
+                f"{widths!r}."
+            )
+
+    def _penalty(self) -> DependencePenalty:
+        """Return the penalty of ``penalty``, with the deprecated critic parameters set mapped in.
+
+        Each deprecated parameter that is set warns (``FutureWarning``) and
+        configures a penalty named ``"donsker_varadhan"`` or
+        ``"classifier_critic"``; with any other penalty it is an error.
+        """
+        settings = {
+            name: value
+            for name in _DEPRECATED_CRITIC_PARAMETERS
+            if not (isinstance(value := getattr(self, name), str) and value == "deprecated")
+        }
+        named = isinstance(self.penalty, str) and self.penalty in _DONSKER_VARADHAN_NAMES
+        for name, value in settings.items():
+            setting = _DEPRECATED_CRITIC_PARAMETERS[name]
+            if isinstance(self.penalty, DonskerVaradhan):
                 raise ValueError(
-                    f"{name} must be a sequence of positive integers (layer widths), got "
-                    f"{widths!r}."
+                    f"{name}={value!r} is deprecated and cannot be combined with a penalty "
+                    f"object: set {setting} on the object instead, as "
+                    f"penalty=DonskerVaradhan({setting}={value!r}) (penalty__{setting} in a "
+                    f"grid search), and leave {name} unset."
                 )
+            if not named:
+                raise ValueError(
+                    f"{name}={value!r} configures the Donsker-Varadhan critic of "
+                    f"penalty='donsker_varadhan' or 'classifier_critic', which "
+                    f"penalty={self.penalty!r} does not have: leave {name} unset."
+                )
+        for name, value in settings.items():
+            setting = _DEPRECATED_CRITIC_PARAMETERS[name]
+            classifier = self.penalty == "classifier_critic" and setting != "critic_type"
+            kind = "critic_type='classifier', " if classifier else ""
+            warnings.warn(
+                f"{name} is deprecated and will be removed in fairmine 0.2: the critic's "
+                f"settings belong to the penalty. Pass "
+                f"penalty=DonskerVaradhan({kind}{setting}={value!r}) instead (from "
+                f"fairmine.mi; in a grid search, penalty__{setting} with such an object).",
+                FutureWarning,
+                stacklevel=4,
+            )
+        return make_penalty(
+            self.penalty,
+            {_DEPRECATED_CRITIC_PARAMETERS[name]: value for name, value in settings.items()},
+        )
 
     def _row_weights(
         self, sample_weight: ArrayLike | None, y_index: np.ndarray, c: np.ndarray | None
@@ -601,23 +635,6 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _check_param_combinations(self) -> None:
         if self.mi_weight == 0:
             return
-        if self.critic_steps == 0:
-            raise ValueError(
-                f"critic_steps must be >= 1 when mi_weight > 0 (got critic_steps=0 and "
-                f"mi_weight={self.mi_weight!r}): the MI penalty needs a trained critic."
-            )
-        critic_batch = self.critic_batch_size or self.batch_size
-        if (
-            self.critic_sampling == "bank"
-            and self.critic_bank_size != "auto"
-            and critic_batch > self.critic_bank_size
-        ):
-            raise ValueError(
-                f"the critic's minibatch ({critic_batch} rows: critic_batch_size, or "
-                f"batch_size when it is None) is larger than critic_bank_size="
-                f"{self.critic_bank_size}, the rows it is drawn from. Raise critic_bank_size "
-                "or lower critic_batch_size."
-            )
         if self.mi_update == "separate" and self.lr * self.mi_weight > self.MAX_SEPARATE_MI_LR:
             raise ValueError(
                 f"mi_update='separate' steps the MI gradient with learning rate lr * mi_weight "
@@ -673,12 +690,16 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{self.classes_[criterion.positive]!r}, but y has fewer than two of them."
             )
 
-    def _build_net(self, penalised: bool) -> MINet:
+    def _build_net(self, penalty: DependencePenalty | None) -> MINet:
         """Return the engine, set from the parameters of the same names; it builds its parts.
 
-        ``penalised=False`` gives plain ERM (``mi_weight=0``, or no attribute).
+        ``penalty=None`` gives plain ERM (``mi_weight=0``, or no attribute).
         """
-        mi = MISettings.from_params(self.get_params(deep=False)) if penalised else None
+        mi = (
+            None
+            if penalty is None
+            else MISettings(self.mi_weight, penalty, self.mi_update, self.clip_mi_gradient)
+        )
         return MINet(
             backbone=self.backbone,
             hidden_units=self.hidden_units,
@@ -946,14 +967,16 @@ class MIUnbiasedRegressor(RegressorMixin, _MIUnbiasedBase):
         Quantile bins of ``y`` that ``"equalized_odds"`` conditions on (fewer
         when the target has ties at the quantiles; see
         ``target_bin_edges_``). Ignored by ``"demographic_parity"``.
-    mi_weight, critic_steps, critic_lr, critic_optimizer, critic_type, \
-critic_hidden, critic_warmup_steps, critic_sampling, critic_bank_size, \
-critic_batch_size, embedding_dim, hidden_units, backbone, mi_update, \
-clip_mi_gradient, bias_correction, bias_correction_rate, \
-sensitive_encoding, max_epochs, lr, batch_size, optimizer, device, \
-callbacks, train_split, verbose, random_state
+    mi_weight, penalty, embedding_dim, hidden_units, backbone, mi_update, \
+clip_mi_gradient, sensitive_encoding, max_epochs, lr, batch_size, optimizer, \
+device, callbacks, train_split, verbose, random_state
         As in :class:`MIUnbiasedClassifier`. With a ``train_split``,
         ``history_`` records ``valid_task_loss`` (no ``valid_acc``).
+    critic_steps, critic_lr, critic_optimizer, critic_type, critic_hidden, \
+critic_warmup_steps, critic_sampling, critic_bank_size, critic_batch_size, \
+bias_correction, bias_correction_rate : "deprecated"
+        Deprecated, as in :class:`MIUnbiasedClassifier`: set them on
+        ``penalty=DonskerVaradhan(...)`` (:class:`fairmine.mi.DonskerVaradhan`).
 
     Attributes
     ----------
@@ -1006,22 +1029,22 @@ net_, history_
         mi_weight: float = 1.0,
         criterion: str = "demographic_parity",
         penalty: str | DependencePenalty = "donsker_varadhan",
-        critic_steps: int | str = "auto",
-        critic_lr: float | str = "auto",
-        critic_optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
-        critic_type: str = "concat",
-        critic_hidden: Sequence[int] = (64, 64),
-        critic_warmup_steps: int = 100,
-        critic_sampling: str = "bank",
-        critic_bank_size: int | str = "auto",
-        critic_batch_size: int | None = None,
+        critic_steps: int | str = "deprecated",
+        critic_lr: float | str = "deprecated",
+        critic_optimizer: type[torch.optim.Optimizer] | str = "deprecated",
+        critic_type: str = "deprecated",
+        critic_hidden: Sequence[int] | str = "deprecated",
+        critic_warmup_steps: int | str = "deprecated",
+        critic_sampling: str = "deprecated",
+        critic_bank_size: int | str = "deprecated",
+        critic_batch_size: int | str | None = "deprecated",
         embedding_dim: int = 8,
         hidden_units: Sequence[int] = (64,),
         backbone: nn.Module | None = None,
         mi_update: str = "joint",
         clip_mi_gradient: str | None = "per_tensor",
-        bias_correction: bool = True,
-        bias_correction_rate: float = 0.01,
+        bias_correction: bool | str = "deprecated",
+        bias_correction_rate: float | str = "deprecated",
         sensitive_encoding: str = "auto",
         max_epochs: int = 30,
         lr: float = 1e-3,

@@ -125,10 +125,11 @@ class PenaltySkippedWarning(FairmineWarning):
     >>> import numpy as np, pytest
     >>> from fairmine import MIUnbiasedClassifier
     >>> from fairmine.exceptions import PenaltySkippedWarning
+    >>> from fairmine.mi import DonskerVaradhan
     >>> rng = np.random.RandomState(0)
     >>> X, c = rng.normal(size=(20, 2)), rng.randint(0, 2, 20)
-    >>> clf = MIUnbiasedClassifier(max_epochs=3, lr=1e-2, batch_size=1, critic_warmup_steps=0,
-    ...                            random_state=0)
+    >>> clf = MIUnbiasedClassifier(max_epochs=3, lr=1e-2, batch_size=1, random_state=0,
+    ...                            penalty=DonskerVaradhan(warmup_steps=0))
     >>> with pytest.warns(PenaltySkippedWarning, match="batch_size"):
     ...     _ = clf.fit(X, X[:, 0] > 0, sensitive_features=c)
     """
@@ -164,9 +165,11 @@ class TrainingDivergedError(RuntimeError):
     >>> import numpy as np, pytest, torch
     >>> from fairmine import MIUnbiasedClassifier
     >>> from fairmine.exceptions import TrainingDivergedError
+    >>> from fairmine.mi import DonskerVaradhan
     >>> rng = np.random.RandomState(0)
     >>> X, y, c = rng.normal(size=(40, 2)), np.arange(40) % 2, rng.randint(0, 2, 40)
-    >>> clf = MIUnbiasedClassifier(max_epochs=2, critic_lr=1e12, critic_optimizer=torch.optim.SGD)
-    >>> with pytest.raises(TrainingDivergedError, match="critic_lr"):
+    >>> critic = DonskerVaradhan(lr=1e12, optimizer=torch.optim.SGD)
+    >>> clf = MIUnbiasedClassifier(max_epochs=2, penalty=critic)
+    >>> with pytest.raises(TrainingDivergedError, match="DonskerVaradhan's lr"):
     ...     clf.fit(X, y, sensitive_features=c)
     """

@@ -225,9 +225,9 @@ def plot_history(
     >>> rng = np.random.RandomState(0)
     >>> X, c = rng.normal(size=(100, 3)), rng.randint(0, 2, 100)
     >>> y = (X[:, 0] + c > 0.5).astype(int)
-    >>> from fairmine.mi import MIAudit
-    >>> quick = dict(max_epochs=3, lr=1e-2, critic_steps=1, critic_warmup_steps=10, random_state=0,
-    ...              callbacks=[MIAudit(every=3, max_steps=100)])
+    >>> from fairmine.mi import DonskerVaradhan, MIAudit
+    >>> quick = dict(max_epochs=3, lr=1e-2, penalty=DonskerVaradhan(steps=1, warmup_steps=10),
+    ...              random_state=0, callbacks=[MIAudit(every=3, max_steps=100)])
     >>> erm = MIUnbiasedClassifier(mi_weight=0, **quick).fit(X, y, sensitive_features=c)
     >>> fair = MIUnbiasedClassifier(mi_weight=3, **quick).fit(X, y, sensitive_features=c)
     >>> axes = plot_history(erm, fair, labels=["ERM", "fairmine"])

@@ -8,6 +8,7 @@ from torch.utils.data import Dataset
 
 from fairmine import MIUnbiasedClassifier
 from fairmine.experiments import reference_classifier
+from fairmine.mi import DonskerVaradhan
 from fairmine.networks import DigitsCNN, resnet50_backbone, resnet_backbone
 
 
@@ -34,7 +35,7 @@ def test_networks_imports_nothing_from_fairmine():
 # these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 
-FAST = {"max_epochs": 4, "critic_steps": 2, "critic_warmup_steps": 2, "random_state": 0}
+FAST = {"max_epochs": 4, "penalty": DonskerVaradhan(steps=2, warmup_steps=2), "random_state": 0}
 
 
 class TinyCNN(nn.Sequential):
@@ -138,7 +139,7 @@ def test_colour_penalty_on_digits_cnn_reduces_colour_information(colored_squares
     X, y, colour = colored_squares
     X = np.pad(X, ((0, 0), (0, 0), (10, 10), (10, 10)))  # 28 x 28
     clf = reference_classifier(
-        "colored_mnist", max_epochs=2, critic_steps=2, batch_size=32, random_state=0
+        "colored_mnist", max_epochs=2, penalty__steps=2, batch_size=32, random_state=0
     )
     clf.fit(X, y, sensitive_features=colour)
     assert isinstance(clf.net_.module_.backbone, DigitsCNN)

@@ -10,6 +10,7 @@ from fairmine import MIUnbiasedClassifier
 from fairmine.mi import (
     ClassifierCritic,
     DiscreteMarginal,
+    DonskerVaradhan,
     ShuffledMarginal,
     StatisticsNetwork,
     critic_step,
@@ -20,7 +21,12 @@ from fairmine.mi import (
 )
 from fairmine.mi._critic import critic_learning_rate, make_critic_optimizer
 
-FAST = {"max_epochs": 2, "critic_steps": 2, "critic_warmup_steps": 2, "random_state": 0}
+FAST = {"max_epochs": 2, "penalty": DonskerVaradhan(steps=2, warmup_steps=2), "random_state": 0}
+
+
+def _fast(critic_type):
+    """FAST with a critic of ``critic_type``."""
+    return {**FAST, "penalty": DonskerVaradhan(steps=2, warmup_steps=2, critic_type=critic_type)}
 
 
 def _binary_problem(n=200, seed=0):
@@ -131,20 +137,18 @@ def test_the_estimator_builds_the_critic_that_critic_type_names(biased_data):
     X, y, group = biased_data
     default = MIUnbiasedClassifier(**FAST).fit(X, y, sensitive_features=group)
     assert isinstance(default.net_.critic_, StatisticsNetwork)
-    auto = MIUnbiasedClassifier(critic_type="auto", **FAST).fit(X, y, sensitive_features=group)
+    auto = MIUnbiasedClassifier(**_fast("auto")).fit(X, y, sensitive_features=group)
     assert isinstance(auto.net_.critic_, ClassifierCritic)
     assert auto.net_.critic_lr_ == pytest.approx(3e-3)
-    concat = MIUnbiasedClassifier(critic_type="concat", **FAST)
+    concat = MIUnbiasedClassifier(**_fast("concat"))
     concat.fit(X, y, sensitive_features=group)
     assert isinstance(concat.net_.critic_, StatisticsNetwork)
     assert concat.net_.critic_lr_ == pytest.approx(1e-3)
     continuous = np.random.RandomState(0).normal(size=len(y))
-    colour_like = MIUnbiasedClassifier(critic_type="auto", sensitive_encoding="continuous", **FAST)
+    colour_like = MIUnbiasedClassifier(sensitive_encoding="continuous", **_fast("auto"))
     colour_like.fit(X, y, sensitive_features=continuous)
     assert isinstance(colour_like.net_.critic_, StatisticsNetwork)
-    classifier = MIUnbiasedClassifier(
-        critic_type="classifier", sensitive_encoding="continuous", **FAST
-    )
+    classifier = MIUnbiasedClassifier(sensitive_encoding="continuous", **_fast("classifier"))
     with pytest.raises(ValueError, match="critic_type='classifier' needs an attribute"):
         classifier.fit(X, y, sensitive_features=continuous)
 

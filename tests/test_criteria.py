@@ -8,12 +8,12 @@ import torch
 
 from fairmine import MIUnbiasedClassifier, estimate_mi
 from fairmine.metrics import make_mi_scorer
-from fairmine.mi import Criterion, DiscreteMarginal, MIAudit
+from fairmine.mi import Criterion, DiscreteMarginal, DonskerVaradhan, MIAudit
 
 # these tests check plumbing with fits of two epochs, which DegenerateModelWarning rightly flags
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 
-FAST = {"max_epochs": 2, "critic_steps": 2, "critic_warmup_steps": 5, "random_state": 0}
+FAST = {"max_epochs": 2, "penalty": DonskerVaradhan(steps=2, warmup_steps=5), "random_state": 0}
 
 
 def test_demographic_parity_is_the_default_and_unconditional(biased_data):
@@ -113,9 +113,8 @@ def test_equal_opportunity_needs_two_positive_rows(biased_data):
 def test_conditional_criteria_train_with_a_continuous_attribute(biased_data, criterion, sampling):
     X, y, group = biased_data
     continuous = group + np.random.RandomState(0).normal(scale=0.3, size=len(y))
-    clf = MIUnbiasedClassifier(
-        criterion=criterion, critic_sampling=sampling, **{**FAST, "max_epochs": 15}
-    )
+    critic = DonskerVaradhan(steps=2, warmup_steps=5, sampling=sampling)
+    clf = MIUnbiasedClassifier(criterion=criterion, **{**FAST, "max_epochs": 15, "penalty": critic})
     clf.fit(X, y, sensitive_features=continuous)
     assert np.isfinite(clf.history_[:, "train_mi"]).all()
     assert clf.score(X, y) > 0.6

@@ -17,7 +17,8 @@ import torch
 from skorch.dataset import ValidSplit
 
 from fairmine import MIUnbiasedClassifier
-from fairmine._net import MINet
+from fairmine._engine import MINet
+from fairmine.mi import DonskerVaradhan
 
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 
@@ -57,9 +58,9 @@ def _reads_during_fit(counts, batch_size, **params):
     X = np.c_[rng.normal(size=(256, 3)), group].astype(np.float32)
     y = (X[:, 0] + group > 0.5).astype(int)
     counts["reads"] = 0
+    params = {"penalty": DonskerVaradhan(steps=2, warmup_steps=3), **params}
     MIUnbiasedClassifier(
-        max_epochs=2, batch_size=batch_size, critic_steps=2, critic_warmup_steps=3,
-        random_state=0, **params,
+        max_epochs=2, batch_size=batch_size, random_state=0, **params
     ).fit(X, y, sensitive_features=group)  # fmt: skip
     return counts["reads"]
 
@@ -70,7 +71,7 @@ def _reads_during_fit(counts, batch_size, **params):
         {},
         {"mi_weight": 0.0},
         {"criterion": "equalized_odds"},
-        {"critic_sampling": "fresh"},
+        {"penalty": DonskerVaradhan(steps=2, warmup_steps=3, sampling="fresh")},
         {"clip_mi_gradient": "representation", "mi_update": "separate"},
         {"train_split": ValidSplit(4)},
     ],

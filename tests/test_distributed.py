@@ -17,10 +17,11 @@ from sklearn.model_selection import GridSearchCV
 from fairmine import MIUnbiasedClassifier
 from fairmine.experiments import SweepGrid, SweepTable, run_sweep
 from fairmine.metrics import equal_opportunity_scorer, make_mi_scorer
+from fairmine.mi import DonskerVaradhan
 
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 
-FAST = {"max_epochs": 3, "lr": 1e-2, "critic_steps": 2, "critic_warmup_steps": 5}
+FAST = {"max_epochs": 3, "lr": 1e-2, "penalty": DonskerVaradhan(steps=2, warmup_steps=5)}
 
 
 def _search() -> GridSearchCV:

@@ -21,6 +21,7 @@ from torch import nn
 from fairmine import MIUnbiasedClassifier
 from fairmine.datasets import load_german
 from fairmine.experiments import german_preprocessor
+from fairmine.mi import DonskerVaradhan
 
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 
@@ -31,15 +32,18 @@ RECORDED = Path(__file__).parent / "data" / "dv_before_interface.npz"
 GERMAN_FITS = {
     "default": ({"max_epochs": 3}, False),
     "classifier_equalized_odds_weighted": (
-        {"max_epochs": 2, "critic_type": "classifier", "criterion": "equalized_odds"},
+        {
+            "max_epochs": 2,
+            "penalty": DonskerVaradhan(critic_type="classifier"),
+            "criterion": "equalized_odds",
+        },
         True,
     ),
     "fresh_separate_equal_opportunity_valid": (
         {
             "max_epochs": 2,
             "criterion": "equal_opportunity",
-            "critic_sampling": "fresh",
-            "critic_steps": 2,
+            "penalty": DonskerVaradhan(sampling="fresh", steps=2),
             "mi_update": "separate",
             "clip_mi_gradient": "representation",
             "train_split": ValidSplit(5, stratified=False),

@@ -14,8 +14,9 @@ from fairmine.exceptions import (
     TrainingDivergedError,
     UninformativeSensitiveFeaturesWarning,
 )
+from fairmine.mi import DonskerVaradhan
 
-FAST = {"max_epochs": 3, "critic_steps": 2, "critic_warmup_steps": 5, "random_state": 0}
+FAST = {"max_epochs": 3, "penalty": DonskerVaradhan(steps=2, warmup_steps=5), "random_state": 0}
 
 
 @pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")  # 2-3 epochs
@@ -59,7 +60,9 @@ def test_labels_of_any_type_and_multiclass():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(240, 3)).astype(np.float32)
     labels = np.array(["cat", "dog", "emu"])[np.digitize(X[:, 0], [-0.4, 0.4])]
-    clf = MIUnbiasedClassifier(max_epochs=30, lr=1e-2, critic_steps=1, random_state=0)
+    clf = MIUnbiasedClassifier(
+        max_epochs=30, lr=1e-2, penalty=DonskerVaradhan(steps=1), random_state=0
+    )
     clf.fit(X, labels, sensitive_features=rng.randint(0, 2, 240))
     np.testing.assert_array_equal(clf.classes_, ["cat", "dog", "emu"])
     assert clf.predict_proba(X).shape == (240, 3)
@@ -91,9 +94,12 @@ def test_mi_weight_zero_trains_plain_erm_without_a_critic(biased_data):
     assert "train_mi" not in row
     assert not hasattr(erm.net_, "critic_")
     assert row["train_loss"] == pytest.approx(row["train_task_loss"])
-    no_critic = MIUnbiasedClassifier(mi_weight=0.0, **{**FAST, "critic_steps": 0})
-    no_critic.fit(X, y, sensitive_features=group)
-    np.testing.assert_array_equal(erm.predict_proba(X), no_critic.predict_proba(X))
+    # the penalty plays no part: another one, or one that no fit with a penalty accepts, trains
+    # the same model
+    for penalty in ("hsic", DonskerVaradhan(steps=0)):
+        no_critic = MIUnbiasedClassifier(mi_weight=0.0, **{**FAST, "penalty": penalty})
+        no_critic.fit(X, y, sensitive_features=group)
+        np.testing.assert_array_equal(erm.predict_proba(X), no_critic.predict_proba(X))
 
 
 def test_mi_weight_changes_the_model(biased_data):
@@ -105,17 +111,14 @@ def test_mi_weight_changes_the_model(biased_data):
 
 @pytest.mark.parametrize("clip_mi_gradient", ["representation", "per_tensor"])
 @pytest.mark.parametrize("mi_update", ["separate", "joint"])
-@pytest.mark.parametrize("critic_sampling", ["bank", "fresh"])
-def test_every_training_mode_learns_the_task(
-    biased_data, mi_update, critic_sampling, clip_mi_gradient
-):
+@pytest.mark.parametrize("sampling", ["bank", "fresh"])
+def test_every_training_mode_learns_the_task(biased_data, mi_update, sampling, clip_mi_gradient):
     X, y, group = biased_data
     clf = MIUnbiasedClassifier(
         mi_update=mi_update,
-        critic_sampling=critic_sampling,
+        penalty=DonskerVaradhan(steps=2, sampling=sampling),
         clip_mi_gradient=clip_mi_gradient,
         max_epochs=15,
-        critic_steps=2,
         random_state=0,
     ).fit(X, y, sensitive_features=group)
     assert clf.score(X, y) > 0.75
@@ -214,8 +217,9 @@ def test_constant_sensitive_attribute_warns(biased_data):
     ("params", "message"),
     [
         ({"mi_weight": -1.0}, "mi_weight"),
-        ({"critic_lr": 0.0}, "critic_lr"),
-        ({"critic_sampling": "sometimes"}, "critic_sampling"),
+        ({"penalty": DonskerVaradhan(lr=0.0)}, "lr"),
+        ({"penalty": DonskerVaradhan(sampling="sometimes")}, "sampling"),
+        ({"penalty": "mine"}, "penalty"),
         ({"mi_update": "both"}, "mi_update"),
         ({"clip_mi_gradient": True}, "clip_mi_gradient"),
         ({"embedding_dim": 0}, "embedding_dim"),
@@ -230,14 +234,16 @@ def test_invalid_parameters_name_the_parameter(biased_data, params, message):
 
 def test_penalty_without_critic_steps_is_rejected(biased_data):
     X, y, group = biased_data
-    with pytest.raises(ValueError, match="critic_steps must be >= 1 when mi_weight > 0"):
-        MIUnbiasedClassifier(**{**FAST, "critic_steps": 0}).fit(X, y, sensitive_features=group)
+    clf = MIUnbiasedClassifier(**{**FAST, "penalty": DonskerVaradhan(steps=0)})
+    with pytest.raises(ValueError, match="'steps' parameter of DonskerVaradhan must be"):
+        clf.fit(X, y, sensitive_features=group)
 
 
 def test_divergence_stops_with_an_error_naming_the_setting(biased_data):
     X, y, group = biased_data
-    clf = MIUnbiasedClassifier(critic_lr=1e12, critic_optimizer=torch.optim.SGD, **FAST)
-    with pytest.raises(TrainingDivergedError, match="critic_lr"):
+    critic = DonskerVaradhan(steps=2, warmup_steps=5, lr=1e12, optimizer=torch.optim.SGD)
+    clf = MIUnbiasedClassifier(**{**FAST, "penalty": critic})
+    with pytest.raises(TrainingDivergedError, match="DonskerVaradhan's lr"):
         clf.fit(X, y, sensitive_features=group)
 
 
@@ -256,7 +262,8 @@ def test_missing_y_is_rejected_for_arrays(biased_data):
 
 def test_a_penalty_that_wrecks_the_task_warns_naming_mi_weight(biased_data):
     X, y, group = biased_data
-    clf = MIUnbiasedClassifier(mi_weight=50.0, **{**FAST, "critic_steps": 1, "max_epochs": 3})
+    critic = DonskerVaradhan(steps=1, warmup_steps=5)
+    clf = MIUnbiasedClassifier(mi_weight=50.0, **{**FAST, "penalty": critic, "max_epochs": 3})
     with pytest.warns(DegenerateModelWarning, match=r"mi_weight \(now 50.0\)") as record:
         clf.fit(X, y, sensitive_features=group)
     message = str(record[0].message)

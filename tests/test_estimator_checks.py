@@ -4,14 +4,15 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fairmine import MIUnbiasedClassifier, MIUnbiasedRegressor
+from fairmine.mi import DonskerVaradhan
 
 # Fast and still a real fit: 10 epochs with a large learning rate so the checks that demand a
 # minimum training accuracy pass; K = 2 so the critic does run.
 FAST = MIUnbiasedClassifier(
-    max_epochs=10, lr=0.01, critic_steps=2, critic_warmup_steps=2, random_state=0
+    max_epochs=10, lr=0.01, penalty=DonskerVaradhan(steps=2, warmup_steps=2), random_state=0
 )
 FAST_REGRESSOR = MIUnbiasedRegressor(
-    max_epochs=10, lr=0.01, critic_steps=2, critic_warmup_steps=2, random_state=0
+    max_epochs=10, lr=0.01, penalty=DonskerVaradhan(steps=2, warmup_steps=2), random_state=0
 )
 
 # The checks call fit(X, y) without sensitive_features, which warns by design; and some fit

@@ -5,11 +5,12 @@ from fairlearn.metrics import MetricFrame, selection_rate, true_positive_rate
 from sklearn.metrics import accuracy_score
 
 from fairmine import MIUnbiasedClassifier
+from fairmine.mi import DonskerVaradhan
 
 
 def test_metric_frame_on_fairmine_predictions(biased_data):
     X, y, group = biased_data
-    clf = MIUnbiasedClassifier(max_epochs=5, critic_steps=2, random_state=0)
+    clf = MIUnbiasedClassifier(max_epochs=5, penalty=DonskerVaradhan(steps=2), random_state=0)
     clf.fit(X, y, sensitive_features=group)
     y_pred = clf.predict(X)
     names = np.where(group == 1, "group b", "group a")

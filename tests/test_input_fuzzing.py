@@ -50,18 +50,18 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from fairmine import MIUnbiasedClassifier, estimate_mi
+from fairmine.mi import DonskerVaradhan
 
 TINY = {
     "max_epochs": 1,
-    "critic_steps": 1,
-    "critic_warmup_steps": 0,
+    "penalty": DonskerVaradhan(steps=1, warmup_steps=0, hidden=(4,)),
     "batch_size": 8,
     "hidden_units": (4,),
     "embedding_dim": 2,
-    "critic_hidden": (4,),
     "random_state": 0,
 }
 TINY_MI = {
@@ -476,7 +476,7 @@ def check_fit_keeps_state_when_refused(
     after = fitted_state(clf)
     assert after.keys() == before.keys() and all(after[k] is before[k] for k in before)
     np.testing.assert_array_equal(must_work(lambda: clf.predict_proba(X)), proba)
-    fresh = MIUnbiasedClassifier(**{**TINY, **params})
+    fresh = clone(MIUnbiasedClassifier(**TINY)).set_params(**params)
     refused, _ = outcome(lambda: fresh.fit(X, y, sensitive_features=c, **fit_kwargs), *names)
     assert not refused and fitted_state(fresh) == {}
     with pytest.raises(NotFittedError):
@@ -514,12 +514,12 @@ def test_fit_with_fuzzed_sample_weight(
 #: values, valid and not, of the parameters fuzzed (never an lr so large it diverges)
 PARAMETER_VALUES: dict[str, list[Any]] = {
     "hidden_units": [(), (3,), (0,), (2, -1), (2.5,), "4", (True,)],
-    "critic_hidden": [(), (3,), (-3,), (0, 2), (1.5,)],
+    "penalty__hidden": [(), (3,), (-3,), (0, 2), (1.5,)],
     "embedding_dim": [0, 1, 3, -2, 2.5],
     "batch_size": [0, 1, 2, 5, -3],
-    "critic_batch_size": [None, 1, 3, 50, 0],
-    "critic_bank_size": ["auto", 1, 2, 8, "big"],
-    "critic_steps": [0, 1, 2, "auto", -1],
+    "penalty__batch_size": [None, 1, 3, 50, 0],
+    "penalty__bank_size": ["auto", 1, 2, 8, "big"],
+    "penalty__steps": [0, 1, 2, "auto", -1],
     "mi_weight": [0.0, 0.5, 3.0, -1.0, np.nan],
     "lr": [1e-3, 1e-2, 0.0, -1.0, np.nan],
     "max_epochs": [0, 1, 2],
@@ -527,8 +527,8 @@ PARAMETER_VALUES: dict[str, list[Any]] = {
     "criterion": ["demographic_parity", "equal_opportunity", "equalized_odds", "parity"],
     "pos_label": [None, 0, 1, 7],
     "mi_update": ["joint", "separate", "both"],
-    "critic_sampling": ["bank", "fresh", "none"],
-    "critic_warmup_steps": [0, 2, -1],
+    "penalty__sampling": ["bank", "fresh", "none"],
+    "penalty__warmup_steps": [0, 2, -1],
 }
 
 
@@ -544,5 +544,10 @@ PARAMETER_VALUES: dict[str, list[Any]] = {
 def test_fit_with_fuzzed_parameters(
     fitted_tiny: MIUnbiasedClassifier, n: int, params: dict[str, Any]
 ) -> None:
-    """fit works with fuzzed parameters or refuses naming one of them, changing nothing."""
-    check_fit_keeps_state_when_refused(fitted_tiny, params, {}, n, *params)
+    """fit works with fuzzed parameters or refuses naming one of them, changing nothing.
+
+    A setting of the penalty (``penalty__steps``) is named as the penalty's messages name it
+    (``steps``).
+    """
+    settings = [name.removeprefix("penalty__") for name in params if name.startswith("penalty__")]
+    check_fit_keeps_state_when_refused(fitted_tiny, params, {}, n, *params, *settings)

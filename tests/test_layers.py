@@ -1,8 +1,10 @@
 """The package's layers: a module imports only from the layers below its own.
 
 The layers, bottom first, are those of DEVELOPERS.md. A unit is a module or a
-subpackage (``fairmine/mi/``, ``fairmine/datasets/``, ``fairmine/experiments/``):
-the modules inside a unit may import each other freely.
+subpackage (``fairmine/mi/``, ``fairmine/_engine/``, ``fairmine/datasets/``,
+``fairmine/experiments/``): the modules inside a unit may import each other
+freely. The estimator's path reads face -> engine -> penalties: ``_estimator``
+sits above ``_engine``, which sits above ``mi``.
 """
 
 import ast
@@ -13,13 +15,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "fairmine"
 
 LAYERS = (
-    ("foundations", {"exceptions", "_validation", "_devices", "_degenerate", "_modules"}),
+    ("foundations", {"exceptions", "_validation", "_devices", "_degenerate", "_mlp"}),
     ("building blocks and data", {"networks", "datasets"}),
     ("encoding", {"_sensitive", "_bias_weights"}),
-    ("mutual information", {"mi"}),
-    ("engine parts", {"_gradient_rules"}),
-    ("engine", {"_net"}),
-    ("estimator", {"_estimator"}),
+    ("penalties", {"mi"}),
+    ("engine", {"_engine"}),
+    ("face", {"_estimator"}),
     ("scikit-learn tools", {"metrics", "model_selection"}),
     ("package", {"__init__"}),
     ("figures", {"plotting"}),
@@ -72,6 +73,15 @@ def _imported_units(path: Path) -> set[str]:
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
+def test_the_face_sits_on_the_engine_which_sits_on_the_penalties():
+    """The estimator imports the engine, the engine the penalties; never the other way."""
+    assert LAYER_OF["_estimator"] > LAYER_OF["_engine"] > LAYER_OF["mi"]
+    assert "_engine" in _imported_units(PACKAGE / "_estimator.py")
+    engine = {unit for path in (PACKAGE / "_engine").glob("*.py") for unit in _imported_units(path)}
+    assert "mi" in engine
+    assert "_estimator" not in engine
+
+
 def test_every_unit_of_the_package_has_a_layer():
     units = {_unit(_module_parts(path)) for path in MODULES}
     assert units - set(LAYER_OF) == set(), "place the new module in a layer (and DEVELOPERS.md)"
@@ -92,12 +102,12 @@ def test_the_checker_sees_relative_absolute_and_package_imports(tmp_path, monkey
     """A control: each import form that the layer test must catch is caught."""
     package = tmp_path / "fairmine"
     (package / "mi").mkdir(parents=True)
-    (package / "_net.py").write_text("")
+    (package / "_engine").mkdir()
     source = package / "mi" / "_critic.py"
     source.write_text(
-        "from .._net import MINet\nimport fairmine._estimator\nfrom .. import metrics\n"
+        "from .._engine.net import MINet\nimport fairmine._estimator\nfrom .. import metrics\n"
         "from . import _bounds\n"
     )
     (package / "metrics.py").write_text("")
     monkeypatch.setattr(f"{__name__}.PACKAGE", package)
-    assert _imported_units(source) == {"_net", "_estimator", "metrics", "mi"}
+    assert _imported_units(source) == {"_engine", "_estimator", "metrics", "mi"}

@@ -287,6 +287,9 @@ def test_make_penalty_names_and_objects():
     assert make_penalty(own) is own
     with pytest.raises(ValueError, match="penalty must be one of"):
         make_penalty("mine")
+    for other in ("hsic", own, DonskerVaradhan()):
+        with pytest.raises(ValueError, match=r"critic_settings \['steps'\] configure"):
+            make_penalty(other, {"steps": 5})
 
 
 def test_penalty_settings_are_searchable_with_nested_names(biased_data):

@@ -9,11 +9,12 @@ import torch
 from sklearn.base import clone
 
 from fairmine import MIUnbiasedClassifier
+from fairmine.mi import DonskerVaradhan
 
 # these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 
-FAST = {"max_epochs": 3, "critic_steps": 2, "critic_warmup_steps": 5, "random_state": 0}
+FAST = {"max_epochs": 3, "penalty": DonskerVaradhan(steps=2, warmup_steps=5), "random_state": 0}
 
 
 @pytest.fixture
@@ -25,7 +26,10 @@ def fitted(biased_data):
 def test_clone_copies_parameters_not_the_fit(fitted):
     clf, _ = fitted
     copy = clone(clf)
-    assert copy.get_params() == clf.get_params()
+    params, copied = clf.get_params(), copy.get_params()
+    # the penalty object is cloned too: equal settings (penalty__*), another object
+    assert copied.pop("penalty") is not params.pop("penalty")
+    assert copied == params
     assert not hasattr(copy, "net_")
 
 

@@ -21,7 +21,7 @@ from skorch.dataset import ValidSplit
 
 from fairmine import MIUnbiasedClassifier
 from fairmine.metrics import equal_opportunity_scorer, make_mi_scorer
-from fairmine.mi import MIAudit
+from fairmine.mi import DonskerVaradhan, MIAudit
 from fairmine.model_selection import MISelectionRule
 from fairmine.plotting import plot_group_metrics, plot_history, plot_tradeoff
 
@@ -30,8 +30,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateM
 
 TINY = {
     "max_epochs": 2,
-    "critic_steps": 1,
-    "critic_warmup_steps": 10,
+    "penalty": DonskerVaradhan(steps=1, warmup_steps=10),
     "random_state": 0,
     "callbacks": [MIAudit(every=1, max_steps=100)],
 }

@@ -12,9 +12,14 @@ from torch import nn
 
 from fairmine import MIUnbiasedRegressor
 from fairmine.metrics import mean_prediction_gap, mean_prediction_gap_scorer
-from fairmine.mi import Criterion, MIAudit
+from fairmine.mi import Criterion, DonskerVaradhan, MIAudit
 
-FAST = {"max_epochs": 5, "lr": 1e-2, "critic_steps": 2, "critic_warmup_steps": 5, "random_state": 0}
+FAST = {
+    "max_epochs": 5,
+    "lr": 1e-2,
+    "penalty": DonskerVaradhan(steps=2, warmup_steps=5),
+    "random_state": 0,
+}
 
 
 def make_regression_data(n: int, seed: int = 0):

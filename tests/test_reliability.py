@@ -30,8 +30,14 @@ from fairmine.exceptions import (
     UninformativeSensitiveFeaturesWarning,
 )
 from fairmine.experiments import german_preprocessor
+from fairmine.mi import DonskerVaradhan
 
-FAST = {"max_epochs": 3, "lr": 1e-2, "critic_steps": 2, "critic_warmup_steps": 5, "random_state": 0}
+FAST = {
+    "max_epochs": 3,
+    "lr": 1e-2,
+    "penalty": DonskerVaradhan(steps=2, warmup_steps=5),
+    "random_state": 0,
+}
 
 
 # ------------------------------------------------------------- silent wrong results
@@ -52,7 +58,8 @@ def test_the_separate_update_refuses_a_learning_rate_that_diverges(biased_data):
     # diverges, which TrainingDivergedError reports; which of the two depends on the machine's
     # float rounding, and the refusal above never happens
     try:
-        MIUnbiasedClassifier(mi_weight=1000.0, critic_bank_size=256, **params).fit(
+        critic = DonskerVaradhan(steps=2, warmup_steps=5, bank_size=256)
+        MIUnbiasedClassifier(**{**params, "mi_weight": 1000.0, "penalty": critic}).fit(
             X, y, sensitive_features=group
         )
     except TrainingDivergedError as error:
@@ -90,15 +97,16 @@ def test_a_constant_representation_is_reported(biased_data):
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"critic_bank_size": 1}, "critic_bank_size"),
-        ({"critic_bank_size": 32}, "larger than critic_bank_size=32"),
-        ({"critic_bank_size": 100, "critic_batch_size": 101}, "critic_batch_size"),
+        ({"bank_size": 1}, "'bank_size' parameter of DonskerVaradhan"),
+        ({"bank_size": 32}, "larger than DonskerVaradhan's bank_size=32"),
+        ({"bank_size": 100, "batch_size": 101}, r"\(101 rows: DonskerVaradhan's batch_size"),
     ],
 )
 def test_a_bank_smaller_than_the_critic_batch_is_refused(biased_data, params, match):
     X, y, group = biased_data
+    critic = DonskerVaradhan(steps=2, warmup_steps=5, **params)
     with pytest.raises(ValueError, match=match):
-        MIUnbiasedClassifier(**{**FAST, **params}).fit(X, y, sensitive_features=group)
+        MIUnbiasedClassifier(**{**FAST, "penalty": critic}).fit(X, y, sensitive_features=group)
 
 
 def test_a_single_valued_attribute_trains_exactly_plain_erm(biased_data):
@@ -212,7 +220,7 @@ def test_rows_of_weight_zero_have_no_influence(biased_data, sampling):
     X, y, group = (a.copy() for a in biased_data)
     weight = np.ones(len(y))
     weight[::3] = 0.0
-    params = {**FAST, "critic_sampling": sampling}
+    params = {**FAST, "penalty": DonskerVaradhan(steps=2, warmup_steps=5, sampling=sampling)}
     first = MIUnbiasedClassifier(**params).fit(X, y, sensitive_features=group, sample_weight=weight)
     y[::3], group[::3] = 1 - y[::3], 1 - group[::3]
     second = MIUnbiasedClassifier(**params).fit(
@@ -248,7 +256,7 @@ def test_integer_weights_behave_like_repeated_rows_on_german_credit():
     # the weighted and repeated fits' mean scores differ by .067 and .037 (seeds 0 and 1), at
     # K = 10 by .019 and -.014 -- a critic that trains less averages the weights less
     params = {
-        "max_epochs": 15, "mi_weight": 1.0, "critic_steps": 10, "critic_bank_size": 1024,
+        "max_epochs": 15, "mi_weight": 1.0, "penalty": DonskerVaradhan(steps=10, bank_size=1024),
         "random_state": 0,
     }  # fmt: skip
     plain = MIUnbiasedClassifier(**params).fit(X_train, y[train], sensitive_features=young[train])
@@ -326,12 +334,13 @@ def _refusal(X, y, group, case):
         "labels and attribute of other lengths": ({}, (X, text_y), {"sensitive_features": group[:10]}, ValueError),  # noqa: E501
         "fewer features and one class": ({}, (X[:, :2], np.zeros(n)), {"sensitive_features": group}, ValueError),  # noqa: E501
         "parameter out of range": ({"mi_weight": -1.0}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
-        "critic_steps 0 with a penalty": ({"critic_steps": 0}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
-        "bank smaller than the critic batch": ({"critic_bank_size": 32}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "critic steps 0 with a penalty": ({"penalty": DonskerVaradhan(steps=0)}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "bank smaller than the critic batch": ({"penalty": DonskerVaradhan(bank_size=32)}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "separate update that diverges": ({"mi_update": "separate", "mi_weight": 1e6}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "hidden_units (0,)": ({"hidden_units": (0,)}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
-        "critic_hidden (-3,)": ({"critic_hidden": (-3,)}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "critic hidden (-3,)": ({"penalty": DonskerVaradhan(hidden=(-3,))}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "unknown device": ({"device": "gpu0"}, (X, y), {"sensitive_features": group}, ValueError),
+        "critic_steps with another penalty": ({"penalty": "sliced", "critic_steps": 3}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "y None": ({}, (X, None), {"sensitive_features": group}, ValueError),
         "NaN in X": ({}, (np.where(X > 2, np.nan, X), y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "y of another length": ({}, (X, y[:-1]), {"sensitive_features": group}, ValueError),
@@ -353,8 +362,9 @@ def _refusal(X, y, group, case):
 
 REFUSALS = [
     "labels and attribute of other lengths", "fewer features and one class",
-    "parameter out of range", "critic_steps 0 with a penalty", "bank smaller than the critic batch",
-    "separate update that diverges", "hidden_units (0,)", "critic_hidden (-3,)", "unknown device",
+    "parameter out of range", "critic steps 0 with a penalty", "bank smaller than the critic batch",
+    "separate update that diverges", "hidden_units (0,)", "critic hidden (-3,)", "unknown device",
+    "critic_steps with another penalty",
     "y None", "NaN in X", "y of another length", "continuous y", "NaN in the attribute",
     "equal opportunity, 3 classes, no pos_label", "pos_label not a class", "one positive row",
     "negative sample_weight", "string sample_weight", "class_weight of no class",
@@ -426,7 +436,12 @@ def test_a_keyboard_interrupt_propagates_but_early_stopping_ends_fit_normally(bi
         ({}, {"sample_weight": ["a"] * 300}, r"^sample_weight must hold one non-negative"),
         ({"backbone": SevenInputs()}, {}, r"^backbone cannot take X.*\(2, 4\).*first layer"),
         ({"hidden_units": (0,)}, {}, r"^hidden_units must be a sequence of positive integers"),
-        ({"critic_hidden": (-3,)}, {}, r"^critic_hidden must be a sequence of positive"),
+        (
+            {"penalty": DonskerVaradhan(hidden=(-3,))},
+            {},
+            r"^DonskerVaradhan's hidden must be a sequence of positive",
+        ),
+        ({"penalty": "hsic", "critic_steps": 3}, {}, r"^critic_steps=3 configures the Donsker"),
         ({"class_weight": {0: -1.0, 1: 1.0}}, {}, r"^class_weight must hold non-negative"),
     ],
 )

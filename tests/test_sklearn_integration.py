@@ -17,11 +17,12 @@ from fairmine.metrics import (
     equal_opportunity_scorer,
     equalized_odds_scorer,
 )
+from fairmine.mi import DonskerVaradhan
 
 # these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 
-FAST = {"max_epochs": 2, "critic_steps": 1, "critic_warmup_steps": 2, "random_state": 0}
+FAST = {"max_epochs": 2, "penalty": DonskerVaradhan(steps=1, warmup_steps=2), "random_state": 0}
 
 
 @pytest.fixture(params=[True, False], ids=["routing-on", "routing-off"])
@@ -113,7 +114,7 @@ def test_grid_search_gives_each_fold_its_slice(routing, aligned_data):
     RecordingClassifier.fits = []
     search = GridSearchCV(
         RecordingClassifier(**FAST),
-        {"mi_weight": [0.0, 1.0], "critic_steps": [1, 2]},
+        {"mi_weight": [0.0, 1.0], "penalty__steps": [1, 2]},
         cv=KFold(3, shuffle=True, random_state=0),
     )
     search.fit(X, y, sensitive_features=sensitive)
@@ -125,7 +126,7 @@ def test_grid_search_gives_each_fold_its_slice(routing, aligned_data):
 def test_grid_search_over_a_pipeline(routing, german_frame):
     X, y, age_group = german_frame
     search = GridSearchCV(
-        _german_pipeline(), {"clf__mi_weight": [0.0, 2.0], "clf__critic_steps": [1, 2]}, cv=2
+        _german_pipeline(), {"clf__mi_weight": [0.0, 2.0], "clf__penalty__steps": [1, 2]}, cv=2
     )
     search.fit(X, y, **_fit_params(routing, age_group, "clf__"))
     assert set(search.cv_results_["param_clf__mi_weight"]) == {0.0, 2.0}

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from fairmine import MIUnbiasedClassifier
-from fairmine._gradient_rules import (
+from fairmine._engine.gradient_rules import (
     GRADIENT_RULES,
     Objectives,
     Parameters,
@@ -16,12 +16,12 @@ from fairmine._gradient_rules import (
     RepresentationClipping,
 )
 from fairmine._sensitive import encode_sensitive_features
-from fairmine.mi import penalty
+from fairmine.mi import DonskerVaradhan, penalty
 
 # these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 
-FAST = {"max_epochs": 1, "critic_steps": 1, "critic_warmup_steps": 2, "random_state": 0}
+FAST = {"max_epochs": 1, "penalty": DonskerVaradhan(steps=1, warmup_steps=2), "random_state": 0}
 
 
 class CountingBackbone(nn.Module):

@@ -83,9 +83,9 @@ COLORED_MNIST_EPOCHS = 8
 COLORED_MNIST_MI_WEIGHT = 1.0
 COLORED_MNIST_OVERRIDES: dict[str, Any] = {
     "lr": 1e-3,
-    "critic_steps": "auto",
-    "critic_sampling": "bank",
-    "critic_bank_size": "auto",
+    "penalty__steps": "auto",
+    "penalty__sampling": "bank",
+    "penalty__bank_size": "auto",
     "mi_update": "joint",
     "bias_reweighting": "auto",
 }
@@ -132,7 +132,7 @@ def colored_mnist_models(
     >>> list(models)
     ['ERM', 'fairmine', 'ERM, random colours', 'ERM, grey digits']
     >>> clf = models["fairmine"](seed=3)
-    >>> clf.max_epochs, clf.critic_steps, clf.bias_reweighting, clf.random_state
+    >>> clf.max_epochs, clf.penalty.steps, clf.bias_reweighting, clf.random_state
     (2, 'auto', 'auto', 3)
     """
 

@@ -103,7 +103,7 @@ def run_imdb_protocol(
                     "imdb",
                     backbone=resnet50_backbone(weights),
                     mi_weight=mi_weight,
-                    critic_sampling="bank",
+                    penalty__sampling="bank",
                     max_epochs=max_epochs,
                     device=device,
                     random_state=seed,

@@ -6,9 +6,11 @@ import numbers
 from typing import Any
 
 import torch
+from sklearn.base import clone
 from torch import nn
 
 from .._estimator import MIUnbiasedClassifier
+from ..mi import DonskerVaradhan
 from ..networks import DigitsCNN, resnet50_backbone
 
 __all__ = ["REFERENCE_SETTINGS", "reference_classifier"]
@@ -25,26 +27,22 @@ __all__ = ["REFERENCE_SETTINGS", "reference_classifier"]
 REFERENCE_SETTINGS: dict[str, dict[str, Any]] = {
     "colored_mnist": {
         "embedding_dim": 64,
-        "critic_hidden": (64, 64, 64),
-        "critic_steps": 40,
-        "critic_lr": 1e-4,
-        "critic_sampling": "fresh",
+        "penalty": DonskerVaradhan(
+            hidden=(64, 64, 64), steps=40, lr=1e-4, sampling="fresh", bias_correction=False
+        ),
         "mi_weight": 1.0,
         "mi_update": "separate",
-        "bias_correction": False,
         "lr": 1e-4,
         "batch_size": 128,
         "max_epochs": 500,
     },
     "imdb": {
         "embedding_dim": 128,
-        "critic_hidden": (512, 512, 512),
-        "critic_steps": 20,
-        "critic_lr": 1e-4,
-        "critic_sampling": "fresh",
+        "penalty": DonskerVaradhan(
+            hidden=(512, 512, 512), steps=20, lr=1e-4, sampling="fresh", bias_correction=False
+        ),
         "mi_weight": 0.5,
         "mi_update": "separate",
-        "bias_correction": False,
         "lr": 1e-5,
         "batch_size": 24,
         "max_epochs": 10,
@@ -61,7 +59,10 @@ def reference_classifier(benchmark: str, **overrides: Any) -> MIUnbiasedClassifi
         Which experiment's settings (:data:`REFERENCE_SETTINGS`).
     **overrides
         Any estimator parameter to change, e.g. ``max_epochs`` or
-        ``backbone=resnet50_backbone("IMAGENET1K_V1")`` for IMDB.
+        ``backbone=resnet50_backbone("IMAGENET1K_V1")`` for IMDB, or a setting
+        of the reference critic (a :class:`fairmine.mi.DonskerVaradhan`) by
+        its nested name, e.g. ``penalty__steps=10``. A ``penalty`` override
+        replaces that critic, its nested settings included.
 
     Returns
     -------
@@ -77,17 +78,22 @@ def reference_classifier(benchmark: str, **overrides: Any) -> MIUnbiasedClassifi
     --------
     >>> from fairmine.experiments import reference_classifier
     >>> clf = reference_classifier("colored_mnist", max_epochs=5)
-    >>> clf.critic_steps, clf.embedding_dim, type(clf.backbone).__name__
+    >>> clf.penalty.steps, clf.embedding_dim, type(clf.backbone).__name__
     (40, 64, 'DigitsCNN')
+    >>> reference_classifier("colored_mnist", penalty__steps=10).penalty.steps
+    10
     """
     if benchmark not in REFERENCE_SETTINGS:
         raise ValueError(
             f"benchmark must be one of {sorted(REFERENCE_SETTINGS)}, got {benchmark!r}"
         )
-    params = dict(REFERENCE_SETTINGS[benchmark])
+    # a copy of the settings' penalty: setting its nested parameters leaves the table as it is
+    params = {key: clone(value, safe=False) for key, value in REFERENCE_SETTINGS[benchmark].items()}
     if "backbone" not in overrides:
         params["backbone"] = _default_backbone(benchmark, overrides.get("random_state"))
-    return MIUnbiasedClassifier(**{**params, **overrides})
+    nested = {key: value for key, value in overrides.items() if "__" in key}
+    plain = {key: value for key, value in overrides.items() if "__" not in key}
+    return MIUnbiasedClassifier(**params).set_params(**nested).set_params(**plain)
 
 
 def _default_backbone(benchmark: str, random_state: Any) -> nn.Module:

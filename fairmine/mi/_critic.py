@@ -88,12 +88,12 @@ def make_critic(
     return ClassifierCritic(embedding_dim, marginal.log_probabilities, hidden_units, n_groups)
 
 
-#: the learning rate of each critic network under ``critic_lr="auto"``
+#: the learning rate of each critic network under ``DonskerVaradhan(lr="auto")``
 AUTO_CRITIC_LR = {StatisticsNetwork: 1e-3, ClassifierCritic: 3e-3}
 
 
 def critic_learning_rate(critic_lr: float | str, critic: nn.Module) -> float:
-    """Resolve ``critic_lr``: a number stays, ``"auto"`` is the network's ``AUTO_CRITIC_LR``.
+    """Resolve the critic's ``lr``: a number stays, ``"auto"`` is the network's ``AUTO_CRITIC_LR``.
 
     A classifier critic gets a higher rate: at the statistics network's
     1e-3, three updates per encoder step did not keep up with German credit's
@@ -105,7 +105,7 @@ def critic_learning_rate(critic_lr: float | str, critic: nn.Module) -> float:
     Parameters
     ----------
     critic_lr : float or "auto"
-        The estimator's ``critic_lr``.
+        :class:`fairmine.mi.DonskerVaradhan`'s ``lr``.
     critic : nn.Module
         The critic that the rate is for.
 

@@ -1,4 +1,4 @@
-"""How many critic updates ``critic_steps="auto"`` makes before each encoder step.
+"""How many critic updates ``DonskerVaradhan(steps="auto")`` makes before each encoder step.
 
 The critic's updates are worth making while they are cheap next to the
 encoder's own step: on a CNN, forty of them cost less than one pass through

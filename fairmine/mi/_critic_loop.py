@@ -1,7 +1,7 @@
 """Lines 5-8 of Algorithm 1: K updates of the critic ``T`` on detached ``z``.
 
 The critic's minibatches come from a :class:`RepresentationBank` of the
-encoder's recent rows (``critic_sampling="bank"``: no encoder pass of their
+encoder's recent rows (``DonskerVaradhan(sampling="bank")``: no encoder pass of their
 own) or from fresh minibatches pushed through the encoder (``"fresh"``, as
 printed). Each update is :func:`fairmine.mi.critic_step`, the same rule that
 :func:`fairmine.mi.estimate_mi` trains with.
@@ -97,7 +97,7 @@ class CriticTrainer:
     Attributes
     ----------
     fresh : iterator of Rows or None
-        The encoder's rows of fresh minibatches (``critic_sampling="fresh"``).
+        The encoder's rows of fresh minibatches (``sampling="fresh"``).
     log_ema : Tensor or None
         The moving average (log space) that the penalty's gradient uses.
     warmed_up : bool

@@ -103,7 +103,7 @@ def estimate_mi(
     sensitive_encoding : {"auto", "categorical", "continuous", "passthrough"}, default="auto"
         How ``C`` is encoded.
     critic_type : {"concat", "classifier", "auto"}, default="concat"
-        The fresh critic's network (as ``MIUnbiasedClassifier(critic_type=...)``):
+        The fresh critic's network (as ``DonskerVaradhan(critic_type=...)``):
         MINE's statistics network on ``[z, c]``, or, for an attribute with at
         most 32 distinct values, a classifier of ``C`` from ``Z`` whose bound
         is ``H(C) - cross-entropy`` on the test part (``"auto"``: the

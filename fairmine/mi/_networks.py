@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .._modules import MLP
+from .._mlp import MLP
 
 __all__ = ["ClassifierCritic", "GaussianConditional", "StatisticsNetwork"]
 

@@ -35,21 +35,32 @@ def make_penalty(
     critic_settings : mapping or None, default=None
         Settings of :class:`DonskerVaradhan` for the names
         ``"donsker_varadhan"`` and ``"classifier_critic"`` (the estimator's
-        ``critic_*`` parameters); ``"classifier_critic"`` sets
-        ``critic_type="classifier"`` over them. The other names take their
-        class's defaults.
+        deprecated ``critic_*`` parameters, by their new names);
+        ``"classifier_critic"`` sets ``critic_type="classifier"`` over them.
+        The other names take their class's defaults and no settings.
 
     Returns
     -------
     DependencePenalty
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or settings with a name or object that does not
+        take them.
     """
+    settings = dict(critic_settings or {})
+    if settings and penalty not in ("donsker_varadhan", "classifier_critic"):
+        raise ValueError(
+            f"critic_settings {sorted(settings)} configure the penalties named "
+            f"'donsker_varadhan' and 'classifier_critic', not penalty={penalty!r}."
+        )
     if isinstance(penalty, DependencePenalty):
         return penalty
     if penalty not in PENALTIES:
         raise ValueError(
             f"penalty must be one of {sorted(PENALTIES)} or a DependencePenalty, got {penalty!r}"
         )
-    settings = dict(critic_settings or {})
     if penalty == "classifier_critic":
         return DonskerVaradhan(**{**settings, "critic_type": "classifier"})
     if penalty == "donsker_varadhan":

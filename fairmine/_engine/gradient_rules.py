@@ -30,7 +30,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .mi import adaptive_clip_
+from ..mi import adaptive_clip_
 
 __all__ = [
     "GRADIENT_RULES",

@@ -8,12 +8,12 @@ step, which reads like the paper's Algorithm 1:
 
 1. the encoder's forward pass on the minibatch and the task loss;
 2. lines 5-8, the penalty's inner update on detached ``z``
-   (:meth:`fairmine.mi.DependencePenalty.update`: ``critic_steps`` critic
+   (:meth:`fairmine.mi.DependencePenalty.update`: ``steps`` critic
    updates for the paper's Donsker-Varadhan penalty, one likelihood step for
    CLUB, nothing for a closed-form penalty);
 3. lines 9-12, one update of the encoder g and the logit layer f on the task
    loss plus ``mi_weight`` times the penalty, with MINE's adaptive gradient
-   clipping (:mod:`fairmine._gradient_rules`).
+   clipping (:mod:`fairmine._engine.gradient_rules`).
 
 Plain ERM is ``mi=None``: no penalty, and the step is the task's alone.
 Which rows and which conditioning the MI uses is the ``mi_criterion``'s
@@ -35,7 +35,7 @@ and sample weights (a check for batches without weight) are the exceptions.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -50,32 +50,16 @@ from skorch.utils import TeeGenerator, to_device
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ._gradient_rules import GRADIENT_RULES, JointUpdate, Objectives, Parameters, SeparateUpdate
-from ._modules import MLP, MIClassifierModule
-from .exceptions import TrainingDivergedError
-from .mi import Criterion, DependencePenalty, EpochRows, PenaltySetup, make_penalty
-from .mi._bounds import weighted_mean
-from .mi._critic_budget import forward_flops
-from .mi._penalty import Rows, enough_rows
+from .._mlp import MLP
+from ..exceptions import TrainingDivergedError
+from ..mi import Criterion, DependencePenalty, EpochRows, PenaltySetup
+from ..mi._bounds import weighted_mean
+from ..mi._critic_budget import forward_flops
+from ..mi._penalty import Rows, enough_rows
+from .gradient_rules import GRADIENT_RULES, JointUpdate, Objectives, Parameters, SeparateUpdate
+from .modules import MIClassifierModule
 
 __all__ = ["MINet", "MISettings"]
-
-
-#: the estimator's parameters that configure a penalty named "donsker_varadhan" or
-#: "classifier_critic", by the name of the :class:`fairmine.mi.DonskerVaradhan` setting
-DONSKER_VARADHAN_PARAMETERS = {
-    "steps": "critic_steps",
-    "lr": "critic_lr",
-    "optimizer": "critic_optimizer",
-    "critic_type": "critic_type",
-    "hidden": "critic_hidden",
-    "warmup_steps": "critic_warmup_steps",
-    "sampling": "critic_sampling",
-    "bank_size": "critic_bank_size",
-    "batch_size": "critic_batch_size",
-    "bias_correction": "bias_correction",
-    "bias_correction_rate": "bias_correction_rate",
-}
 
 
 @dataclass(frozen=True)
@@ -87,7 +71,8 @@ class MISettings:
     mi_weight : float
         Weight lambda of the penalty, > 0.
     penalty : fairmine.mi.DependencePenalty
-        The dependence penalty (unfitted; the net fits a clone).
+        The dependence penalty, carrying its own settings (unfitted; the net
+        fits a clone).
     mi_update : {"joint", "separate"}
         How the penalty's gradient reaches the encoder.
     clip_mi_gradient : {"per_tensor", "representation"} or None
@@ -98,21 +83,6 @@ class MISettings:
     penalty: DependencePenalty
     mi_update: str
     clip_mi_gradient: str | None
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> MISettings:
-        """Pick the settings out of parameters of the same names, such as ``get_params()``.
-
-        A penalty given by name is built with :func:`fairmine.mi.make_penalty`;
-        the Donsker-Varadhan ones take the ``critic_*`` parameters.
-        """
-        critic = {key: params[name] for key, name in DONSKER_VARADHAN_PARAMETERS.items()}
-        return cls(
-            mi_weight=params["mi_weight"],
-            penalty=make_penalty(params["penalty"], critic),
-            mi_update=params["mi_update"],
-            clip_mi_gradient=params["clip_mi_gradient"],
-        )
 
 
 #: attributes that exist only while ``fit`` runs

@@ -1,42 +1,16 @@
-"""The torch modules fairmine trains: encoder g and logit layer f (the critic is in ``mi``).
+"""The torch module fairmine trains: encoder g and logit layer f (the critic is in ``mi``).
 
-All classes are importable at top level so that fitted estimators pickle.
+The default encoder is :class:`fairmine._mlp.MLP`. All classes are importable at
+top level so that fitted estimators pickle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from torch import Tensor, nn
 
-__all__ = ["MLP", "MIClassifierModule"]
-
-
-class MLP(nn.Sequential):
-    """Fully connected layers, each followed by an activation.
-
-    Parameters
-    ----------
-    in_features : int
-        Size of the input.
-    hidden_units : sequence of int
-        Width of each hidden layer; empty means the identity.
-    activation : type of nn.Module, default=nn.ReLU
-        Activation class placed after every layer.
-    """
-
-    def __init__(
-        self,
-        in_features: int,
-        hidden_units: Sequence[int],
-        activation: type[nn.Module] = nn.ReLU,
-    ) -> None:
-        layers: list[nn.Module] = []
-        for width in hidden_units:
-            layers += [nn.Linear(in_features, width), activation()]
-            in_features = width
-        super().__init__(*layers)
-        self.out_features = in_features
+__all__ = ["MIClassifierModule"]
 
 
 class MIClassifierModule(nn.Module):
