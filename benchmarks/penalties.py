@@ -2,7 +2,8 @@
 
     python benchmarks/penalties.py [--dataset german|adult|colored-mnist] [--runs N]
         [--criterion demographic_parity|equalized_odds|equal_opportunity] [--penalties ...]
-        [--weights hsic=1,10,100 ...] [--timing-repeats 3] [--threads 1 2] [--out DIR] [--quick]
+        [--weights hsic=1,10,100 ...] [--clip per_tensor|representation|none]
+        [--mi-update joint|separate] [--timing-repeats 3] [--threads 1 2] [--out DIR] [--quick]
 
 German credit and Adult use the splits, encoding and settings of ``fairness_criteria.py``
 (German: the paper's 10 random 70/30 splits, seed 0, young = age < 25, 30 epochs, batch 64;
@@ -23,9 +24,14 @@ Colored MNIST (``--dataset colored-mnist``): ``run_colored_mnist_protocol`` (5,0
 variances .020 and .030, 3 seeds) with ``reference_classifier`` at
 ``COLORED_MNIST_OVERRIDES`` and each penalty; the score is the unbiased test accuracy.
 
-Writes ``penalties_<dataset>[_<criterion>].txt`` (the table), ``..._runs.csv`` (one row per fit)
-and ``....png`` (the fronts: accuracy against the disparity and against the fresh MI, all
-penalties in one plot) to ``--out``. ``--quick`` is a smoke run (2 runs, 2 epochs, one weight).
+``--clip`` and ``--mi-update`` set ``clip_mi_gradient`` and ``mi_update`` of the penalised fits
+(default: the estimator's, ``per_tensor`` and ``joint``); other values name the output files
+after them (``..._clip-none``, ``..._update-separate``).
+
+Writes ``penalties_<dataset>[_<criterion>][_clip-...][_update-...].txt`` (the table),
+``..._runs.csv`` (one row per fit) and ``....png`` (the fronts: accuracy against the
+disparity and against the fresh MI, all penalties in one plot) to ``--out``. ``--quick`` is a
+smoke run (2 runs, 2 epochs, one weight).
 """
 
 from __future__ import annotations
@@ -99,8 +105,22 @@ def make_setup(dataset: str, runs: int | None, quick: bool) -> Setup:
     )
 
 
+#: ``--clip`` names of the ``clip_mi_gradient`` values
+CLIPS: dict[str, str | None] = {
+    "per_tensor": "per_tensor",
+    "representation": "representation",
+    "none": None,
+}
+
+
 def estimator(
-    setup: Setup, criterion: str, penalty: str, weight: float, run: int
+    setup: Setup,
+    criterion: str,
+    penalty: str,
+    weight: float,
+    run: int,
+    clip: str = "per_tensor",
+    mi_update: str = "joint",
 ) -> MIUnbiasedClassifier:
     net = setup.net_params
     # the data set's critic settings (Adult: K = 10) configure the Donsker-Varadhan penalties
@@ -111,6 +131,8 @@ def estimator(
         mi_weight=weight,
         criterion=criterion,
         random_state=run,
+        clip_mi_gradient=CLIPS[clip],
+        mi_update=mi_update,
         **net,
     )
 
@@ -123,10 +145,11 @@ def fresh_mi(z: np.ndarray, c: np.ndarray, y: np.ndarray, criterion: str, run: i
     return estimate_mi(z, c, given=given, max_steps=MI_AUDIT_STEPS, random_state=run)
 
 
-def fit_one(setup: Setup, criterion: str, penalty: str, weight: float, run: int) -> dict:
+def fit_one(setup: Setup, args: argparse.Namespace, penalty: str, weight: float, run: int) -> dict:
     """Fit and score one model on one split."""
+    criterion = args.criterion
     X_train, X_test, y_train, y_test, c_train, c_test = split(setup, run)
-    model = estimator(setup, criterion, penalty, weight, run)
+    model = estimator(setup, criterion, penalty, weight, run, args.clip, args.mi_update)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -147,21 +170,21 @@ def fit_one(setup: Setup, criterion: str, penalty: str, weight: float, run: int)
     return row
 
 
-def timings(
-    setup: Setup, criterion: str, penalties: list[str], repeats: int, thread_counts: list[int]
-) -> pd.DataFrame:
+def timings(setup: Setup, args: argparse.Namespace, repeats: int) -> pd.DataFrame:
     """Median wall time of a fit on split 0 per penalty (middle weight) and ERM, 1 and 2 threads."""
     X_train, _, y_train, _, c_train, _ = split(setup, 0)
     configs = {"ERM": ("donsker_varadhan", 0.0)}
-    configs.update({p: (p, WEIGHTS[p][len(WEIGHTS[p]) // 2]) for p in penalties})
+    configs.update({p: (p, WEIGHTS[p][len(WEIGHTS[p]) // 2]) for p in args.penalties})
     rows = []
     threads_before = torch.get_num_threads()
-    for threads in thread_counts:
+    for threads in args.threads:
         torch.set_num_threads(threads)
         seconds: dict[str, list[float]] = {name: [] for name in configs}
         for _ in range(repeats):  # rounds: a drifting machine moves every row alike
             for name, (penalty, weight) in configs.items():
-                model = estimator(setup, criterion, penalty, weight, 0)
+                model = estimator(
+                    setup, args.criterion, penalty, weight, 0, args.clip, args.mi_update
+                )
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -260,9 +283,7 @@ def run_tabular(args: argparse.Namespace, out: Path) -> None:
         for p in args.penalties
     }
     tasks = [("donsker_varadhan", 0.0)] + [(p, w) for p in args.penalties for w in weights[p]]
-    stem = f"penalties_{args.dataset}" + (
-        "" if args.criterion == "demographic_parity" else f"_{args.criterion}"
-    )
+    stem = file_stem(args)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     started = time.perf_counter()
@@ -270,7 +291,7 @@ def run_tabular(args: argparse.Namespace, out: Path) -> None:
         if rows:  # the finished splits, in case the run is stopped
             pd.DataFrame(rows).to_csv(out / f"{stem}_runs.csv", index=False)
         for done, (penalty, weight) in enumerate(tasks, start=1):
-            row = fit_one(setup, args.criterion, penalty, weight, run)
+            row = fit_one(setup, args, penalty, weight, run)
             rows.append(row)
             print(
                 f"[run {run + 1}/{setup.runs} {done}/{len(tasks)}] {row['penalty']:<18} "
@@ -281,7 +302,7 @@ def run_tabular(args: argparse.Namespace, out: Path) -> None:
             )
     runs = pd.DataFrame(rows)
     repeats = 1 if args.quick else args.timing_repeats
-    cost = timings(setup, args.criterion, args.penalties, repeats, args.threads)
+    cost = timings(setup, args, repeats)
     runs.to_csv(out / f"{stem}_runs.csv", index=False)
     cost.to_csv(out / f"{stem}_cost.csv", index=False)
     report(args, setup, runs, cost, f"{time.perf_counter() - started:.0f} s", out / stem)
@@ -301,6 +322,7 @@ def report(
     header = [
         f"{args.dataset}: {setup.runs} splits of fairness_criteria.py (seed 0), criterion "
         f"{args.criterion}; MIUnbiasedClassifier({net}, penalty=..., mi_weight=..., "
+        f"clip_mi_gradient={CLIPS[args.clip]!r}, mi_update={args.mi_update!r}, "
         "random_state = run index), other parameters at their defaults; ERM = mi_weight 0. "
         f"fresh MI = estimate_mi(z_test, c_test, max_steps={MI_AUDIT_STEPS}, random_state = run "
         "index) of the criterion's quantity (mean +- std, and the median over the splits). "
@@ -327,9 +349,7 @@ def report(
 
 def replot(args: argparse.Namespace, out: Path) -> None:
     """Rebuild the table and the figure from the saved CSV files of a finished run."""
-    stem = f"penalties_{args.dataset}" + (
-        "" if args.criterion == "demographic_parity" else f"_{args.criterion}"
-    )
+    stem = file_stem(args)
     runs = pd.read_csv(out / f"{stem}_runs.csv")
     cost = pd.read_csv(out / f"{stem}_cost.csv")
     setup = make_setup(args.dataset, int(runs["run"].nunique()), args.quick)
@@ -345,8 +365,9 @@ def run_colored_mnist(args: argparse.Namespace, out: Path) -> None:
         }.get(penalty, {"penalty": penalty})
         return lambda seed: reference_classifier(
             "colored_mnist",
-            **COLORED_MNIST_OVERRIDES,
+            **{**COLORED_MNIST_OVERRIDES, "mi_update": args.mi_update},
             **choice,
+            clip_mi_gradient=CLIPS[args.clip],
             mi_weight=weight,
             criterion=args.criterion,
             max_epochs=2 if args.quick else 8,
@@ -361,13 +382,26 @@ def run_colored_mnist(args: argparse.Namespace, out: Path) -> None:
         models, seeds=1 if args.quick else 3, progress=lambda line: print(line, file=sys.stderr)
     )
     out.mkdir(parents=True, exist_ok=True)
-    results.to_csv(out / "penalties_colored_mnist_runs.csv", index=False)
+    stem = file_stem(args).replace("colored-mnist", "colored_mnist")
+    results.to_csv(out / f"{stem}_runs.csv", index=False)
     summary = results.groupby(["model", "variance"], sort=False)[
         ["unbiased_accuracy", "fit_seconds"]
     ].agg(["mean", "std"])
     text = summary.to_string(float_format=lambda v: f"{v:.3f}")
     print(text)
-    write_results(out / "penalties_colored_mnist.txt", text)
+    write_results(out / f"{stem}.txt", text)
+
+
+def file_stem(args: argparse.Namespace) -> str:
+    """``penalties_<dataset>``, then the criterion, clipping and update where not the default."""
+    stem = f"penalties_{args.dataset}"
+    if args.criterion != "demographic_parity":
+        stem += f"_{args.criterion}"
+    if args.clip != "per_tensor":
+        stem += f"_clip-{args.clip}"
+    if args.mi_update != "joint":
+        stem += f"_update-{args.mi_update}"
+    return stem
 
 
 def parse_weights(text: str) -> tuple[str, tuple[float, ...]]:
@@ -386,6 +420,8 @@ def main() -> None:
     parser.add_argument("--criterion", choices=tuple(DISPARITY), default="demographic_parity")
     parser.add_argument("--penalties", nargs="+", choices=tuple(PENALTIES), default=list(PENALTIES))
     parser.add_argument("--weights", type=parse_weights, nargs="*", default=[])
+    parser.add_argument("--clip", choices=tuple(CLIPS), default="per_tensor")
+    parser.add_argument("--mi-update", choices=("joint", "separate"), default="joint")
     parser.add_argument("--timing-repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="timing threads")
     parser.add_argument("--out", type=Path)

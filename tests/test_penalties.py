@@ -34,6 +34,7 @@ from fairmine.mi import (
     SlicedDependence,
     make_penalty,
 )
+from fairmine.mi._kernels import delta_kernel, gaussian_kernel, weighted_hsic
 
 STRENGTHS = (0.0, 0.5, 1.0, 2.0)
 #: every penalty, with the settings these small problems train quickly with
@@ -258,6 +259,30 @@ def test_the_normalized_hsic_follows_hsic_and_is_zero_at_a_constant_z():
     assert float(cosine) == pytest.approx(1.0, abs=1e-4)
     constant = torch.ones(256, 3)
     assert _value(normalized, (constant, c, None, None)) == 0.0
+
+
+@pytest.mark.parametrize("n", [2, 3, 64, 129])
+def test_the_gaussian_kernel_takes_the_median_of_the_off_diagonal_distances(n):
+    """The median heuristic's bandwidth, ties and duplicate rows (dead ReLU units) included."""
+    torch.manual_seed(n)
+    x = torch.relu(torch.randn(n, 5))
+    x[: n // 2, :3] = 0.0  # equal rows and equal distances
+    squares = x.square().sum(1)
+    distances = (squares.unsqueeze(1) + squares.unsqueeze(0) - 2 * x @ x.T).clamp_min(0)
+    off_diagonal = distances[~torch.eye(n, dtype=torch.bool)]
+    expected = torch.exp(-distances / (2 * off_diagonal.median()))
+    assert torch.equal(gaussian_kernel(x), expected)
+
+
+def test_weighted_hsic_is_the_trace_of_the_centred_kernels_under_equal_weights():
+    torch.manual_seed(0)
+    x, c = torch.randn(40, 3), (torch.rand(40, 1) < 0.3).float()
+    k, m = gaussian_kernel(x), delta_kernel(c)
+    centre = torch.eye(40) - 1 / 40
+    expected = torch.trace(k @ centre @ m @ centre) / 40**2
+    value = weighted_hsic(k, m, torch.full((1, 40), 1 / 40))
+    assert value.shape == (1,)
+    assert float(value[0]) == pytest.approx(float(expected), rel=1e-5)
 
 
 @pytest.mark.parametrize("name", ["hsic", "hsic_normalized", "sliced"])

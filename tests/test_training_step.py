@@ -152,5 +152,7 @@ def test_joint_gradients_are_the_separate_ones_summed_with_lambda(biased_data, c
     n_head = len(list(net.module_.head.parameters()))
     assert len(task) == len(combined) == len(mi) + n_head
     for got, g_task, g_mi in zip(combined, task, (*mi, *[0.0] * n_head), strict=True):
-        torch.testing.assert_close(got, g_task + 3.0 * g_mi, rtol=1e-4, atol=1e-6)
+        want = g_task + 3.0 * g_mi  # float32 sums: a tolerance in proportion to their size
+        atol = 1e-6 * max(1.0, float(want.abs().max()))
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=atol)
     assert any(float(g.norm()) > 0 for g in mi), "the test must carry an MI gradient"

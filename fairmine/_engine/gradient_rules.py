@@ -128,7 +128,18 @@ class RepresentationClipping(GradientRule):
         return (*encoder_task, *head_grads), encoder_mi
 
     def combined(self, losses: Objectives, params: Parameters, mi_weight: float) -> Grads:
-        """One backward pass through the encoder, of the weighted sum at ``u``."""
+        """One backward pass through the encoder, of the weighted sum at ``u``.
+
+        Unclipped, that sum is the gradient of ``task + mi_weight * mi`` at
+        ``u``: one backward pass of the whole graph gives it, with no stop at
+        ``u`` (on a small network each extra pass costs as much as a layer).
+        """
+        if not self.clip:
+            return torch.autograd.grad(
+                losses.task + mi_weight * losses.mi,
+                [*params.encoder, *params.head],
+                materialize_grads=True,
+            )
         task_at_u, mi_at_u, head_grads = self._at_representation(losses, params.head)
         encoder_grads = torch.autograd.grad(
             losses.pre_activation,
