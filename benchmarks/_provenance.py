@@ -42,7 +42,6 @@ def _git(*args: str) -> str:
         return ""
 
 
-@functools.cache
 def provenance_lines(command: str | None = None) -> list[str]:
     """The header lines of a results file measured by this process.
 
@@ -59,6 +58,13 @@ def provenance_lines(command: str | None = None) -> list[str]:
     list of str
         ``# key: value`` lines.
     """
+    # one cache key per command, whether it is given or taken from the command line: a run
+    # that called ``provenance_lines()`` as it started gets that header back at its end
+    return _provenance_lines(command or script_command())
+
+
+@functools.cache
+def _provenance_lines(command: str) -> list[str]:
     # imported here, not at the top: speed.py's subprocesses measure their own imports
     from fairmine.experiments._sweep_report import environment
 
@@ -67,7 +73,7 @@ def provenance_lines(command: str | None = None) -> list[str]:
     if _git("status", "--porcelain", "--untracked-files=no"):
         commit += " with uncommitted changes"
     fields = {
-        "command": command or script_command(),
+        "command": command,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "fairmine": f"{found['fairmine']}, git {commit}",
         "torch": f"{found['torch']}, {found['torch threads']} thread(s) in the main process",

@@ -100,3 +100,14 @@ def test_recording_prints_and_writes_under_a_provenance_header(monkeypatch, tmp_
     assert keys == ["# command", "# date", "# fairmine", "# torch", "# python", "# cpu", "# gpu"]
     assert "git " in text
     assert _provenance.strip_header(text) == "model  accuracy"
+
+
+def test_a_results_file_gets_the_header_taken_when_its_run_started(monkeypatch, tmp_path):
+    """``write_results`` reuses the header that ``provenance_lines()`` took at the start."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import _provenance
+
+    started = _provenance.provenance_lines()
+    monkeypatch.setattr(_provenance, "_git", lambda *args: "changed-since-the-start")
+    out = _provenance.write_results(tmp_path / "table.txt", "model  accuracy")
+    assert out.read_text().splitlines()[: len(started)] == started
