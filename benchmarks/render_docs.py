@@ -30,6 +30,10 @@ DOCS_IMG = ROOT / "docs" / "img"
 FIGURES = {
     "fairness_criteria_adult.png": "fairness_criteria_adult.png",
     "fairness_criteria_german.png": "fairness_criteria_german.png",
+    "penalties_adult.png": "penalties_adult.png",
+    "penalties_adult_clip-none.png": "penalties_adult_clip-none.png",
+    "penalties_german.png": "penalties_german.png",
+    "penalties_german_clip-none.png": "penalties_german_clip-none.png",
     "sweep_german_fronts.png": "sweep_german/sweep_fronts.png",
 }
 
