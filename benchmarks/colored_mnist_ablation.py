@@ -54,7 +54,9 @@ from fairmine.experiments import (
 COLLAPSED_BELOW = 0.5
 
 #: The settings: estimator parameters over COLORED_MNIST_OVERRIDES, and optionally the
-#: training colours ("train_colours") and the attribute given to the critic ("attribute").
+#: training colours ("train_colours"), the attribute given to the critic ("attribute"), a
+#: schedule of the penalty's weight ("schedule": MIWeightSchedule's arguments; mi_weight is then
+#: its largest value) and the training digits per class ("n_train_per_class").
 SETTINGS: dict[str, dict[str, Any]] = {
     "ERM": {"mi_weight": 0.0, "bias_reweighting": None},
     "ERM, random colours": {"mi_weight": 0.0, "bias_reweighting": None, "train_colours": "random"},
@@ -86,6 +88,63 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "sensitive_encoding": "continuous",
         "attribute": "rgb",
     },
+    "lambda 1 + reweighting, separate update, RGB colour": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+        "sensitive_encoding": "continuous",
+        "attribute": "rgb",
+    },
+    "lambda 2 + reweighting, separate update": {
+        "mi_weight": 2.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+    },
+    # the other penalties (issue 28's colored MNIST row), one weight each
+    "HSIC 3 + reweighting": {"mi_weight": 3.0, "bias_reweighting": "auto", "penalty": "hsic"},
+    "sliced 3 + reweighting": {"mi_weight": 3.0, "bias_reweighting": "auto", "penalty": "sliced"},
+    "CLUB 1 + reweighting": {"mi_weight": 1.0, "bias_reweighting": "auto", "penalty": "club"},
+    "classifier critic 1 + reweighting": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "penalty": "classifier_critic",
+    },
+    # schedules of lambda
+    "lambda 0->3 warm-up (half the steps) + reweighting": {
+        "mi_weight": 3.0,
+        "bias_reweighting": "auto",
+        "schedule": {"kind": "warmup"},
+    },
+    "lambda <= 3 while train acc >= .8 + reweighting": {
+        "mi_weight": 3.0,
+        "bias_reweighting": "auto",
+        "schedule": {"kind": "hold", "floor": 0.8},
+    },
+    # fewer training digits, the same number of steps (epochs x 400 / digits per class)
+    "ERM, 100 digits per class (32 epochs)": {
+        "mi_weight": 0.0,
+        "bias_reweighting": None,
+        "n_train_per_class": 100,
+        "max_epochs": 32,
+    },
+    "ERM, 200 digits per class (16 epochs)": {
+        "mi_weight": 0.0,
+        "bias_reweighting": None,
+        "n_train_per_class": 200,
+        "max_epochs": 16,
+    },
+    "lambda 1 + reweighting, 100 digits per class (32 epochs)": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "n_train_per_class": 100,
+        "max_epochs": 32,
+    },
+    "lambda 1 + reweighting, 200 digits per class (16 epochs)": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "n_train_per_class": 200,
+        "max_epochs": 16,
+    },
 }
 
 
@@ -104,8 +163,71 @@ def build_models(names: list[str], epochs: int) -> dict[str, ProtocolModel]:
         params = dict(SETTINGS[name])
         colours = params.pop("train_colours", "biased")
         attribute = params.pop("attribute", "code")
+        params.pop("n_train_per_class", None)  # the protocol call's data_params
+        if "schedule" in params:
+            params["callbacks"] = [MIWeightSchedule(**params.pop("schedule"))]
         models[name] = ProtocolModel(_factory(params, epochs), colours, attribute)
     return models
+
+
+class MIWeightSchedule(Callback):
+    """Scale the penalty's weight during training: ``mi_weight`` times a factor in [0, 1].
+
+    A prototype (it sets the net's private running weight: ``JointUpdate.mi_weight``, or the
+    learning rate of ``SeparateUpdate``'s MI optimiser) before each training step.
+
+    Parameters
+    ----------
+    kind : {"warmup", "hold"}
+        ``"warmup"``: the factor rises linearly from 0 to 1 over the first ``ramp`` of the
+        fit's steps, then stays at 1. ``"hold"``: the factor starts at 0 and rises at the same
+        rate while the running training accuracy of the minibatches (exponential average,
+        unweighted) is at least ``floor``; below it, each step halves it.
+    ramp : float, default=0.5
+        Fraction of the fit's steps over which the factor goes from 0 to 1.
+    floor : float, default=0.8
+        ``"hold"``'s training accuracy under which the weight backs off.
+    """
+
+    def __init__(self, kind: str, ramp: float = 0.5, floor: float = 0.8) -> None:
+        self.kind, self.ramp, self.floor = kind, ramp, floor
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
+        """Count the fit's steps; the factor starts at 0."""
+        steps_per_epoch = -(-len(y) // net.batch_size)
+        self.increment_ = 1.0 / max(1.0, self.ramp * net.max_epochs * steps_per_epoch)
+        self.factor_, self.accuracy_ = 0.0, None
+        self._apply(net)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs) -> None:
+        """Move the factor after a training step and apply it to the next one."""
+        if not training:
+            return
+        if self.kind == "warmup":
+            self.factor_ = min(1.0, self.factor_ + self.increment_)
+        else:
+            y = batch[1].to(kwargs["y_pred"].device)
+            accuracy = float((kwargs["y_pred"].argmax(1) == y).float().mean())
+            self.accuracy_ = (
+                accuracy if self.accuracy_ is None else 0.9 * self.accuracy_ + 0.1 * accuracy
+            )
+            if self.accuracy_ >= self.floor:
+                self.factor_ = min(1.0, self.factor_ + self.increment_)
+            else:
+                self.factor_ /= 2
+        self._apply(net)
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        """Record the running weight."""
+        net.history.record("mi_weight_now", net.mi.mi_weight * self.factor_)
+
+    def _apply(self, net) -> None:
+        update = net._penalised_update
+        if hasattr(update, "mi_weight"):
+            update.mi_weight = net.mi.mi_weight * self.factor_
+        else:
+            for group in update.mi_optimizer.param_groups:
+                group["lr"] = net.lr * net.mi.mi_weight * self.factor_
 
 
 class UnbiasedAccuracy(Callback):
@@ -237,15 +359,17 @@ def main() -> None:
     runs = [kept]
     # one protocol call per (variances, missing seeds) shared by several settings; the reference
     # rows do not depend on the variance: the protocol fits them once for all variances
-    missing: dict[tuple[tuple[float, ...], tuple[int, ...]], list[str]] = {}
+    # (and training digits per class)
+    missing: dict[tuple[tuple[float, ...], tuple[int, ...], int | None], list[str]] = {}
     for name in args.settings:
         reference = "train_colours" in SETTINGS[name]
+        n_train = SETTINGS[name].get("n_train_per_class")
         for variance in args.variances[:1] if reference else args.variances:
             seeds = tuple(s for s in range(args.seeds) if (name, round(variance, 6), s) not in done)
             variances = tuple(args.variances) if reference else (variance,)
             if seeds:
-                missing.setdefault((variances, seeds), []).append(name)
-    for (variances, seeds), names in missing.items():
+                missing.setdefault((variances, seeds, n_train), []).append(name)
+    for (variances, seeds, n_train), names in missing.items():
         runs.append(
             run_colored_mnist_protocol(
                 build_models(names, args.epochs),
@@ -253,6 +377,7 @@ def main() -> None:
                 seeds=seeds,
                 n_jobs=args.jobs,
                 progress=lambda line: print(line, flush=True),
+                data_params=None if n_train is None else {"n_train_per_class": n_train},
             )
         )
         out.parent.mkdir(parents=True, exist_ok=True)
