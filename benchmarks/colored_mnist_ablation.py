@@ -113,6 +113,17 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "bias_reweighting": "auto",
         "schedule": {"kind": "warmup"},
     },
+    "lambda 0->2 warm-up (half the steps) + reweighting": {
+        "mi_weight": 2.0,
+        "bias_reweighting": "auto",
+        "schedule": {"kind": "warmup"},
+    },
+    "lambda 0->1 warm-up (half the steps) + reweighting, separate update": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+        "schedule": {"kind": "warmup"},
+    },
     "lambda <= 3 while train acc >= .8 + reweighting": {
         "mi_weight": 3.0,
         "bias_reweighting": "auto",
