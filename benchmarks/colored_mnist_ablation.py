@@ -129,6 +129,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "bias_reweighting": "auto",
         "penalty": "sliced",
     },
+    "HSIC 10 + reweighting": {
+        "mi_update": "joint",
+        "mi_weight": 10.0,
+        "bias_reweighting": "auto",
+        "penalty": "hsic",
+    },
     "HSIC 30 + reweighting": {
         "mi_update": "joint",
         "mi_weight": 30.0,
