@@ -94,7 +94,7 @@ def digits_fitter(epochs: int, quick: bool) -> Fitter:
         params: dict[str, Any] = {"mi_weight": 0.0} if penalty is None else {"penalty": penalty}
         model = reference_classifier(
             "colored_mnist",
-            **{**COLORED_MNIST_OVERRIDES, **params, "bias_reweighting": None},
+            **{**COLORED_MNIST_OVERRIDES, **params, "bias_reweighting": None, "mi_update": "joint"},
             clip_mi_gradient=CLIPS[clip],
             max_epochs=epochs,
             random_state=DIGITS_SEED,
