@@ -28,6 +28,7 @@ DOCS_IMG = ROOT / "docs" / "img"
 
 #: the docs' figures (in docs/img) and the results files they are copies of
 FIGURES = {
+    "colored_mnist_ablation_penalties.png": "colored_mnist_ablation_penalties.png",
     "fairness_criteria_adult.png": "fairness_criteria_adult.png",
     "fairness_criteria_german.png": "fairness_criteria_german.png",
     "penalties_adult.png": "penalties_adult.png",
