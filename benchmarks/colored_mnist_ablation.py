@@ -143,6 +143,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "bias_reweighting": "auto",
         "penalty": "hsic",
     },
+    "sliced 10 + reweighting": {
+        "mi_update": "joint",
+        "mi_weight": 10.0,
+        "bias_reweighting": "auto",
+        "penalty": "sliced",
+    },
     "sliced 20 + reweighting": {
         "mi_update": "joint",
         "mi_weight": 20.0,
@@ -152,6 +158,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "CLUB 1 + reweighting": {
         "mi_update": "joint",
         "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "penalty": "club",
+    },
+    "CLUB 3 + reweighting": {
+        "mi_update": "joint",
+        "mi_weight": 3.0,
         "bias_reweighting": "auto",
         "penalty": "club",
     },
@@ -400,8 +412,12 @@ PENALTY_ROWS: dict[str, dict[float, str]] = {
         10.0: "HSIC 10 + reweighting",
         30.0: "HSIC 30 + reweighting",
     },
-    "sliced": {3.0: "sliced 3 + reweighting", 20.0: "sliced 20 + reweighting"},
-    "club": {1.0: "CLUB 1 + reweighting"},
+    "sliced": {
+        3.0: "sliced 3 + reweighting",
+        10.0: "sliced 10 + reweighting",
+        20.0: "sliced 20 + reweighting",
+    },
+    "club": {1.0: "CLUB 1 + reweighting", 3.0: "CLUB 3 + reweighting"},
 }
 
 #: Seeds a row needs to be drawn in the fronts figure.
