@@ -149,6 +149,12 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "bias_reweighting": "auto",
         "penalty": "sliced",
     },
+    "sliced 10 + reweighting, separate update": {
+        "mi_update": "separate",
+        "mi_weight": 10.0,
+        "bias_reweighting": "auto",
+        "penalty": "sliced",
+    },
     "sliced 20 + reweighting": {
         "mi_update": "joint",
         "mi_weight": 20.0,
@@ -407,6 +413,7 @@ PENALTY_ROWS: dict[str, dict[float, str]] = {
         3.0: "lambda 3 + reweighting, critic defaults",
     },
     "donsker_varadhan, separate": {1.0: "lambda 1 + reweighting, separate update"},
+    "sliced, separate": {10.0: "sliced 10 + reweighting, separate update"},
     "hsic": {
         3.0: "HSIC 3 + reweighting",
         10.0: "HSIC 10 + reweighting",
