@@ -249,8 +249,8 @@ def build_models(names: list[str], epochs: int) -> dict[str, ProtocolModel]:
 class MIWeightSchedule(Callback):
     """Scale the penalty's weight during training: ``mi_weight`` times a factor in [0, 1].
 
-    A prototype (it sets the net's private running weight: ``JointUpdate.mi_weight``, or the
-    learning rate of ``SeparateUpdate``'s MI optimiser) before each training step.
+    A prototype (it sets the net's private running weight, ``mi_weight`` of its ``JointUpdate`` or
+    ``SeparateUpdate``) before each training step.
 
     Parameters
     ----------
@@ -298,12 +298,7 @@ class MIWeightSchedule(Callback):
         net.history.record("mi_weight_now", net.mi.mi_weight * self.factor_)
 
     def _apply(self, net) -> None:
-        update = net._penalised_update
-        if hasattr(update, "mi_weight"):
-            update.mi_weight = net.mi.mi_weight * self.factor_
-        else:
-            for group in update.mi_optimizer.param_groups:
-                group["lr"] = net.lr * net.mi.mi_weight * self.factor_
+        net._penalised_update.mi_weight = net.mi.mi_weight * self.factor_
 
 
 class UnbiasedAccuracy(Callback):

@@ -181,11 +181,17 @@ class JointUpdate:
 
 @dataclass
 class SeparateUpdate:
-    """Step on the task gradient, then ``mi_optimizer`` (lr ``lr * mi_weight``) on the MI one."""
+    """Step on the task gradient, then ``mi_optimizer`` (lr ``lr * mi_weight``) on the MI one.
+
+    The MI step's learning rate is ``mi_weight`` times the task optimiser's
+    current one, read at every step: a learning-rate schedule on the task
+    optimiser (skorch's ``LRScheduler``) schedules both.
+    """
 
     rule: GradientRule
     optimizer: torch.optim.Optimizer
     mi_optimizer: torch.optim.Optimizer
+    mi_weight: float
     params: Parameters
 
     def step(self, losses: Objectives) -> None:
@@ -194,4 +200,7 @@ class SeparateUpdate:
         _set_grads(self.params.encoder + self.params.head, task)
         self.optimizer.step()
         _set_grads(self.params.encoder, mi)
+        mi_lr = self.optimizer.param_groups[0]["lr"] * self.mi_weight
+        for group in self.mi_optimizer.param_groups:
+            group["lr"] = mi_lr
         self.mi_optimizer.step()

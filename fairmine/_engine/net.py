@@ -288,7 +288,7 @@ class MINet(NeuralNet):
         self._penalised_update = (
             JointUpdate(rule, self.optimizer_, mi.mi_weight, params)
             if mi.mi_update == "joint"
-            else SeparateUpdate(rule, self.optimizer_, self.mi_optimizer_, params)
+            else SeparateUpdate(rule, self.optimizer_, self.mi_optimizer_, mi.mi_weight, params)
         )
 
     def on_train_end(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:
