@@ -388,30 +388,53 @@ def format_colored_mnist_table(results: pd.DataFrame) -> str:
     """
     variances = sorted(results["variance"].unique())
     stats = _mean_and_std(results, ["model", "variance"], "unbiased_accuracy")
+    counts = results.groupby(["model", "variance"], sort=False).size()
     # the first column fits the longest row name, so that every cell stays under its heading
     width = max(28, *(len(f"{model} audit MI (nats)") + 2 for model in results["model"].unique()))
     header = f"{'model':<{width}}" + "".join(f"{f'variance {v:.3f}':>16}" for v in variances)
     lines = [header, "-" * len(header)]
     for model in results["model"].unique():
-        cells = "".join("{:>7.3f} +- {:.3f}".format(*stats.loc[(model, v)]) for v in variances)
+        cells = "".join(
+            _accuracy_cell(*stats.loc[(model, v)], counts.loc[(model, v)])
+            if (model, v) in stats.index
+            else f"{'':>16}"
+            for v in variances
+        )
         lines.append(f"{f'{model} (measured)':<{width}}{cells}")
     lines.append("-" * len(header))
     for name, row in COLORED_MNIST_PAPER_RESULTS.items():
         cells = "".join(f"{row.get(round(v, 3), float('nan')):>16.3f}" for v in variances)
         lines.append(f"{f'{name}, 60k':<{width}}{cells}")
-    for key, label in (("train_mi", "train MI"), ("audit_mi", "audit MI")):
+    rows = (
+        ("train_mi", "train MI (nats)"),
+        ("audit_mi", "audit MI (nats)"),
+        ("fit_seconds", "fit s"),
+    )
+    for key, label in rows:
         if key not in results:
             continue
         means = results.groupby(["model", "variance"], sort=False)[key].mean()
         for model in results["model"].unique():
-            cells = "".join(f"{_nats(means.loc[(model, v)]):>16}" for v in variances)
-            lines.append(f"{f'{model} {label} (nats)':<{width}}{cells}")
+            cells = "".join(
+                f"{_nats(means.get((model, v), float('nan'))):>16}"
+                if key != "fit_seconds"
+                else f"{means.get((model, v), float('nan')):>16.0f}"
+                for v in variances
+            )
+            lines.append(f"{f'{model} {label}':<{width}}{cells}")
     if "audit_mi" in results:
         lines.append(
             "train MI: the training critic's last estimate; audit MI: a fresh critic on the "
             "test digits' z and their colours (mean over seeds)"
         )
     return "\n".join(lines)
+
+
+def _accuracy_cell(mean: float, std: float, count: int) -> str:
+    """``mean +- std`` over seeds, or ``mean (1 seed)``: 16 characters."""
+    if count == 1:
+        return f"{mean:>7.3f} (1 seed)"
+    return f"{mean:>7.3f} +- {std:.3f}"
 
 
 def format_german_table(summary: pd.DataFrame) -> str:
