@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 
 __all__ = ["MAX_BIAS_WEIGHT", "MAX_COUNTED_VALUES", "independence_weights"]
 
@@ -80,10 +80,18 @@ def independence_weights(
     if len(values) <= MAX_COUNTED_VALUES:
         joint = np.zeros((len(values), n_classes))
         np.add.at(joint, (group.ravel(), y), base)
-        conditional = joint[group.ravel(), y] / joint.sum(axis=1)[group.ravel()]
+        totals = joint.sum(axis=1)[group.ravel()]
+        # a group (or class) whose rows all weigh 0 has no frequencies, 0/0: its rows keep
+        # their weight 0, whatever the ratio
+        conditional = np.divide(
+            joint[group.ravel(), y], totals, out=np.ones(len(y)), where=totals > 0
+        )
     else:
         conditional = _cross_fitted_conditional(y, c, base, random_state)
-    ratio = prior[y] / np.maximum(conditional, prior[y] / max_weight)
+    weighted = base > 0
+    ratio = np.ones(len(y))
+    prior_y = prior[y[weighted]]
+    ratio[weighted] = prior_y / np.maximum(conditional[weighted], prior_y / max_weight)
     weight = base * ratio
     return (weight * base.mean() / weight.mean()).astype(np.float32)
 
@@ -98,9 +106,13 @@ def _cross_fitted_conditional(
             "bias_reweighting needs at least 2 samples of every class to estimate "
             "p(y | sensitive_features) on held-out folds"
         )
-    model = LogisticRegression(C=_INVERSE_REGULARISATION, max_iter=1000)
     split = StratifiedKFold(folds, shuffle=True, random_state=random_state)
-    proba = cross_val_predict(
-        model, c, y, cv=split, method="predict_proba", params={"sample_weight": sample_weight}
-    )
-    return proba[np.arange(len(y)), y]
+    # the folds by hand rather than cross_val_predict, which under scikit-learn's metadata
+    # routing refuses the sample weights of a classifier the user cannot reach to request them
+    conditional = np.empty(len(y))
+    for train, test in split.split(c, y):
+        model = LogisticRegression(C=_INVERSE_REGULARISATION, max_iter=1000)
+        model.fit(c[train], y[train], sample_weight=sample_weight[train])
+        column = np.searchsorted(model.classes_, y[test])
+        conditional[test] = model.predict_proba(c[test])[np.arange(len(test)), column]
+    return conditional

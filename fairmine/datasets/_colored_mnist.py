@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import numbers
 import os
+import zipfile
 from importlib import resources
 from pathlib import Path
 
@@ -388,19 +389,36 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as archive:
-        missing = [key for key in ("x_train", "y_train", "x_test", "y_test") if key not in archive]
-        if missing:
-            raise ValueError(
-                f".npz source {str(path)!r} lacks the arrays {missing}; it must hold "
-                "x_train, y_train, x_test and y_test"
-            )
-        return {
-            "train_images": archive["x_train"],
-            "train_labels": archive["y_train"],
-            "test_images": archive["x_test"],
-            "test_labels": archive["y_test"],
-        }
+    # numpy reads any file it is given and blames what it finds ("pickled data" for text):
+    # an .npz is a zip archive, which is what is checked first
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f".npz source {str(path)!r} is not an .npz archive (the zip file that np.savez "
+            "writes): save the digits with np.savez(path, x_train=..., y_train=..., "
+            "x_test=..., y_test=...), or pass a folder of MNIST IDX files"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = ("x_train", "y_train", "x_test", "y_test")
+            missing = [key for key in keys if key not in archive]
+            if missing:
+                raise ValueError(
+                    f".npz source {str(path)!r} lacks the arrays {missing}; it must hold "
+                    "x_train, y_train, x_test and y_test"
+                )
+            arrays = [archive[key] for key in keys]
+    except (OSError, EOFError, zipfile.BadZipFile) as error:  # a damaged or truncated archive
+        raise ValueError(f"cannot read the .npz source {str(path)!r}: {error}") from error
+    except ValueError as error:
+        if str(path) in str(error):
+            raise
+        # object arrays, which would need pickle (never loaded), or a damaged array
+        raise ValueError(
+            f".npz source {str(path)!r} cannot be read without pickle or is damaged ({error}); "
+            "it must hold uint8 image and integer label arrays"
+        ) from error
+    names = ("train_images", "train_labels", "test_images", "test_labels")
+    return dict(zip(names, arrays, strict=True))
 
 
 def _check_images(images: np.ndarray, what: str, source: Path) -> np.ndarray:
