@@ -652,3 +652,11 @@ def test_rows_without_a_target_are_counted_on_the_terminal_and_in_the_report(
     report = (out / "report.html").read_text()
     assert f"<strong>Warning.</strong> {said}" in report
     assert "3 more without a target value, dropped" in (out / "sweep_summary.md").read_text()
+
+
+def test_a_regression_target_too_large_to_square_is_refused(tmp_path):
+    frame = _write_table(tmp_path / "loans.csv", n=60)
+    frame["amount"] = np.linspace(1, 2, len(frame)) * 1e200  # its MSE would overflow to inf
+    frame.to_csv(tmp_path / "loans.csv", index=False)
+    with pytest.raises(SweepInputError, match=r"'amount' holds values beyond 1e\+150.*rescale"):
+        load_sweep_table(tmp_path / "loans.csv", target="amount", sensitive="region")
