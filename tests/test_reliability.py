@@ -25,7 +25,7 @@ from sklearn.model_selection import GridSearchCV, ShuffleSplit
 from sklearn.utils.class_weight import compute_sample_weight
 from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping
 
-from fairmine import MIUnbiasedClassifier, MIUnbiasedRegressor, estimate_mi
+from fairmine import MIUnbiasedClassifier, MIUnbiasedRegressor, cli, estimate_mi
 from fairmine._bias_weights import independence_weights
 from fairmine.datasets import load_german, make_colored_mnist
 from fairmine.exceptions import (
@@ -792,3 +792,32 @@ def test_the_regressor_fits_a_target_of_any_magnitude(size):
     assert np.isfinite(predicted).all() and reg.target_scale_ > 0
     unit = MIUnbiasedRegressor(**params).fit(X, y, sensitive_features=group)
     np.testing.assert_allclose(predicted / size, unit.predict(X), rtol=1e-5)
+
+
+def _no_protocol(*args, **kwargs):
+    raise AssertionError("an experiment started: a bad flag must end the command before")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["german", "--seed", "-5"], "argument --seed: must be an integer from 0 to 2**32 - 1"),
+        (["german", "--mi-weight", "-1"], "argument --mi-weight: must be a finite number >= 0"),
+        (["colored-mnist", "--variances", "0.02", "nan"], "argument --variances: must be a fin"),
+        (["colored-mnist", "--device", "gpu0"], "argument --device: device='gpu0' is not a torch"),
+        (["colored-mnist", "--source", "TEXT.npz"], "argument --source: .npz source"),
+        (["imdb", "--root", "TMP"], "argument --root: "),
+    ],
+    ids=["negative seed", "negative weight", "NaN variance", "no device", "text .npz", "no root"],
+)
+def test_every_flag_of_reproduce_is_checked_before_the_first_fit(
+    tmp_path, capsys, monkeypatch, argv, message
+):
+    for protocol in ("run_german_protocol", "run_colored_mnist_protocol", "run_imdb_protocol"):
+        monkeypatch.setattr(cli, protocol, _no_protocol)
+    paths = {"TEXT.npz": str(_text_file(tmp_path / "digits.npz")), "TMP": str(tmp_path)}
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["reproduce", *(paths.get(word, word) for word in argv)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

