@@ -320,7 +320,7 @@ def load_sweep_table(
         raise SweepInputError("no feature columns are left after dropping the target and others")
     _check_numbers(X)
     dropped = int(missing.sum())
-    notes = ()
+    notes: tuple[str, ...] = ()
     if dropped:  # scikit-learn refuses a missing target; a sweep drops the rows and says so
         notes = (
             f"{dropped} of the {len(missing)} rows of {name} have no value in the target column "

@@ -243,8 +243,8 @@ class SweepStore:
             ) from None
         if runs is None or runs.empty:
             return pd.DataFrame()
-        incomplete = runs.isna().all(axis=0)  # a column no row filled: a file cut or mangled
-        if "degenerate" not in runs or runs["degenerate"].isna().any() or incomplete.all():
+        # the last column is empty in a row cut short (pandas fills the missing cells with NaN)
+        if "degenerate" not in runs or runs["degenerate"].isna().any():
             raise SweepInputError(
                 f"--resume: {self.runs_path} holds incomplete rows, which no sweep of this "
                 "version writes; pass --overwrite to start the sweep again"
