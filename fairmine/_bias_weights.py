@@ -83,27 +83,40 @@ def independence_weights(
     n_classes = int(y.max()) + 1
     prior = np.bincount(y, weights=base, minlength=n_classes) / base.sum()
     values, group = np.unique(c, axis=0, return_inverse=True)
+    group = group.ravel()
     if len(values) <= MAX_COUNTED_VALUES:
         joint = np.zeros((len(values), n_classes))
-        np.add.at(joint, (group.ravel(), y), base)
-        conditional = joint[group.ravel(), y] / joint.sum(axis=1)[group.ravel()]
+        np.add.at(joint, (group, y), base)
+        totals = joint.sum(axis=1)[group]
+        # a group (or class) whose rows all weigh 0 has no frequencies, 0/0: its rows keep
+        # their weight 0, whatever the ratio
+        conditional = np.divide(joint[group, y], totals, out=np.ones(len(y)), where=totals > 0)
     else:
-        conditional = _cross_fitted_conditional(y, c, base, random_state)
-    ratio = prior[y] / np.maximum(conditional, prior[y] / max_weight)
+        conditional = _cross_fitted_conditional(y, values, group, base, random_state)
+    weighted = base > 0
+    ratio = np.ones(len(y))
+    prior_y = prior[y[weighted]]
+    ratio[weighted] = prior_y / np.maximum(conditional[weighted], prior_y / max_weight)
     weight = base * ratio
     return (weight * base.mean() / weight.mean()).astype(np.float32)
 
 
 def _cross_fitted_conditional(
-    y: np.ndarray, c: np.ndarray, sample_weight: np.ndarray, random_state: int
+    y: np.ndarray,
+    values: np.ndarray,
+    group: np.ndarray,
+    sample_weight: np.ndarray,
+    random_state: int,
 ) -> np.ndarray:
     """``p(y_i | c_i)`` from a logistic regression fitted on the other folds.
 
-    Each fold's regression is fitted on the distinct (attribute, label) pairs
-    of the other folds, each weighted by the total weight of its rows: the
-    same weighted log-loss as on the rows themselves (so the same model), at
-    the cost of the distinct pairs (448 colour codes instead of 60,000
-    digits on colored MNIST).
+    ``c_i`` is ``values[group[i]]``. Each fold's regression is fitted on the
+    distinct (attribute, label) pairs of the other folds, each weighted by
+    the total weight of its rows: the same weighted log-loss as on the rows
+    themselves (so the same model), at the cost of the distinct pairs (448
+    colour codes instead of 60,000 digits on colored MNIST). The folds are
+    made here rather than by ``cross_val_predict``, which under scikit-learn's
+    metadata routing would refuse these weights.
     """
     folds = min(_FOLDS, int(np.bincount(y).min()))
     if folds < 2:
@@ -112,11 +125,9 @@ def _cross_fitted_conditional(
             "p(y | sensitive_features) on held-out folds"
         )
     n_classes = int(y.max()) + 1
-    values, group = np.unique(c, axis=0, return_inverse=True)
-    group = group.ravel()
     conditional = np.empty(len(y))
     split = StratifiedKFold(folds, shuffle=True, random_state=random_state)
-    for train, held_out in split.split(c, y):
+    for train, held_out in split.split(group, y):
         cells = np.zeros((len(values), n_classes))
         np.add.at(cells, (group[train], y[train]), sample_weight[train])
         value, label = np.nonzero(cells)

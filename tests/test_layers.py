@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fairmine"
 LAYERS = (
     ("foundations", {"exceptions", "_validation", "_devices", "_degenerate", "_mlp"}),
     ("building blocks and data", {"networks", "datasets"}),
-    ("encoding", {"_sensitive", "_bias_weights"}),
+    ("encoding", {"_sensitive", "_bias_weights", "_target"}),
     ("penalties", {"mi"}),
     ("engine", {"_engine"}),
     ("face", {"_estimator"}),

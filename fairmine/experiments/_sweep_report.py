@@ -33,6 +33,7 @@ from sklearn.metrics import mean_absolute_error
 from .._devices import torch_threads
 from ..exceptions import FairmineWarning
 from ._mi_figures import mi_figures
+from ._output import write_atomically
 from ._sweep import TASKS, SweepGrid, SweepTable, _fronts_figure, fit_setting, markdown_table
 
 __all__ = ["REPORT_SECTIONS", "choose_setting", "environment", "write_sweep_report"]
@@ -259,7 +260,10 @@ def write_sweep_report(
         columns={"audit_mi": "audit MI (nats)", "audit_mi_std": "std"}
     )
     chosen = html.escape(setting["setting"])
-    warning = f"<p><strong>Warning.</strong> {html.escape(note)}</p>\n" if note else ""
+    warning = "".join(
+        f"<p><strong>Warning.</strong> {html.escape(text)}</p>\n"
+        for text in (*table.notes, *([note] if note else []))
+    )
     environment_rows = {
         "command": command,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -305,5 +309,4 @@ def write_sweep_report(
     )
     path = Path(out) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_atomically(path, page)  # whole, or the earlier report is left as it was

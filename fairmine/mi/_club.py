@@ -10,6 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 from torch import Tensor, nn
 
+from .._mlp import check_layer_widths
 from ._bounds import weighted_mean
 from ._critic import make_critic_optimizer
 from ._marginals import DiscreteMarginal, within_group_permutation
@@ -69,6 +70,7 @@ class CLUB(DependencePenalty):
 
     def initialize(self, setup: PenaltySetup) -> dict[str, Any]:
         super().initialize(setup)
+        check_layer_widths(self.hidden, "CLUB's hidden", "the layer widths of q(c | z)")
         self.marginal_ = setup.marginal()
         hidden = tuple(self.hidden)
         self.discrete_ = isinstance(self.marginal_, DiscreteMarginal)

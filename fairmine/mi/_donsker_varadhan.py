@@ -20,6 +20,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import Tensor
 
 from .._devices import cuda_devices
+from .._mlp import check_layer_widths
+from .._validation import OPTIMIZER_CLASS
 from ._critic import (
     CRITIC_TYPES,
     critic_learning_rate,
@@ -135,7 +137,7 @@ class DonskerVaradhan(DependencePenalty):
     _parameter_constraints: ClassVar[dict] = {
         "steps": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "optimizer": [type],
+        "optimizer": [OPTIMIZER_CLASS],
         "critic_type": [StrOptions(set(CRITIC_TYPES))],
         "hidden": ["array-like"],
         "warmup_steps": [Interval(Integral, 0, None, closed="left")],
@@ -241,14 +243,7 @@ class DonskerVaradhan(DependencePenalty):
 
     def _check_settings(self, net_batch_size: int) -> None:
         """Refuse critic widths that are not layer widths, and a bank smaller than a batch."""
-        hidden = self.hidden
-        if isinstance(hidden, str) or not all(
-            isinstance(w, Integral) and not isinstance(w, bool) and w >= 1 for w in hidden
-        ):
-            raise ValueError(
-                "DonskerVaradhan's hidden must be a sequence of positive integers (the "
-                f"critic's layer widths), got {hidden!r}."
-            )
+        check_layer_widths(self.hidden, "DonskerVaradhan's hidden", "the critic's layer widths")
         critic_batch = self.batch_size or net_batch_size
         if self.sampling == "bank" and self.bank_size != "auto" and critic_batch > self.bank_size:
             raise ValueError(

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_array
 from torch import nn
 
 from .._devices import check_device, cuda_devices
+from .._mlp import check_layer_widths
 from .._sensitive import (
     SENSITIVE_ENCODINGS,
     SensitiveEncoding,
@@ -165,6 +166,7 @@ def estimate_mi(
     (1.4, True)
     """
     check_device(device)
+    check_layer_widths(critic_hidden, "critic_hidden", "the critic's layer widths")
     with naming("Z", "must be a numeric array-like of shape (n_samples, n_features)"):
         Z = check_array(Z, dtype=np.float32, input_name="Z")
     c = encode_sensitive_features(C, encoding=sensitive_encoding, name="C")
