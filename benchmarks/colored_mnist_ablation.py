@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 import torch
 from _provenance import provenance_lines, write_results
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
 
 from fairmine.datasets import fetch_mnist, make_colored_mnist
 from fairmine.experiments import (
@@ -65,10 +65,12 @@ from fairmine.experiments import (
 #: Training accuracy under which a fit counts as collapsed.
 COLLAPSED_BELOW = 0.5
 
-#: The settings: estimator parameters over COLORED_MNIST_QUICK_SETTINGS, and optionally the
-#: training colours ("train_colours"), the attribute given to the critic ("attribute"), a
-#: schedule of the penalty's weight ("schedule": MIWeightSchedule's arguments; mi_weight is then
-#: its largest value) and the training digits per class ("n_train_per_class").
+#: The settings: estimator parameters over the base settings (the quick mode's, or the 60k ones
+#: with --source), and optionally the training colours ("train_colours"), the attribute given to
+#: the critic ("attribute"), a schedule of the learning rate ("lr_schedule": "cosine", skorch's
+#: LRScheduler stepped per epoch), a schedule of the penalty's weight ("schedule":
+#: MIWeightSchedule's arguments; mi_weight is then its largest value) and the training digits per
+#: class ("n_train_per_class").
 SETTINGS: dict[str, dict[str, Any]] = {
     "ERM": {"mi_weight": 0.0, "bias_reweighting": None},
     "ERM, random colours": {"mi_weight": 0.0, "bias_reweighting": None, "train_colours": "random"},
@@ -199,6 +201,24 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "bias_reweighting": "auto",
         "schedule": {"kind": "hold", "floor": 0.8},
     },
+    # the levers of the 60k settings (run with --source; the base is 3 epochs at a constant rate)
+    "lambda 1 + reweighting, separate update, cosine learning rate": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+        "lr_schedule": "cosine",
+    },
+    "lambda 1 + reweighting, separate update, critic lr 1e-3": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+        "penalty__lr": 1e-3,
+    },
+    "lambda 1, separate update (no reweighting)": {
+        "mi_weight": 1.0,
+        "bias_reweighting": None,
+        "mi_update": "separate",
+    },
     # fewer training digits, the same number of steps (epochs x 400 / digits per class)
     "ERM, 100 digits per class (32 epochs)": {
         "mi_weight": 0.0,
@@ -252,8 +272,13 @@ def build_models(
         colours = params.pop("train_colours", "biased")
         attribute = params.pop("attribute", "code")
         params.pop("n_train_per_class", None)  # the protocol call's data_params
+        callbacks = []
         if "schedule" in params:
-            params["callbacks"] = [MIWeightSchedule(**params.pop("schedule"))]
+            callbacks.append(MIWeightSchedule(**params.pop("schedule")))
+        if params.pop("lr_schedule", None) == "cosine":  # per epoch, to 0 after the last
+            callbacks.append(LRScheduler("CosineAnnealingLR", T_max=epochs))
+        if callbacks:
+            params["callbacks"] = callbacks
         models[name] = ProtocolModel(_factory(params, epochs, base), colours, attribute)
     return models
 
