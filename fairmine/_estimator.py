@@ -22,7 +22,7 @@ from sklearn.base import (
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Hidden, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -50,11 +50,9 @@ from .exceptions import (
 )
 from .mi import (
     CRITERIA,
-    CRITIC_TYPES,
     PENALTIES,
     Criterion,
     DependencePenalty,
-    DonskerVaradhan,
     make_penalty,
 )
 
@@ -65,28 +63,6 @@ _CLASSIFIER_ONLY = ("pos_label", "class_weight", "bias_reweighting")
 
 #: the regressor's task losses, on the standardised target (``loss``)
 _REGRESSION_LOSSES = {"squared_error": nn.MSELoss, "huber": nn.HuberLoss}
-
-#: the deprecated parameters of the Donsker-Varadhan critic, by the DonskerVaradhan setting that
-#: replaces each
-_DEPRECATED_CRITIC_PARAMETERS = {
-    "critic_steps": "steps",
-    "critic_lr": "lr",
-    "critic_optimizer": "optimizer",
-    "critic_type": "critic_type",
-    "critic_hidden": "hidden",
-    "critic_warmup_steps": "warmup_steps",
-    "critic_sampling": "sampling",
-    "critic_bank_size": "bank_size",
-    "critic_batch_size": "batch_size",
-    "bias_correction": "bias_correction",
-    "bias_correction_rate": "bias_correction_rate",
-}
-
-#: the penalty names that the deprecated parameters configure
-_DONSKER_VARADHAN_NAMES = ("donsker_varadhan", "classifier_critic")
-
-#: the default of a deprecated parameter, which ``get_params`` lists and validation accepts
-_DEPRECATED = Hidden(StrOptions({"deprecated"}))
 
 #: estimator parameters that the skorch net takes under the same names
 _NET_PARAMS = ("optimizer", "lr", "max_epochs", "batch_size", "train_split", "verbose", "device")
@@ -149,17 +125,6 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``train_mi`` logs the penalty's own value (nats for the bounds, not
         for the kernel and sliced ones). See the concepts page for which fits
         where.
-    critic_steps, critic_lr, critic_optimizer, critic_type, critic_hidden, \
-critic_warmup_steps, critic_sampling, critic_bank_size, critic_batch_size, \
-bias_correction, bias_correction_rate : "deprecated"
-        Deprecated: the settings of the Donsker-Varadhan critic moved into
-        :class:`fairmine.mi.DonskerVaradhan` (``critic_steps=10`` is
-        ``penalty=DonskerVaradhan(steps=10)``, or ``penalty__steps`` in a
-        grid search over such an object; ``critic_hidden`` is ``hidden``;
-        ``bias_correction`` and ``bias_correction_rate`` keep their names).
-        Set, one still configures ``penalty="donsker_varadhan"`` or
-        ``"classifier_critic"`` with a ``FutureWarning`` at ``fit``; with
-        another penalty it is an error. They will be removed in fairmine 0.2.
     embedding_dim : int, default=8
         Size of the representation ``z`` (a ReLU layer). Low dimensions make
         the MI easier to estimate (paper, section 4.2).
@@ -327,26 +292,6 @@ bias_correction, bias_correction_rate : "deprecated"
         "criterion": [StrOptions(set(CRITERIA))],
         "pos_label": "no_validation",
         "penalty": [StrOptions(set(PENALTIES)), DependencePenalty],
-        # deprecated: the settings of DonskerVaradhan, accepted with their old constraints
-        "critic_steps": [
-            Interval(Integral, 0, None, closed="left"),
-            StrOptions({"auto"}),
-            _DEPRECATED,
-        ],
-        "critic_lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), _DEPRECATED],
-        "critic_optimizer": [type, _DEPRECATED],
-        "critic_type": [StrOptions(set(CRITIC_TYPES)), _DEPRECATED],
-        "critic_hidden": ["array-like", _DEPRECATED],
-        "critic_warmup_steps": [Interval(Integral, 0, None, closed="left"), _DEPRECATED],
-        "critic_sampling": [StrOptions({"bank", "fresh"}), _DEPRECATED],
-        "critic_bank_size": [
-            Interval(Integral, 2, None, closed="left"),
-            StrOptions({"auto"}),
-            _DEPRECATED,
-        ],
-        "critic_batch_size": [Interval(Integral, 1, None, closed="left"), None, _DEPRECATED],
-        "bias_correction": ["boolean", _DEPRECATED],
-        "bias_correction_rate": [Interval(Real, 0, 1, closed="right"), _DEPRECATED],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_units": ["array-like"],
         "backbone": [nn.Module, None],
@@ -373,22 +318,11 @@ bias_correction, bias_correction_rate : "deprecated"
         criterion: str = "demographic_parity",
         pos_label: Any = None,
         penalty: str | DependencePenalty = "donsker_varadhan",
-        critic_steps: int | str = "deprecated",
-        critic_lr: float | str = "deprecated",
-        critic_optimizer: type[torch.optim.Optimizer] | str = "deprecated",
-        critic_type: str = "deprecated",
-        critic_hidden: Sequence[int] | str = "deprecated",
-        critic_warmup_steps: int | str = "deprecated",
-        critic_sampling: str = "deprecated",
-        critic_bank_size: int | str = "deprecated",
-        critic_batch_size: int | str | None = "deprecated",
         embedding_dim: int = 8,
         hidden_units: Sequence[int] = (64,),
         backbone: nn.Module | None = None,
         mi_update: str = "joint",
         clip_mi_gradient: str | None = "per_tensor",
-        bias_correction: bool | str = "deprecated",
-        bias_correction_rate: float | str = "deprecated",
         sensitive_encoding: str = "auto",
         class_weight: dict | str | None = None,
         bias_reweighting: str | None = None,
@@ -406,22 +340,11 @@ bias_correction, bias_correction_rate : "deprecated"
         self.criterion = criterion
         self.pos_label = pos_label
         self.penalty = penalty
-        self.critic_steps = critic_steps
-        self.critic_lr = critic_lr
-        self.critic_optimizer = critic_optimizer
-        self.critic_type = critic_type
-        self.critic_hidden = critic_hidden
-        self.critic_warmup_steps = critic_warmup_steps
-        self.critic_sampling = critic_sampling
-        self.critic_bank_size = critic_bank_size
-        self.critic_batch_size = critic_batch_size
         self.embedding_dim = embedding_dim
         self.hidden_units = hidden_units
         self.backbone = backbone
         self.mi_update = mi_update
         self.clip_mi_gradient = clip_mi_gradient
-        self.bias_correction = bias_correction
-        self.bias_correction_rate = bias_correction_rate
         self.sensitive_encoding = sensitive_encoding
         self.class_weight = class_weight
         self.bias_reweighting = bias_reweighting
@@ -513,7 +436,7 @@ bias_correction, bias_correction_rate : "deprecated"
     ) -> None:
         """``fit``'s work, which may leave partial attributes behind when it raises."""
         self._validate_params()
-        penalty = self._penalty()
+        penalty = make_penalty(self.penalty)
         self._check_param_combinations()
         self._check_layer_widths()
         check_device(self.device)
@@ -559,51 +482,6 @@ bias_correction, bias_correction_rate : "deprecated"
                 f"hidden_units must be a sequence of positive integers (layer widths), got "
                 f"{widths!r}."
             )
-
-    def _penalty(self) -> DependencePenalty:
-        """Return the penalty of ``penalty``, with the deprecated critic parameters set mapped in.
-
-        Each deprecated parameter that is set warns (``FutureWarning``) and
-        configures a penalty named ``"donsker_varadhan"`` or
-        ``"classifier_critic"``; with any other penalty it is an error.
-        """
-        settings = {
-            name: value
-            for name in _DEPRECATED_CRITIC_PARAMETERS
-            if not (isinstance(value := getattr(self, name), str) and value == "deprecated")
-        }
-        named = isinstance(self.penalty, str) and self.penalty in _DONSKER_VARADHAN_NAMES
-        for name, value in settings.items():
-            setting = _DEPRECATED_CRITIC_PARAMETERS[name]
-            if isinstance(self.penalty, DonskerVaradhan):
-                raise ValueError(
-                    f"{name}={value!r} is deprecated and cannot be combined with a penalty "
-                    f"object: set {setting} on the object instead, as "
-                    f"penalty=DonskerVaradhan({setting}={value!r}) (penalty__{setting} in a "
-                    f"grid search), and leave {name} unset."
-                )
-            if not named:
-                raise ValueError(
-                    f"{name}={value!r} configures the Donsker-Varadhan critic of "
-                    f"penalty='donsker_varadhan' or 'classifier_critic', which "
-                    f"penalty={self.penalty!r} does not have: leave {name} unset."
-                )
-        for name, value in settings.items():
-            setting = _DEPRECATED_CRITIC_PARAMETERS[name]
-            classifier = self.penalty == "classifier_critic" and setting != "critic_type"
-            kind = "critic_type='classifier', " if classifier else ""
-            warnings.warn(
-                f"{name} is deprecated and will be removed in fairmine 0.2: the critic's "
-                f"settings belong to the penalty. Pass "
-                f"penalty=DonskerVaradhan({kind}{setting}={value!r}) instead (from "
-                f"fairmine.mi; in a grid search, penalty__{setting} with such an object).",
-                FutureWarning,
-                stacklevel=4,
-            )
-        return make_penalty(
-            self.penalty,
-            {_DEPRECATED_CRITIC_PARAMETERS[name]: value for name, value in settings.items()},
-        )
 
     def _row_weights(
         self, sample_weight: ArrayLike | None, y_index: np.ndarray, c: np.ndarray | None
@@ -972,11 +850,6 @@ clip_mi_gradient, sensitive_encoding, max_epochs, lr, batch_size, optimizer, \
 device, callbacks, train_split, verbose, random_state
         As in :class:`MIUnbiasedClassifier`. With a ``train_split``,
         ``history_`` records ``valid_task_loss`` (no ``valid_acc``).
-    critic_steps, critic_lr, critic_optimizer, critic_type, critic_hidden, \
-critic_warmup_steps, critic_sampling, critic_bank_size, critic_batch_size, \
-bias_correction, bias_correction_rate : "deprecated"
-        Deprecated, as in :class:`MIUnbiasedClassifier`: set them on
-        ``penalty=DonskerVaradhan(...)`` (:class:`fairmine.mi.DonskerVaradhan`).
 
     Attributes
     ----------
@@ -1029,22 +902,11 @@ net_, history_
         mi_weight: float = 1.0,
         criterion: str = "demographic_parity",
         penalty: str | DependencePenalty = "donsker_varadhan",
-        critic_steps: int | str = "deprecated",
-        critic_lr: float | str = "deprecated",
-        critic_optimizer: type[torch.optim.Optimizer] | str = "deprecated",
-        critic_type: str = "deprecated",
-        critic_hidden: Sequence[int] | str = "deprecated",
-        critic_warmup_steps: int | str = "deprecated",
-        critic_sampling: str = "deprecated",
-        critic_bank_size: int | str = "deprecated",
-        critic_batch_size: int | str | None = "deprecated",
         embedding_dim: int = 8,
         hidden_units: Sequence[int] = (64,),
         backbone: nn.Module | None = None,
         mi_update: str = "joint",
         clip_mi_gradient: str | None = "per_tensor",
-        bias_correction: bool | str = "deprecated",
-        bias_correction_rate: float | str = "deprecated",
         sensitive_encoding: str = "auto",
         max_epochs: int = 30,
         lr: float = 1e-3,
