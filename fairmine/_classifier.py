@@ -70,7 +70,8 @@ class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
     penalty : str or fairmine.mi.DependencePenalty, default="donsker_varadhan"
         The dependence penalty that ``mi_weight`` weighs, by name or as an
         object carrying its own settings (searchable with nested names such
-        as ``penalty__steps`` or ``penalty__n_slices``).
+        as ``penalty__steps`` or ``penalty__n_slices``; on a name, such as
+        the default, a nested name sets that name's object).
         ``"donsker_varadhan"``: the paper's critic and lower bound,
         :class:`fairmine.mi.DonskerVaradhan` with its defaults (K critic
         updates counted from the FLOPs, a bank of the current batch); pass

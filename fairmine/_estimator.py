@@ -374,6 +374,85 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 outputs.append(fn(to_device(x, net.device)).cpu())
         return torch.cat(outputs).numpy()
 
+    # ------------------------------------------------------------- parameters
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Get the parameters; ``deep`` also lists the settings of a named ``penalty``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the settings of the penalty as nested names
+            (``penalty__steps``), for a penalty given by name (such as the
+            default ``"donsker_varadhan"``) as for an object: a name stands
+            for its object with its defaults (:func:`fairmine.mi.make_penalty`).
+
+        Returns
+        -------
+        dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        if deep and isinstance(self.penalty, str) and self.penalty in PENALTIES:
+            settings = make_penalty(self.penalty).get_params()
+            params.update((f"penalty__{name}", value) for name, value in settings.items())
+        return params
+
+    def set_params(self, **params: Any) -> _MIUnbiasedBase:
+        """Set the parameters, nested names such as ``penalty__steps`` included.
+
+        A nested name on a penalty given by name replaces the name with its
+        object (:func:`fairmine.mi.make_penalty`) with the setting changed,
+        as ``GridSearchCV(MIUnbiasedClassifier(), {"penalty__steps": [3, 10]})``
+        expects; settings equal to the object's defaults leave the name as
+        it is, so ``set_params(**get_params())`` changes nothing. As in
+        scikit-learn, plain names are set first, then nested ones.
+
+        Parameters
+        ----------
+        **params
+            Parameter names and their new values.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+
+        Raises
+        ------
+        ValueError
+            For an unknown name, or a nested name on a parameter whose value
+            has no settings of its own (a name such as ``loss="huber"``, a
+            class, a torch module).
+        """
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            name, delimiter, setting = key.partition("__")
+            if delimiter:
+                nested.setdefault(name, {})[setting] = value
+        super().set_params(**{key: value for key, value in params.items() if "__" not in key})
+        for name, settings in nested.items():
+            self._set_nested_params(name, settings)
+        return self
+
+    def _set_nested_params(self, name: str, settings: dict[str, Any]) -> None:
+        """Set the settings of the object that parameter ``name`` holds (or names)."""
+        if name not in self.get_params(deep=False):  # scikit-learn's error for an unknown name
+            super().set_params(**{f"{name}__{key}": value for key, value in settings.items()})
+        value = getattr(self, name)
+        if name == "penalty" and isinstance(value, str):
+            penalty = make_penalty(value).set_params(**settings)
+            if penalty.get_params() != make_penalty(value).get_params():
+                self.penalty = penalty
+            return
+        if isinstance(value, type) or not hasattr(value, "set_params"):
+            raise ValueError(
+                f"Invalid parameter {f'{name}__{next(iter(settings))}'!r} for "
+                f"{type(self).__name__}: {name}={value!r} has no settings of its own to set "
+                f"by a nested name. Nested names reach the settings of a penalty, as "
+                f"penalty__steps; set {name} itself instead."
+            )
+        value.set_params(**settings)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]

@@ -41,7 +41,8 @@ class DonskerVaradhan(DependencePenalty):
     class with its defaults; ``"classifier_critic"`` is
     ``DonskerVaradhan(critic_type="classifier")``). Pass an object to change
     its settings, ``MIUnbiasedClassifier(penalty=DonskerVaradhan(steps=10))``,
-    and search them with nested names such as ``penalty__steps``.
+    and search them with nested names such as ``penalty__steps`` (which also
+    work on the default name, turning it into the object).
 
     Parameters
     ----------
