@@ -122,9 +122,11 @@ def estimator(
     net = setup.net_params
     # the data set's critic settings (Adult: K = 10) configure the Donsker-Varadhan penalties
     critic = net.pop("penalty", DonskerVaradhan()).get_params()
+    if penalty == "classifier_critic":
+        critic["critic_type"] = "classifier"
     named = penalty in ("donsker_varadhan", "classifier_critic")
     return MIUnbiasedClassifier(
-        penalty=make_penalty(penalty, critic if named else None),
+        penalty=DonskerVaradhan(**critic) if named else make_penalty(penalty),
         mi_weight=weight,
         criterion=criterion,
         random_state=run,

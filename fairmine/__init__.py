@@ -7,7 +7,8 @@ possible about a sensitive or bias attribute, as in Ragonesi et al.,
 :class:`MIUnbiasedRegressor` does the same for a continuous target.
 """
 
-from ._estimator import MIUnbiasedClassifier, MIUnbiasedRegressor
+from ._classifier import MIUnbiasedClassifier
+from ._regressor import MIUnbiasedRegressor
 from .mi import estimate_mi
 
 __all__ = ["MIUnbiasedClassifier", "MIUnbiasedRegressor", "__version__", "estimate_mi"]

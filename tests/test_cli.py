@@ -12,6 +12,7 @@ from fairmine.cli import main
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_reproduce_german_prints_the_table_and_progress(capsys):
     assert main(["reproduce", "german", "--runs", "2", "--max-epochs", "2"]) == 0
     out, err = capsys.readouterr()
@@ -49,6 +50,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_reproduce_german_takes_the_criterion(capsys):
     argv = ["reproduce", "german", "--runs", "1", "--max-epochs", "1"]
     assert main([*argv, "--criterion", "equal_opportunity"]) == 0
@@ -73,6 +75,7 @@ def test_console_script_is_installed():
     assert "--mi-weight" in result.stdout
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_reproduce_colored_mnist_on_a_small_source(tmp_path, capsys):
     rng = np.random.RandomState(0)
     digits = {
@@ -177,6 +180,7 @@ def test_colored_mnist_without_the_digits_says_how_to_get_them(tmp_path, monkeyp
     assert "not cached" in err and "fairmine reproduce colored-mnist --quick" in err
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_reproduce_imdb_on_a_tiny_fake_dataset(tmp_path, capsys):
     from test_imdb_faces import _faces, _write_imdb
 

@@ -348,7 +348,6 @@ def _refusal(X, y, group, case):
         "hidden_units (0,)": ({"hidden_units": (0,)}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "critic hidden (-3,)": ({"penalty": DonskerVaradhan(hidden=(-3,))}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "unknown device": ({"device": "gpu0"}, (X, y), {"sensitive_features": group}, ValueError),
-        "critic_steps with another penalty": ({"penalty": "sliced", "critic_steps": 3}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "y None": ({}, (X, None), {"sensitive_features": group}, ValueError),
         "NaN in X": ({}, (np.where(X > 2, np.nan, X), y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "y of another length": ({}, (X, y[:-1]), {"sensitive_features": group}, ValueError),
@@ -376,7 +375,6 @@ REFUSALS = [
     "labels and attribute of other lengths", "fewer features and one class",
     "parameter out of range", "critic steps 0 with a penalty", "bank smaller than the critic batch",
     "separate update that diverges", "hidden_units (0,)", "critic hidden (-3,)", "unknown device",
-    "critic_steps with another penalty",
     "y None", "NaN in X", "y of another length", "continuous y", "NaN in the attribute",
     "equal opportunity, 3 classes, no pos_label", "pos_label not a class", "one positive row",
     "negative sample_weight", "string sample_weight", "class_weight of no class",
@@ -454,7 +452,6 @@ def test_a_keyboard_interrupt_propagates_but_early_stopping_ends_fit_normally(bi
             {},
             r"^DonskerVaradhan's hidden must be a sequence of positive",
         ),
-        ({"penalty": "hsic", "critic_steps": 3}, {}, r"^critic_steps=3 configures the Donsker"),
         ({"class_weight": {0: -1.0, 1: 1.0}}, {}, r"^class_weight must hold non-negative"),
     ],
 )

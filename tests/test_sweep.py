@@ -79,6 +79,7 @@ def test_bundled_german_uses_the_papers_attribute():
     assert table.y.sum() == 700
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_sweep_command_on_a_csv_writes_tables_and_figure(tmp_path, capsys):
     _write_table(tmp_path / "loans.csv")
     out = tmp_path / "out"
@@ -118,6 +119,7 @@ def test_sweep_command_reads_parquet(tmp_path):
     pd.testing.assert_frame_equal(from_parquet.X, from_csv.X)
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_sweep_command_on_bundled_german(tmp_path):
     status = main(
         ["sweep", "german", "--rows", "300", "--criteria", "equal_opportunity",
@@ -284,6 +286,7 @@ def _no_fit(*args, **kwargs):
     raise AssertionError("a fit ran")
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 @pytest.mark.parametrize("earlier", ["sweep_summary.csv", "sweep_runs.csv", "sweep_fronts.png"])
 def test_earlier_results_are_kept_unless_overwrite_is_given(tmp_path, capsys, monkeypatch, earlier):
     _write_table(tmp_path / "loans.csv", n=60)
@@ -314,6 +317,7 @@ def _assert_same_results(one: Path, other: Path) -> None:
         pd.testing.assert_frame_equal(frame, _comparable(other)[name], check_exact=True, obj=name)
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_an_interrupted_sweep_resumes_without_redoing_a_fit(tmp_path, capsys, monkeypatch):
     _write_table(tmp_path / "loans.csv", n=80)
     command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF]
@@ -358,17 +362,29 @@ def _interrupt(*args, **kwargs):
     raise KeyboardInterrupt
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 @pytest.mark.slow
 def test_a_sweep_killed_by_sigint_resumes_to_the_uninterrupted_table(tmp_path):
-    """Ctrl-C in a real process (sequential fits): the saved fits survive, --resume ends it."""
+    """Ctrl-C in a real process (sequential fits): the saved fits survive, --resume ends it.
+
+    The process runs fairmine's command line under the brief audits of this test's own
+    resumed and uninterrupted sweeps, so that their tables can agree.
+    """
     _write_table(tmp_path / "loans.csv", n=120)
     slow = [*QUICK, "--max-epochs", "40"]
     command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *slow, *ONE_CRITERION]
     out = tmp_path / "killed"
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    tests = Path(__file__).resolve().parent
+    path = os.pathsep.join([str(tests.parent), str(tests)])  # fairmine, and this conftest
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+    cli = (
+        "import sys, conftest\n"
+        "from fairmine.cli import main\n"
+        "with conftest.brief_mi_audits():\n"
+        "    sys.exit(main(sys.argv[1:]))"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "fairmine.cli", *command, "--out", str(out)],
+        [sys.executable, "-c", cli, *command, "--out", str(out)],
         env=env, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     runs = out / "sweep_runs.csv"
@@ -388,6 +404,7 @@ def test_a_sweep_killed_by_sigint_resumes_to_the_uninterrupted_table(tmp_path):
 
 
 # --------------------------------- issue 30: small groups, degenerate settings, the scores
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_a_group_too_small_for_a_fold_gives_nan_and_a_warning(tmp_path, capsys):
     frame = _write_table(tmp_path / "loans.csv", n=80)
     frame.loc[5, "region"] = "island"  # one row: absent from one test fold, one class in the other
@@ -445,6 +462,7 @@ def test_metric_picks_the_score_and_the_disparity_of_the_front():
         summarise_sweep(runs, score="f1")
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_an_imbalanced_table_where_erm_is_degenerate_says_so_first(tmp_path, capsys):
     rng = np.random.RandomState(0)
     n = 300

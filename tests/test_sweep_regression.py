@@ -32,6 +32,7 @@ def communities_csv(tmp_path_factory):
     return path
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 @pytest.mark.slow
 def test_sweep_detects_a_numeric_target_and_writes_regression_figures(
     communities_csv, tmp_path, capsys

@@ -27,7 +27,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import ShuffleSplit
 
-from .._estimator import MIUnbiasedClassifier
+from .._classifier import MIUnbiasedClassifier
 from ..datasets import load_german
 from ._encoding import tabular_preprocessor
 from ._mi_figures import mi_figures

@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 from torch import nn
 
-from .._estimator import MIUnbiasedClassifier
+from .._classifier import MIUnbiasedClassifier
 from ..mi import DonskerVaradhan
 from ..networks import DigitsCNN, resnet50_backbone
 

@@ -27,9 +27,10 @@ from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.parallel import Parallel, delayed
 
+from .._classifier import MIUnbiasedClassifier
 from .._degenerate import check_constant
 from .._devices import torch_threads
-from .._estimator import MIUnbiasedClassifier, MIUnbiasedRegressor
+from .._regressor import MIUnbiasedRegressor
 from ..datasets import load_adult, load_communities, load_german
 from ..exceptions import FairmineWarning, SmallGroupWarning
 from ..metrics import (

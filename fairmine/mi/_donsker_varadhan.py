@@ -43,10 +43,8 @@ class DonskerVaradhan(DependencePenalty):
     class with its defaults; ``"classifier_critic"`` is
     ``DonskerVaradhan(critic_type="classifier")``). Pass an object to change
     its settings, ``MIUnbiasedClassifier(penalty=DonskerVaradhan(steps=10))``,
-    and search them with nested names such as ``penalty__steps``. These
-    settings replace the estimator's deprecated ``critic_*`` and
-    ``bias_correction*`` parameters (``critic_steps`` is ``steps``,
-    ``critic_hidden`` is ``hidden``, ``bias_correction`` keeps its name).
+    and search them with nested names such as ``penalty__steps`` (which also
+    work on the default name, turning it into the object).
 
     Parameters
     ----------

@@ -159,8 +159,8 @@ def estimate_mi(
     >>> import numpy as np
     >>> from fairmine import estimate_mi
     >>> rng = np.random.RandomState(0)
-    >>> c = rng.randint(0, 4, 2000)
-    >>> z = np.eye(4)[c] + rng.normal(scale=0.05, size=(2000, 4))
+    >>> c = rng.randint(0, 4, 1000)
+    >>> z = np.eye(4)[c] + rng.normal(scale=0.05, size=(1000, 4))
     >>> mi, std_error = estimate_mi(z, c, return_std=True)
     >>> round(mi, 1), bool(std_error < 0.05)  # ln 4 = 1.386
     (1.4, True)
