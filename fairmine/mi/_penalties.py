@@ -13,7 +13,6 @@ from ._sliced import SlicedDependence
 
 __all__ = ["PENALTIES", "make_penalty"]
 
-#: the penalties that ``penalty=`` names, and their classes
 PENALTIES: dict[str, type[DependencePenalty]] = {
     "donsker_varadhan": DonskerVaradhan,
     "classifier_critic": DonskerVaradhan,
@@ -21,6 +20,7 @@ PENALTIES: dict[str, type[DependencePenalty]] = {
     "sliced": SlicedDependence,
     "hsic": HSIC,
 }
+"""The penalties that ``penalty=`` names, and their classes."""
 
 
 def make_penalty(
@@ -31,9 +31,9 @@ def make_penalty(
     Parameters
     ----------
     penalty : str or DependencePenalty
-        A name of :data:`PENALTIES`, or a penalty object (returned as it is).
+        A name of [`PENALTIES`][fairmine.mi.PENALTIES], or a penalty object (returned as it is).
     critic_settings : mapping or None, default=None
-        Settings of :class:`DonskerVaradhan` for the names
+        Settings of [`DonskerVaradhan`][fairmine.mi.DonskerVaradhan] for the names
         ``"donsker_varadhan"`` and ``"classifier_critic"`` (the estimator's
         deprecated ``critic_*`` parameters, by their new names);
         ``"classifier_critic"`` sets ``critic_type="classifier"`` over them.
