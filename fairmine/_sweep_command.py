@@ -31,7 +31,7 @@ from .experiments._sweep import (
     SweepTask,
     markdown_table,
 )
-from .experiments._sweep_report import recommendation, write_sweep_report
+from .experiments._sweep_report import git_commit, recommendation, write_sweep_report
 from .experiments._sweep_store import SweepStore, table_fingerprint
 from .mi import CRITERIA
 
@@ -227,6 +227,7 @@ def _sweep_into_store(
 ) -> tuple[SweepStore | None, int]:
     """Run the sweep; return its store (None when refused before it was made) and exit status."""
     store = None
+    git_commit()  # the commit the sweep starts from is the one its report records
     try:
         if args.scheduler is not None and args.backend == "loky":
             raise SweepInputError("--scheduler needs --backend dask or --backend ray")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import html
 import io
 import json
@@ -81,8 +82,12 @@ def environment() -> dict[str, str]:
     }
 
 
+@functools.cache
 def git_commit(path: str | os.PathLike | None = None) -> str:
     """Return the short commit of the git checkout holding ``path`` (by default fairmine's).
+
+    Read once per process: a run that calls it as it starts (``fairmine sweep`` does) records
+    the commit whose code it imported, whatever happens to the checkout while it runs.
 
     Returns
     -------
