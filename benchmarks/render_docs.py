@@ -69,6 +69,9 @@ class Table:
         The header cell that starts the table in the file.
     labels : tuple of (str, str), default=()
         Shorter headings: ``(header cell, heading)`` pairs.
+    pattern : str, default=""
+        For a table whose header does not line up with its cells: a regular expression that
+        matches each row, one named group per column, the first group the row's name.
     """
 
     file: str
@@ -76,6 +79,7 @@ class Table:
     columns: tuple[str, ...] = ()
     first: str = "model"
     labels: tuple[tuple[str, str], ...] = ()
+    pattern: str = ""
 
 
 #: the README's headline tables, by marker name
@@ -229,14 +233,15 @@ def markdown_table(table: Table, results: Path = RESULTS) -> list[str]:
         When the file lacks a row or a column that ``table`` names.
     """
     text = (results / table.file).read_text()
-    every = table_rows(text, table.first)
+    every = _pattern_rows(text, table) if table.pattern else table_rows(text, table.first)
     cells = dict(every)
     missing = [row for row in table.rows if row not in cells]
     if missing:
         raise ValueError(f"{table.file} has no row {missing}")
     rows = [(row, cells[row]) for row in table.rows] if table.rows else every
-    columns = table.columns or tuple(table_columns(text, table.first))
-    known = table_columns(text, table.first)
+    known = list(re.compile(table.pattern).groupindex)[1:] if table.pattern else None
+    known = known or table_columns(text, table.first)
+    columns = table.columns or tuple(known)
     absent = [column for column in columns if column not in known]
     if absent:
         raise ValueError(f"{table.file} has no column {absent}; its columns are {known}")
@@ -247,6 +252,24 @@ def markdown_table(table: Table, results: Path = RESULTS) -> list[str]:
         values = [re.sub(r"\+- *", "± ", row.get(column, "")) for column in columns]
         lines.append("| " + " | ".join(_escape_cell(c) for c in [name, *values]) + " |")
     return lines
+
+
+def _pattern_rows(text: str, table: Table) -> list[tuple[str, dict[str, str]]]:
+    """The rows below the header that ``table.pattern`` matches, cells by group name."""
+    lines = strip_header(text).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{table.first} "))
+    pattern = re.compile(table.pattern)
+    name = next(iter(pattern.groupindex))
+    rows = []
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        match = pattern.fullmatch(line.rstrip())
+        if match is None:
+            raise ValueError(f"{table.file}: a row does not match its pattern: {line!r}")
+        cells = {k: v for k, v in match.groupdict().items() if k != name and v is not None}
+        rows.append((match[name], cells))
+    return rows
 
 
 def _escape_cell(text: str) -> str:
@@ -308,6 +331,24 @@ DOC_TABLES = {
             "penalties_german_clip-none.txt",
             "penalties_adult_clip-none.txt",
         )
+    },
+    **{
+        name: Table(
+            name,
+            first="penalty",
+            pattern=(
+                r"(?P<penalty>\S+) +(?P<clip>\S+) +(?P<german>[\d.]+ s \(\S+\)) +(?P<gcpu>\S+)"
+                r" +(?P<digits>[\d.]+ s \(\S+\)|not supported)(?: +(?P<dcpu>\S+))?"
+            ),
+            labels=(
+                ("clip", "clip_mi_gradient"),
+                ("german", "German: wall (x ERM)"),
+                ("gcpu", "CPU x ERM"),
+                ("digits", "digits: wall (x ERM)"),
+                ("dcpu", "CPU x ERM"),
+            ),
+        )
+        for name in ("penalty_cost.txt", "penalty_cost_2threads.txt")
     },
     "regression_communities.txt": Table(
         "regression_communities.txt",
