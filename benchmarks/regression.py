@@ -221,7 +221,7 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
         axes[0].set_title(f"off the chart (R^2 < 0): {', '.join(off_chart)}", fontsize="small")
     legend = axes[1].legend(fontsize="small", loc="lower right")
     fig.suptitle(
-        "Communities and Crime, black share above median: means over "
+        "Communities and Crime, black share above median:\nmeans over "
         f"{int(summary['runs'].max())} random 70/30 splits"
     )
     for axis, metric in zip(axes, ("gap", "KS"), strict=True):
