@@ -126,6 +126,8 @@ RECORDED_BEFORE_HEADERS = {
     "fairness_criteria_adult_classifier_critic.txt",
     "fairness_criteria_german_classifier_critic.txt",
     "german_peers.txt",
+    "penalties_adult.txt",
+    "penalties_german.txt",
     "speed_cpu.txt",
 }
 #: included files still recorded from a working tree with uncommitted changes, and why they stay
