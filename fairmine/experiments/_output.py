@@ -4,7 +4,7 @@ A whole file (a summary, a figure, the report) is written beside its
 destination and renamed over it, so that the destination holds either the
 earlier file or the new one, never a part. A fit's row is appended to
 ``sweep_runs.csv`` and cut off again when the write fails, so that the file
-holds whole rows only. Every failure is a :class:`SweepWriteError` that names
+holds whole rows only. Every failure is a `SweepWriteError` that names
 the file.
 """
 

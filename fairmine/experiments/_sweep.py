@@ -5,13 +5,14 @@ Every fit of a sweep is one joblib task, run through scikit-learn's
 Ray inside ``joblib.parallel_config(backend=...)``). A task's result depends
 only on its own settings, seed and fold, never on which worker ran it or in
 which order, so that a sweep resumed from its saved fits
-(:class:`~fairmine.experiments._sweep_store.SweepStore`) ends with the table
+(`SweepStore`) ends with the table
 an uninterrupted one gives.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import textwrap
 import time
 import warnings
@@ -22,7 +23,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, mean_squared_error, r2_score, roc_auc_score
+from fairlearn.metrics import (
+    MetricFrame,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
+from fairlearn.metrics import count as group_size
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
 from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.parallel import Parallel, delayed
@@ -100,12 +114,14 @@ class SweepTable:
     description : str
         Where the table came from and which columns play which part.
     task : {"classification", "regression"}, default="classification"
-        The kind of target (a key of :data:`TASKS`); a regression table's
+        The kind of target (a key of `TASKS`); a regression table's
         ``y`` holds the numeric target as float64.
     notes : tuple of str, default=()
         What the reading changed that the user should hear of, such as rows
         dropped for a missing target; ``fairmine sweep`` prints each as a
         warning and its report shows them.
+    sensitive : str, default="group"
+        The attribute's column name, which the report uses to name its groups.
     """
 
     X: pd.DataFrame
@@ -114,6 +130,23 @@ class SweepTable:
     description: str
     task: str = "classification"
     notes: tuple[str, ...] = ()
+    sensitive: str = "group"
+
+    def group_name(self, group: str) -> str:
+        """How the report names a group: a boolean attribute's by the attribute's name.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fairmine.experiments import SweepTable
+        >>> groups = np.array(["False", "True"])
+        >>> table = SweepTable(None, np.zeros(2), groups, "", sensitive="young")
+        >>> table.group_name("True"), table.group_name("False")
+        ('young', 'not young')
+        """
+        if set(np.unique(self.groups)) == {"False", "True"}:
+            return self.sensitive if group == "True" else f"not {self.sensitive}"
+        return group
 
 
 def _communities_frame() -> pd.DataFrame:
@@ -124,7 +157,6 @@ def _communities_frame() -> pd.DataFrame:
     return frame
 
 
-#: name -> (loader of the frame, target column, attribute column, columns dropped by default)
 BUNDLED_TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str, str, tuple[str, ...]]] = {
     # the paper's attribute: age < 25 (age itself stays a feature, as in the paper)
     "german": (lambda: load_german().frame.assign(young=lambda f: f["age"] < 25), "credit",
@@ -133,6 +165,8 @@ BUNDLED_TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str, str, tuple[str,
     # a numeric target (regression); the share itself stays a feature, as in the benchmark
     "communities": (_communities_frame, "ViolentCrimesPerPop", "black_share_above_median", ()),
 }  # fmt: skip
+"""The tables ``fairmine sweep`` takes by name: name -> (loader of the frame, target column,
+attribute column, columns dropped by default)."""
 
 
 @dataclass(frozen=True)
@@ -337,7 +371,7 @@ def load_sweep_table(
     )
     return SweepTable(
         X=X.reset_index(drop=True), y=y, groups=groups, description=description, task=task,
-        notes=notes,
+        notes=notes, sensitive=sensitive,
     )  # fmt: skip
 
 
@@ -458,7 +492,7 @@ def run_sweep(
     Parameters
     ----------
     table : SweepTable
-        The data (:func:`load_sweep_table`).
+        The data ([`load_sweep_table`][fairmine.experiments.load_sweep_table]).
     grid : SweepGrid
         The settings, seeds and folds.
     n_jobs : int or None, default=None
@@ -482,9 +516,10 @@ def run_sweep(
         ``seed``, ``fold``, ``accuracy``, ``balanced_accuracy``, ``roc_auc``,
         ``eo``, ``eodds``, ``dp``, ``train_mi``, ``audit_mi`` (a fresh critic
         on the test fold's ``z``, under the setting's criterion),
-        ``fit_seconds`` and ``degenerate`` (the fit is no better than a
+        ``fit_seconds``, ``group_metrics`` (JSON: each group's figures on the
+        test fold, `SweepTask.group_metrics`) and ``degenerate`` (the fit is no better than a
         constant on its training fold, the rule of
-        :class:`~fairmine.exceptions.DegenerateModelWarning`), in grid
+        [`DegenerateModelWarning`][fairmine.exceptions.DegenerateModelWarning]), in grid
         order. A disparity is NaN on a fold where some group of the
         attribute has no test rows (DP), no positive ones (EO, EOdds) or no
         negative ones (EOdds).
@@ -539,7 +574,7 @@ def fit_setting(
 ) -> tuple[MIUnbiasedClassifier | MIUnbiasedRegressor, Any, Any]:
     """Encode on the training fold and fit one setting; return the model and the encoded X.
 
-    The model is the table's task's estimator (:data:`TASKS`).
+    The model is the table's task's estimator (`TASKS`).
     """
     prep = tabular_preprocessor().fit(table.X.iloc[train])
     model = TASKS[table.task].estimator(
@@ -577,6 +612,7 @@ def _fit_and_score(
         y_test, c_test = table.y[test], table.groups[test]
         scores = task.measure(model, X_test, y_test, c_test, np.unique(table.groups))
         scores.update(mi_figures(model, X_test, y_test, c_test))
+        by_group = group_figures(task, y_test, model.predict(X_test), c_test)
         degenerate = task.degenerate(model, X_train, table.y[train], estimator_params)
     return {
         "criterion": criterion,
@@ -585,8 +621,42 @@ def _fit_and_score(
         "fold": fold,
         **{name: scores[name] for name in (*task.measured, "train_mi", "audit_mi")},
         "fit_seconds": seconds,
-        "degenerate": degenerate,
+        "group_metrics": by_group,
+        "degenerate": degenerate,  # last: a row cut short lacks it (SweepStore)
     }
+
+
+def group_figures(
+    task: SweepTask, y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray
+) -> str:
+    """Each group's figures (``task.group_metrics``) on one test fold, as JSON.
+
+    Returns
+    -------
+    str
+        ``{"group": {"figure": value, ...}, ...}``, the groups in sorted order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairmine.experiments._sweep import TASKS, group_figures
+    >>> y = np.array([1, 0, 1, 1])
+    >>> group_figures(TASKS["classification"], y, y, np.array(["a", "a", "b", "b"]))[:67]
+    '{"a": {"selection rate": 0.5, "TPR": 1.0, "FPR": 0.0, "count": 2.0}'
+    """
+    with warnings.catch_warnings():  # a group without negatives has no FPR: NaN, said so below
+        warnings.simplefilter("ignore")
+        frame = MetricFrame(
+            metrics=task.group_metrics, y_true=y_true, y_pred=y_pred,
+            sensitive_features=pd.Series(groups, name="group"),
+        )  # fmt: skip
+    by_group = frame.by_group.astype(float)
+    return json.dumps(
+        {
+            str(group): {name: (None if np.isnan(v) else float(v)) for name, v in row.items()}
+            for group, row in by_group.iterrows()
+        }
+    )
 
 
 def _classification_scores(
@@ -645,7 +715,7 @@ def _regression_degenerate(
 
 @dataclass(frozen=True)
 class SweepTask:
-    """What a sweep fits and measures for one kind of target (an entry of :data:`TASKS`).
+    """What a sweep fits and measures for one kind of target (an entry of `TASKS`).
 
     Parameters
     ----------
@@ -672,6 +742,11 @@ class SweepTask:
     degenerate : callable
         ``degenerate(model, X_train, y_train, estimator_params)``: whether the
         fit is no better than a constant on its training fold.
+    group_title : str
+        What the per-group figures are called in the report.
+    group_metrics : dict of str to callable
+        The per-group figures of each fit, fairlearn ``MetricFrame`` metrics
+        by name (``count`` last).
     """
 
     estimator: type
@@ -683,11 +758,17 @@ class SweepTask:
     stratified: bool
     measure: Callable[..., dict[str, float]]
     degenerate: Callable[..., bool]
+    group_title: str
+    group_metrics: dict[str, Callable[..., float]]
 
     @property
     def measured(self) -> tuple[str, ...]:
-        """The columns :attr:`measure` returns, in table order (all figures but the MI)."""
+        """The columns `measure` returns, in table order (all figures but the MI)."""
         return tuple(name for name in self.figures if name != "audit_mi")
+
+
+def _mean_prediction(y_true: Any, y_pred: Any) -> float:
+    return float(np.mean(y_pred))
 
 
 #: the task-specific definitions of a sweep, by ``SweepTable.task``
@@ -710,6 +791,13 @@ TASKS = {
         stratified=True,
         measure=_classification_scores,
         degenerate=_classification_degenerate,
+        group_title="rates",
+        group_metrics={
+            "selection rate": selection_rate,
+            "TPR": true_positive_rate,
+            "FPR": false_positive_rate,
+            "count": group_size,
+        },
     ),
     "regression": SweepTask(
         estimator=MIUnbiasedRegressor,
@@ -734,6 +822,12 @@ TASKS = {
         stratified=False,
         measure=_regression_scores,
         degenerate=_regression_degenerate,
+        group_title="mean prediction and MAE",
+        group_metrics={
+            "mean prediction": _mean_prediction,
+            "MAE": mean_absolute_error,
+            "count": group_size,
+        },
     ),
 }
 
@@ -775,7 +869,7 @@ def summarise_sweep(
     Parameters
     ----------
     runs : pandas.DataFrame
-        Output of :func:`run_sweep`.
+        Output of [`run_sweep`][fairmine.experiments.run_sweep].
     metric : str or None, default=None
         The disparity that decides the front: ``"eo"`` (the default),
         ``"eodds"`` or ``"dp"`` for classification runs;
@@ -869,7 +963,7 @@ def degenerate_erm_note(summary: pd.DataFrame, positive_rate: float) -> str | No
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`summarise_sweep`.
+        Output of [`summarise_sweep`][fairmine.experiments.summarise_sweep].
     positive_rate : float
         The share of positive rows in the table (unused for a regression
         sweep, whose note speaks of the training mean).
@@ -919,9 +1013,9 @@ def write_sweep(
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`summarise_sweep`.
+        Output of [`summarise_sweep`][fairmine.experiments.summarise_sweep].
     runs : pandas.DataFrame
-        Output of :func:`run_sweep`.
+        Output of [`run_sweep`][fairmine.experiments.run_sweep].
     out : str or path
         Folder to write into (made when missing).
     metric : str
@@ -932,7 +1026,7 @@ def write_sweep(
         The task score that decided the front (the figures' vertical axis).
     note : str or None, default=None
         A warning put first in the Markdown and on the figure, such as
-        :func:`degenerate_erm_note`'s.
+        [`degenerate_erm_note`][fairmine.experiments.degenerate_erm_note]'s.
 
     Returns
     -------
@@ -970,37 +1064,20 @@ def write_sweep(
 
 def _fronts_figure(summary: pd.DataFrame, metric: str, score: str, note: str | None) -> Any:
     """Draw the fronts of the usable settings; degenerate ones as grey crosses, never ringed."""
-    import matplotlib.pyplot as plt
-
     from ..plotting import plot_fronts
 
     task = task_of(summary)
     disparities = task.disparities
     degenerate = _degenerate_settings(summary)
-    usable = summary[~degenerate]
-    if usable.empty:
-        figure, axes = plt.subplots(
-            1, len(disparities), figsize=(4.6 * len(disparities), 4), layout="constrained"
-        )
-        for panel, disparity in zip(axes, disparities, strict=True):
-            panel.set_xlabel(f"{disparities[disparity]} (lower is fairer)")
-            panel.set_ylabel(task.scores[score])
-    else:
-        axes = plot_fronts(
-            usable, accuracy=score, disparities=tuple(disparities), front_metric=metric
-        )
-        figure = axes[0].figure
-    for panel, disparity in zip(axes, disparities, strict=True):
-        rows = summary[degenerate]
-        if not rows.empty:
-            panel.scatter(
-                rows[disparity], rows[score], marker="x", color="0.5", zorder=2,
-                label="degenerate (never on the front)",
-            )  # fmt: skip
-    axes[-1].legend(fontsize="x-small")
+    # every setting is drawn; the degenerate ones as grey crosses, left out of the fronts
+    axes = plot_fronts(
+        summary[~degenerate], accuracy=score, disparities=tuple(disparities),
+        front_metric=metric, degenerate=summary[degenerate],
+    )  # fmt: skip
+    figure = axes[0].figure
     if note:
         figure.suptitle(
-            textwrap.fill(note, 150), color="firebrick", fontsize="small", ha="left", x=0.01
+            textwrap.fill(note, 110), color="firebrick", fontsize="small", ha="left", x=0.01
         )
     return figure
 
@@ -1011,7 +1088,7 @@ def markdown_table(summary: pd.DataFrame, metric: str, score: str = "accuracy") 
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`summarise_sweep`.
+        Output of [`summarise_sweep`][fairmine.experiments.summarise_sweep].
     metric : str
         The disparity that decided the front column.
     score : str, default="accuracy"
@@ -1020,15 +1097,18 @@ def markdown_table(summary: pd.DataFrame, metric: str, score: str = "accuracy") 
     Returns
     -------
     str
+        One row per setting; ``degenerate`` counts its fits no better than a
+        constant out of all its fits ("6 of 6"), and the front column says
+        **yes** for a setting on the front.
     """
     figures = task_of(summary).figures
-    headings = ["setting", *figures.values(), "fit s", "fits", "degenerate",
+    headings = ["setting", *figures.values(), "fit s", "degenerate",
                 f"front ({score}, {metric})"]  # fmt: skip
     lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
     for _, row in summary.iterrows():
         cells = [row["setting"]]
         cells += [_mean_std(row[f], row[f"{f}_std"]) for f in figures]
-        cells += [f"{row['fit_seconds']:.1f}", str(row["fits"]), str(row["degenerate"])]
+        cells += [f"{row['fit_seconds']:.1f}", f"{row['degenerate']} of {row['fits']}"]
         cells.append("**yes**" if row["front"] else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -140,7 +140,7 @@ class SweepStore:
         Delete an earlier sweep's result files in ``out`` first.
     resume : bool, default=False
         Keep the fits an earlier run of the same sweep saved in ``out``
-        (:attr:`finished`) and add the others to them.
+        (`finished`) and add the others to them.
 
     Attributes
     ----------
@@ -148,7 +148,7 @@ class SweepStore:
         The rows of fits saved by an earlier run (empty unless ``resume``).
     torn_row : bool
         Whether ``sweep_runs.csv`` ended in an unfinished row (a writer killed
-        mid-row), which was dropped: its fit is not among :attr:`finished`.
+        mid-row), which was dropped: its fit is not among `finished`.
 
     Raises
     ------
@@ -160,7 +160,7 @@ class SweepStore:
 
     Notes
     -----
-    The store holds the folder's lock from its creation until :meth:`close`
+    The store holds the folder's lock from its creation until `close`
     (or the end of the process).
     """
 
@@ -263,8 +263,8 @@ class SweepStore:
     def add(self, row: Mapping[str, Any]) -> None:
         """Append one finished fit's row to ``sweep_runs.csv`` (a header first when new).
 
-        The row is written whole or not at all (:func:`append_atomically`): a
-        full disk raises :class:`~fairmine.experiments._output.SweepWriteError`
+        The row is written whole or not at all (`append_atomically`): a
+        full disk raises `SweepWriteError`
         and leaves the rows before it as they were.
         """
         header = not self.runs_path.exists() or self.runs_path.stat().st_size == 0

@@ -29,10 +29,10 @@ class CLUB(DependencePenalty):
     Donsker-Varadhan's, needs a critic that keeps up). ``q`` is trained by
     maximum likelihood on the detached ``z``, ``steps`` Adam updates per
     training step. For an attribute with at most 32 distinct encoded values
-    ``q`` is a softmax classifier (:class:`fairmine.mi.ClassifierCritic`) and
+    ``q`` is a softmax classifier ([`ClassifierCritic`][fairmine.mi.ClassifierCritic]) and
     the marginal term is exact: every row's ``z`` scored against every value,
     weighted by its frequency ``p(c | g)``. For a continuous attribute ``q``
-    is a Gaussian (:class:`~fairmine.mi._networks.GaussianConditional`) and
+    is a Gaussian (`GaussianConditional`) and
     the marginal term pairs each ``z`` with the attribute of a row shuffled
     within its group. Under a criterion that conditions on ``y``, ``q`` reads
     the class and the marginal is ``p(c | y)``: the bound is on ``I(Z; C | Y)``.

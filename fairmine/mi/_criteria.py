@@ -28,6 +28,8 @@ from ..exceptions import PenaltySkippedWarning
 __all__ = ["CRITERIA", "Criterion", "warn_if_groups_outnumber_batches"]
 
 CRITERIA = ("demographic_parity", "equalized_odds", "equal_opportunity")
+"""The fairness criteria, by the name ``criterion=`` takes: what the penalty removes is
+I(Z; C), I(Z; C | Y) and I(Z; C | Y = pos_label) in that order."""
 
 Rows = TypeVar("Rows")
 
@@ -161,9 +163,9 @@ def warn_if_groups_outnumber_batches(
     target) on the minibatch, and a group with fewer than two rows there adds
     0: with more groups than a minibatch can hold two rows of, the penalty
     is close to 0 whatever the representation, and nothing else would say so.
-    Warns (:class:`~fairmine.exceptions.PenaltySkippedWarning`) when less
+    Warns ([`PenaltySkippedWarning`][fairmine.exceptions.PenaltySkippedWarning]) when less
     than half of the weight lies in groups that a minibatch is expected to
-    hold two rows of (:meth:`Criterion.minibatch_coverage`).
+    hold two rows of ([`Criterion.minibatch_coverage`][fairmine.mi.Criterion.minibatch_coverage]).
 
     Parameters
     ----------

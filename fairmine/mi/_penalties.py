@@ -10,7 +10,6 @@ from ._sliced import SlicedDependence
 
 __all__ = ["PENALTIES", "make_penalty"]
 
-#: the penalties that ``penalty=`` names, and their classes
 PENALTIES: dict[str, type[DependencePenalty]] = {
     "donsker_varadhan": DonskerVaradhan,
     "classifier_critic": DonskerVaradhan,
@@ -18,6 +17,7 @@ PENALTIES: dict[str, type[DependencePenalty]] = {
     "sliced": SlicedDependence,
     "hsic": HSIC,
 }
+"""The penalties that ``penalty=`` names, and their classes."""
 
 
 def make_penalty(penalty: str | DependencePenalty) -> DependencePenalty:
@@ -26,7 +26,7 @@ def make_penalty(penalty: str | DependencePenalty) -> DependencePenalty:
     Parameters
     ----------
     penalty : str or DependencePenalty
-        A name of :data:`PENALTIES` (its class with its defaults;
+        A name of [`PENALTIES`][fairmine.mi.PENALTIES] (its class with its defaults;
         ``"classifier_critic"`` is ``DonskerVaradhan(critic_type="classifier")``),
         or a penalty object (returned as it is).
 
