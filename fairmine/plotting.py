@@ -78,6 +78,7 @@ def _marker_boxes(panel: Axes) -> list[Any]:
                         radius))  # fmt: skip
     boxes = []
     for points, radius in centres:
+        points = np.ma.filled(np.ma.asarray(points, dtype=float), np.nan)  # NaN offsets: masked
         radius = max(radius - 1.0, 0.5)  # a label may touch a marker's edge
         for x, y in points[np.isfinite(points).all(axis=1)]:
             boxes.append(Bbox([[x - radius, y - radius], [x + radius, y + radius]]))
