@@ -42,6 +42,7 @@ FIGURES = {
     "penalties_adult_clip-none.png": "penalties_adult_clip-none.png",
     "penalties_german.png": "penalties_german.png",
     "penalties_german_clip-none.png": "penalties_german_clip-none.png",
+    "regression_communities.png": "regression_communities.png",
     "sweep_german_fronts.png": "sweep_german/sweep_fronts.png",
 }
 
