@@ -372,7 +372,10 @@ def test_a_sweep_killed_by_sigint_resumes_to_the_uninterrupted_table(tmp_path):
     resumed and uninterrupted sweeps, so that their tables can agree.
     """
     _write_table(tmp_path / "loans.csv", n=120)
-    slow = [*QUICK, "--max-epochs", "40"]
+    # fits long enough that the interrupt lands before the last one ends (with brief audits a
+    # 40-epoch fit of these 120 rows took 0.1-1.4 s, and a loaded machine finished all four
+    # between two polls)
+    slow = [*QUICK, "--max-epochs", "300"]
     command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *slow, *ONE_CRITERION]
     out = tmp_path / "killed"
     tests = Path(__file__).resolve().parent
