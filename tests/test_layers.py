@@ -21,6 +21,7 @@ LAYERS = (
     ("penalties", {"mi"}),
     ("engine", {"_engine"}),
     ("face", {"_estimator"}),
+    ("representation step", {"_representation"}),
     ("scikit-learn tools", {"metrics", "model_selection"}),
     ("package", {"__init__"}),
     ("figures", {"plotting"}),
