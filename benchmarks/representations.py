@@ -654,21 +654,33 @@ def figure(summaries: dict[str, pd.DataFrame], model: str, path: Path, quick: bo
     ]
     if not panels:
         return
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(4.6 * columns, 4.2 * rows), squeeze=False)
+    axes = grid.ravel()
+    for unused in axes[len(panels) :]:
+        unused.axis("off")
     styles = {
         "raw": ("k", "D", "raw features"),
         "CorrelationRemover": ("C2", "s", "CorrelationRemover"),
         "Prototypes": ("C1", "^", "PrototypeRepresentationLearner"),
     }
-    for axis, (name, metric) in zip(axes[0], panels, strict=True):
+    for axis, (name, metric) in zip(axes, panels, strict=False):
         summary = summaries[name]
         score = "accuracy" if DATASETS[name].task == "classification" else "r2"
         y, x = f"{model}_{score}", f"{model}_{metric}"
+        kept = usable(summary, model)
         for family, (color, marker, label) in styles.items():
             points = summary[summary["family"] == family]
             axis.plot(points[x], points[y], marker, color=color, label=label, ms=6, ls="none")
-        points = usable(summary, model)
-        peers = points[points["family"].isin(["CorrelationRemover", "Prototypes"])]
+            single = points.index.difference(kept.index)  # hollow: a one-class predictor
+            axis.plot(points.loc[single, x], points.loc[single, y], marker, color="white", ms=4,
+                      ls="none")  # fmt: skip
+            for text, row in points.iterrows():
+                short = text.removeprefix("CorrelationRemover ").removeprefix("Prototypes ")
+                axis.annotate(short if family != "raw" else "raw", (row[x], row[y]), fontsize=5,
+                              color=color, xytext=(3, -7), textcoords="offset points")  # fmt: skip
+        peers = kept[kept["family"].isin(["CorrelationRemover", "Prototypes"])]
         front = pareto(peers.dropna(subset=[x, y]), y, x)
         axis.step(front[x], front[y], where="post", color="C1", alpha=0.5, lw=1)
         for i, criterion in enumerate(("ERM", "DP", "EOdds", "EO")):
@@ -683,12 +695,14 @@ def figure(summaries: dict[str, pd.DataFrame], model: str, path: Path, quick: bo
         axis.set_xlabel(f"{(REGRESSION_METRICS | CLASSIFICATION_METRICS)[metric]} (test, lower "
                         "is fairer)")  # fmt: skip
         axis.set_ylabel("R^2" if score == "r2" else "accuracy")
-        axis.set_title(name, fontsize=9)
+        axis.set_title(f"{name}: {metric.upper()}" if score == "accuracy" else name, fontsize=9)
         axis.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=6, loc="lower right")
+    axes[0].legend(fontsize=6, loc="lower right")
+    ridge = " (Ridge for the regression)" if model == "logreg" else ""
     fig.suptitle(
-        f"Downstream {model_label(model, 'classification')} (Ridge for regression): means over "
-        "splits; the line is the peers' Pareto front" + (" (QUICK SMOKE RUN)" if quick else "")
+        f"Downstream {model_label(model, 'classification')}{ridge}: means over the splits\n"
+        "the line is the fairlearn learners' Pareto front; hollow points predict one class"
+        + (" (QUICK SMOKE RUN)" if quick else "")
     )
     fig.tight_layout()
     fig.savefig(path, dpi=130)
