@@ -245,11 +245,11 @@ train_split, verbose, random_state
         # set only once the engine is trained: a refused or failed fit leaves self as it was
         self.estimator_, self.task_ = engine, task
         self.mean_, self.scale_ = mean.astype(np.float32), scale.astype(np.float32)
-        self.n_features_in_ = engine.n_features_in_
-        if hasattr(engine, "feature_names_in_"):
-            self.feature_names_in_ = engine.feature_names_in_
-        else:
-            self.__dict__.pop("feature_names_in_", None)
+        for name in ("n_features_in_", "feature_names_in_"):  # as the engine validated X
+            if hasattr(engine, name):
+                setattr(self, name, getattr(engine, name))
+            else:
+                self.__dict__.pop(name, None)
         self._n_features_out = z.shape[1]
         return self
 
