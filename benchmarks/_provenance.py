@@ -9,6 +9,11 @@ Run as a script, it records what any command prints (a ``fairmine reproduce`` ta
 
     python benchmarks/_provenance.py benchmarks/results/reproduce_german.txt -- \
         fairmine reproduce german
+
+A results file that the README or the docs include must come from a clean commit: the script
+refuses to record from a working tree with uncommitted changes (``--allow-uncommitted`` records
+anyway, for a file no page includes), the benchmarks warn when they start from one, and
+``tests/test_results_tables.py`` fails on an included file whose header says so.
 """
 
 from __future__ import annotations
@@ -63,6 +68,14 @@ def provenance_lines(command: str | None = None) -> list[str]:
     return _provenance_lines(command or script_command())
 
 
+UNCOMMITTED = "with uncommitted changes"
+
+
+def uncommitted() -> bool:
+    """Whether tracked files of the checkout differ from its commit."""
+    return bool(_git("status", "--porcelain", "--untracked-files=no"))
+
+
 @functools.cache
 def _provenance_lines(command: str) -> list[str]:
     # imported here, not at the top: speed.py's subprocesses measure their own imports
@@ -70,8 +83,14 @@ def _provenance_lines(command: str) -> list[str]:
 
     found = environment()
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
-    if _git("status", "--porcelain", "--untracked-files=no"):
-        commit += " with uncommitted changes"
+    if uncommitted():
+        commit += f" {UNCOMMITTED}"
+        print(
+            "warning: the working tree has uncommitted changes, which the results file's "
+            "header will say; the README and the docs include only files recorded at a clean "
+            "commit (tests/test_results_tables.py)",
+            file=sys.stderr,
+        )
     fields = {
         "command": command,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -165,10 +184,23 @@ def strip_header(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command and write its standard output, under a header, to a results file."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    allow = argv[:1] == ["--allow-uncommitted"]
+    argv = argv[allow:]
     if len(argv) < 3 or argv[1] != "--":
-        print("usage: python benchmarks/_provenance.py OUT -- COMMAND ...", file=sys.stderr)
+        print(
+            "usage: python benchmarks/_provenance.py [--allow-uncommitted] OUT -- COMMAND ...",
+            file=sys.stderr,
+        )
         return 2
     out, command = argv[0], argv[2:]
+    if uncommitted() and not allow:
+        print(
+            f"refused: the working tree has uncommitted changes, so {out} could not be "
+            "included in the README or the docs; commit first (or pass --allow-uncommitted "
+            "for a file no page includes)",
+            file=sys.stderr,
+        )
+        return 2
     provenance_lines(shlex.join(command))  # the header of the run as it starts
     result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
     sys.stdout.write(result.stdout)

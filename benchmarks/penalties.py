@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 import torch
 from _provenance import provenance_lines, write_results
-from fairness_criteria import MI_AUDIT_STEPS, Setup, split
+from fairness_criteria import FIGURE_DPI, MI_AUDIT_STEPS, Setup, split
 
 from fairmine import MIUnbiasedClassifier, estimate_mi
 from fairmine.exceptions import DegenerateModelWarning, RepresentationCollapseWarning
@@ -122,9 +122,11 @@ def estimator(
     net = setup.net_params
     # the data set's critic settings (Adult: K = 10) configure the Donsker-Varadhan penalties
     critic = net.pop("penalty", DonskerVaradhan()).get_params()
+    if penalty == "classifier_critic":
+        critic["critic_type"] = "classifier"
     named = penalty in ("donsker_varadhan", "classifier_critic")
     return MIUnbiasedClassifier(
-        penalty=make_penalty(penalty, critic if named else None),
+        penalty=DonskerVaradhan(**critic) if named else make_penalty(penalty),
         mi_weight=weight,
         criterion=criterion,
         random_state=run,
@@ -240,8 +242,11 @@ def plot(summary: pd.DataFrame, criterion: str, title: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from fairmine.plotting import label_points
+
     metric = {"dp": "demographic-parity", "eodds": "equalized-odds", "eo": "equal-opportunity"}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+    # the panels one above the other, as wide as the docs' column: labels stay legible there
+    fig, axes = plt.subplots(2, 1, figsize=(7.2, 9.6), layout="constrained")
     for ax, (key, label) in zip(
         axes,
         [
@@ -258,18 +263,17 @@ def plot(summary: pd.DataFrame, criterion: str, title: str, path: Path) -> None:
                 fmt=marker, color="0.3" if name == "ERM" else f"C{i}", capsize=2, label=name,
                 alpha=0.9,
             )  # fmt: skip
-            for _, row in rows.iterrows():
-                if name != "ERM":
-                    ax.annotate(
-                        f"{row.weight:g}", (row[key], row["accuracy"]), xytext=(3, 3),
-                        textcoords="offset points", fontsize="x-small", color=f"C{i}",
-                    )  # fmt: skip
         ax.set_xlabel(f"{label} (lower is fairer)")
         ax.set_ylabel("accuracy")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize="small")
+    legend = axes[0].legend(fontsize="small")
     fig.suptitle(title)
-    fig.savefig(path, dpi=150)
+    for ax, key in zip(axes, ("disparity", "fresh_mi_median"), strict=True):
+        for i, (name, rows) in enumerate(summary.groupby("penalty", sort=False)):
+            if name != "ERM":  # each weight beside its point, clear of the others and the legend
+                points = [(r[key], r["accuracy"], f"{r.weight:g}") for _, r in rows.iterrows()]
+                label_points(ax, points, avoid=[legend], fontsize="small", color=f"C{i}")
+    fig.savefig(path, dpi=FIGURE_DPI)
     plt.close(fig)
 
 

@@ -6,7 +6,7 @@
 
 Two networks: the German MLP (``penalties.py``'s settings: split 0 of the paper's 10 splits,
 ``MIUnbiasedClassifier(max_epochs=30, batch_size=64)``, a full fit) and the digits CNN of the
-colored-MNIST protocol (``reference_classifier("colored_mnist", **COLORED_MNIST_OVERRIDES)``,
+colored-MNIST protocol (``reference_classifier("colored_mnist", **COLORED_MNIST_QUICK_SETTINGS)``,
 ``DigitsCNN``, batch 128, on the 4,000 training digits of ``make_colored_mnist(0.020,
 random_state=0)``, ``--digits-epochs`` epochs; ERM is ``mi_weight=0``). The digits fits all
 take ``bias_reweighting=None``: the protocol's penalised model reweights the rows too (a fixed
@@ -49,7 +49,7 @@ from penalties import WEIGHTS, make_setup, split
 
 from fairmine import MIUnbiasedClassifier
 from fairmine.datasets import make_colored_mnist
-from fairmine.experiments import COLORED_MNIST_OVERRIDES, reference_classifier
+from fairmine.experiments import COLORED_MNIST_QUICK_SETTINGS, reference_classifier
 from fairmine.mi import PENALTIES
 
 #: ``--clips`` names of the ``clip_mi_gradient`` values
@@ -94,9 +94,14 @@ def digits_fitter(epochs: int, quick: bool) -> Fitter:
         params: dict[str, Any] = {"mi_weight": 0.0} if penalty is None else {"penalty": penalty}
         model = reference_classifier(
             "colored_mnist",
-            **{**COLORED_MNIST_OVERRIDES, **params, "bias_reweighting": None, "mi_update": "joint"},
+            **{
+                **COLORED_MNIST_QUICK_SETTINGS,
+                **params,
+                "bias_reweighting": None,
+                "mi_update": "joint",
+                "max_epochs": epochs,
+            },
             clip_mi_gradient=CLIPS[clip],
-            max_epochs=epochs,
             random_state=DIGITS_SEED,
         )
         model.fit(data.X_train, data.y_train, sensitive_features=data.bias_train)
@@ -211,7 +216,7 @@ def main() -> None:
         "configuration once), and its multiple of ERM's median in the same run. German: "
         "the MLP of penalties.py on split 0, a full fit (30 epochs, batch 64), each penalty at "
         "its grid's middle weight. digits: the colored-MNIST protocol's DigitsCNN "
-        "(COLORED_MNIST_OVERRIDES but bias_reweighting=None, batch 128, mi_weight 1) on the "
+        "(COLORED_MNIST_QUICK_SETTINGS but bias_reweighting=None, batch 128, mi_weight 1) on the "
         f"4,000 training digits of variance {DIGITS_VARIANCE:.3f}, seed {DIGITS_SEED}, "
         f"{args.digits_epochs} epoch(s). "
         "All fits random_state=0, mi_update='joint'; clip_mi_gradient per row; one process. "

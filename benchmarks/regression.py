@@ -49,6 +49,7 @@ import torch
 from _provenance import provenance_lines, write_results
 from fairlearn.adversarial import AdversarialFairnessRegressor
 from fairlearn.reductions import BoundedGroupLoss, ExponentiatedGradient, SquareLoss
+from fairness_criteria import FIGURE_DPI
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.model_selection import ShuffleSplit
@@ -184,7 +185,10 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    from fairmine.plotting import label_points
+
+    # the panels one above the other, as wide as the docs' column: labels stay legible there
+    fig, axes = plt.subplots(2, 1, figsize=(7.2, 9.6), sharey=True, layout="constrained")
     families = {
         "fairmine DP w=": ("C0", "o-", "fairmine DP (binary)"),
         "fairmine EOdds w=": ("C1", "s-", "fairmine EOdds (binary)"),
@@ -200,14 +204,6 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
         for prefix, (color, style, label) in families.items():
             rows = summary[summary.index.str.startswith(prefix)]
             axis.plot(rows[metric], rows["R2"], style, color=color, label=label)
-            for name, row in rows.iterrows():
-                axis.annotate(
-                    name.removeprefix(prefix),
-                    (row[metric], row["R2"]),
-                    fontsize=7,
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                )
         for name, (color, marker) in singles.items():
             if name in summary.index:
                 row = summary.loc[name]
@@ -219,16 +215,21 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
     off_chart = summary.index[summary["R2"] < 0].tolist()
     for axis in axes:
         axis.set_ylim(bottom=max(summary["R2"].min(), 0.0) - 0.03)
-    axes[0].set_ylabel("R^2 (test)")
+    for axis in axes:
+        axis.set_ylabel("R^2 (test)")
     if off_chart:
-        axes[0].set_title(f"off the chart (R^2 < 0): {', '.join(off_chart)}", fontsize=7)
-    axes[1].legend(fontsize=7, loc="lower right")
+        axes[0].set_title(f"off the chart (R^2 < 0): {', '.join(off_chart)}", fontsize="small")
+    legend = axes[1].legend(fontsize="small", loc="lower right")
     fig.suptitle(
-        "Communities and Crime, black share above median: means over "
+        "Communities and Crime, black share above median:\nmeans over "
         f"{int(summary['runs'].max())} random 70/30 splits"
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
+    for axis, metric in zip(axes, ("gap", "KS"), strict=True):
+        for prefix, (color, _, _) in families.items():
+            rows = summary[summary.index.str.startswith(prefix)]
+            points = [(r[metric], r["R2"], n.removeprefix(prefix)) for n, r in rows.iterrows()]
+            label_points(axis, points, avoid=[legend], fontsize="small", color=color)
+    fig.savefig(path, dpi=FIGURE_DPI)
 
 
 def main() -> None:

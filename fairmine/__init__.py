@@ -1,15 +1,16 @@
 """fairmine: unbiased representations by mutual-information backpropagation.
 
-A scikit-learn classifier (:class:`MIUnbiasedClassifier`) that learns a
+A scikit-learn classifier ([`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier]) that learns a
 representation predictive of the task and carrying as little information as
 possible about a sensitive or bias attribute, as in Ragonesi et al.,
 "Learning Unbiased Representations via Mutual Information Backpropagation";
-:class:`MIUnbiasedRegressor` does the same for a continuous target, and
-:class:`MIUnbiasedTransformer` makes the representation a pre-processing step
-for any downstream model.
+[`MIUnbiasedRegressor`][fairmine.MIUnbiasedRegressor] does the same for a continuous target, and
+[`MIUnbiasedTransformer`][fairmine.MIUnbiasedTransformer] makes the representation a
+pre-processing step for any downstream model.
 """
 
-from ._estimator import MIUnbiasedClassifier, MIUnbiasedRegressor
+from ._classifier import MIUnbiasedClassifier
+from ._regressor import MIUnbiasedRegressor
 from ._representation import MIUnbiasedTransformer
 from .mi import estimate_mi
 

@@ -1,10 +1,9 @@
-"""``MIUnbiasedClassifier`` and ``MIUnbiasedRegressor``: the scikit-learn face of fairmine."""
+"""``_MIUnbiasedBase``: what ``MIUnbiasedClassifier`` and ``MIUnbiasedRegressor`` share."""
 
 from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -14,20 +13,13 @@ import torch
 from numpy.typing import ArrayLike
 from sklearn.base import (
     BaseEstimator,
-    ClassifierMixin,
     ClassNamePrefixFeaturesOutMixin,
-    RegressorMixin,
     TransformerMixin,
 )
-from sklearn.metrics import r2_score
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Hidden, Interval, StrOptions
-from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
-    _check_y,
     check_is_fitted,
     validate_data,
 )
@@ -36,285 +28,40 @@ from skorch.utils import to_device
 from torch import nn
 from torch.utils.data import Dataset
 
-from ._bias_weights import independence_weights
-from ._degenerate import check_constant
 from ._devices import check_device, cuda_devices
 from ._engine import MINet, MISettings
 from ._sensitive import SENSITIVE_ENCODINGS, encode_sensitive_features, warn_if_constant
-from ._validation import naming
+from ._validation import OPTIMIZER_CLASS, naming
 from .exceptions import (
-    DegenerateModelWarning,
     NoSensitiveFeaturesWarning,
     PenaltySkippedWarning,
     RepresentationCollapseWarning,
 )
 from .mi import (
     CRITERIA,
-    CRITIC_TYPES,
     PENALTIES,
     Criterion,
     DependencePenalty,
-    DonskerVaradhan,
     make_penalty,
 )
+from .mi._criteria import warn_if_groups_outnumber_batches
 
-__all__ = ["MIUnbiasedClassifier", "MIUnbiasedRegressor"]
-
-#: parameters of the classifier that a continuous target has no use for
-_CLASSIFIER_ONLY = ("pos_label", "class_weight", "bias_reweighting")
-
-#: the regressor's task losses, on the standardised target (``loss``)
-_REGRESSION_LOSSES = {"squared_error": nn.MSELoss, "huber": nn.HuberLoss}
-
-#: the deprecated parameters of the Donsker-Varadhan critic, by the DonskerVaradhan setting that
-#: replaces each
-_DEPRECATED_CRITIC_PARAMETERS = {
-    "critic_steps": "steps",
-    "critic_lr": "lr",
-    "critic_optimizer": "optimizer",
-    "critic_type": "critic_type",
-    "critic_hidden": "hidden",
-    "critic_warmup_steps": "warmup_steps",
-    "critic_sampling": "sampling",
-    "critic_bank_size": "bank_size",
-    "critic_batch_size": "batch_size",
-    "bias_correction": "bias_correction",
-    "bias_correction_rate": "bias_correction_rate",
-}
-
-#: the penalty names that the deprecated parameters configure
-_DONSKER_VARADHAN_NAMES = ("donsker_varadhan", "classifier_critic")
-
-#: the default of a deprecated parameter, which ``get_params`` lists and validation accepts
-_DEPRECATED = Hidden(StrOptions({"deprecated"}))
+__all__ = ["_MIUnbiasedBase"]
 
 #: estimator parameters that the skorch net takes under the same names
 _NET_PARAMS = ("optimizer", "lr", "max_epochs", "batch_size", "train_split", "verbose", "device")
 
 
 class _MIUnbiasedBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """Classifier whose representation carries little information about a sensitive attribute.
+    """The scikit-learn contract that ``MIUnbiasedClassifier`` and ``MIUnbiasedRegressor`` share.
 
-    A feature extractor ``g`` maps ``x`` to a representation ``z`` and a logit
-    layer ``f`` predicts ``y`` from ``z``. A statistics network ``T`` (the
-    critic) estimates the mutual information ``I(Z; C)`` between ``z`` and the
-    sensitive attribute ``C`` (or, by ``criterion``, the conditional
-    ``I(Z; C | Y)``) with the Donsker-Varadhan bound of MINE (the default
-    ``penalty``, :class:`fairmine.mi.DonskerVaradhan`, which carries the
-    critic's settings). Training alternates K critic updates that maximise
-    the bound on detached ``z`` with one update of ``g`` and ``f`` that
-    minimises ``task loss + mi_weight * MI estimate`` (Algorithm 1 of
-    Ragonesi et al.).
-    The attribute is needed by ``fit`` only: ``predict``, ``predict_proba``,
-    ``score`` and ``transform`` use ``X`` alone.
-
-    Parameters
-    ----------
-    mi_weight : float, default=1.0
-        Weight lambda of the MI penalty. 0 trains plain empirical risk
-        minimisation (ERM) with no critic at all (at ERM's cost); monitor the
-        MI of such a model with :class:`fairmine.mi.MIAudit` or
-        :func:`fairmine.estimate_mi`.
-    criterion : {"demographic_parity", "equalized_odds", "equal_opportunity"}, \
-            default="demographic_parity"
-        Which information about the attribute is removed, named after the
-        fairness criterion it serves (fairlearn's vocabulary).
-        ``"demographic_parity"``: ``I(Z; C)``, the paper's objective
-        (independence: equal selection rates). ``"equalized_odds"``:
-        ``I(Z; C | Y)``, the critic also reads the true class and the
-        marginal term draws ``C`` within each class (separation: equal true-
-        and false-positive rates). ``"equal_opportunity"``:
-        ``I(Z; C | Y = pos_label)``, measured on the rows of the positive
-        class only (equal true-positive rates). Choose the criterion of the
-        metric you audit: when the groups' base rates differ, removing all of
-        ``I(Z; C)`` forces unequal true-positive rates.
-    pos_label : label or None, default=None
-        The positive class of ``"equal_opportunity"``. None takes the greater
-        of two classes (as fairlearn's metrics take 1); a multi-class ``y``
-        needs it. Ignored by the other criteria. Classifier only.
-    penalty : str or fairmine.mi.DependencePenalty, default="donsker_varadhan"
-        The dependence penalty that ``mi_weight`` weighs, by name or as an
-        object carrying its own settings (searchable with nested names such
-        as ``penalty__steps`` or ``penalty__n_slices``).
-        ``"donsker_varadhan"``: the paper's critic and lower bound,
-        :class:`fairmine.mi.DonskerVaradhan` with its defaults (K critic
-        updates counted from the FLOPs, a bank of the current batch); pass
-        ``DonskerVaradhan(steps=10, ...)`` to set the critic.
-        ``"classifier_critic"``: the same with ``critic_type="classifier"``;
-        ``"club"``: the upper bound of a variational ``q(c | z)`` trained by
-        one likelihood step per step (:class:`fairmine.mi.CLUB`);
-        ``"sliced"``: the mean canonical dependence of random slices, in
-        closed form (:class:`fairmine.mi.SlicedDependence`); ``"hsic"``: the
-        kernel dependence HSIC, in closed form (:class:`fairmine.mi.HSIC`).
-        ``train_mi`` logs the penalty's own value (nats for the bounds, not
-        for the kernel and sliced ones). See the concepts page for which fits
-        where.
-    critic_steps, critic_lr, critic_optimizer, critic_type, critic_hidden, \
-critic_warmup_steps, critic_sampling, critic_bank_size, critic_batch_size, \
-bias_correction, bias_correction_rate : "deprecated"
-        Deprecated: the settings of the Donsker-Varadhan critic moved into
-        :class:`fairmine.mi.DonskerVaradhan` (``critic_steps=10`` is
-        ``penalty=DonskerVaradhan(steps=10)``, or ``penalty__steps`` in a
-        grid search over such an object; ``critic_hidden`` is ``hidden``;
-        ``bias_correction`` and ``bias_correction_rate`` keep their names).
-        Set, one still configures ``penalty="donsker_varadhan"`` or
-        ``"classifier_critic"`` with a ``FutureWarning`` at ``fit``; with
-        another penalty it is an error. They will be removed in fairmine 0.2.
-    embedding_dim : int, default=8
-        Size of the representation ``z`` (a ReLU layer). Low dimensions make
-        the MI easier to estimate (paper, section 4.2).
-    hidden_units : tuple of int, default=(64,)
-        Hidden layer widths of the default MLP feature extractor, before the
-        ``embedding_dim`` bottleneck (ignored when ``backbone`` is given).
-    backbone : torch.nn.Module or None, default=None
-        A feature extractor of your own, such as a CNN mapping images
-        (N, C, H, W) to features; the estimator adds the bottleneck to
-        ``embedding_dim`` (``z``) and the logit layer, and trains all of it.
-        ``X`` may then be an array of any shape the backbone takes, or a
-        ``torch.utils.data.Dataset`` (see ``fit``). The module passed in is
-        never modified: each ``fit`` trains a deep copy, starting from the
-        weights it was built with (``random_state`` does not redraw them;
-        build it under ``torch.manual_seed`` for fits that repeat, as
-        :func:`fairmine.experiments.reference_classifier` does). None uses
-        an MLP.
-    mi_update : {"joint", "separate"}, default="joint"
-        How the MI gradient reaches the encoder. ``"joint"`` (Algorithm 1 as
-        printed) takes one step on ``task gradient + mi_weight * clipped MI
-        gradient``. ``"separate"`` (the paper's reference code) steps the
-        optimizer on the task gradient, then a second instance of
-        ``optimizer`` with learning rate ``lr * mi_weight`` on the clipped MI
-        gradient; its penalty keeps its force when the task gradient shrinks
-        late in training, which suits long runs on images.
-    clip_mi_gradient : {"per_tensor", "representation"} or None, default="per_tensor"
-        MINE's adaptive clipping: the MI gradient is scaled down to at most
-        the norm of the task gradient, *then* weighted by ``mi_weight``, so the
-        penalty's gradient is at most ``mi_weight`` times the task's (with
-        ``mi_weight <= 1`` it never outweighs the task). ``"per_tensor"`` is
-        the published rule, weight tensor by weight tensor; it needs a
-        separate backward pass through the encoder for the MI gradient.
-        ``"representation"`` clips the two gradients with respect to the
-        pre-activation of ``z`` (the bottleneck before its ReLU) and
-        backpropagates their weighted sum through the encoder once,
-        so the penalty costs no second encoder pass; it matched the published
-        rule on German credit but debiased far less on the colored-MNIST CNN
-        (see the docs' results page). None does not clip: the two gradients are
-        combined at ``z``'s pre-activation as with ``"representation"``, in one encoder pass.
-    sensitive_encoding : {"auto", "categorical", "continuous", "passthrough"}, default="auto"
-        How ``sensitive_features`` become the critic's input ``c``. ``"auto"``:
-        a 2-D numeric input of 0/1 entries with two or more columns (such as a
-        24-bit colour code) is used as it is; otherwise every floating-point
-        column is standardised and every boolean, integer, string or category
-        column is one-hot encoded. The other values force one treatment.
-    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes, as in scikit-learn's classifiers, for an
-        imbalanced ``y``: ``{label: weight}``, or ``"balanced"`` for
-        ``n_samples / (n_classes * count(label))``. They multiply
-        ``sample_weight`` (scikit-learn's rule), so they weigh the task loss,
-        the critic's bound and the MI penalty like sample weights. None weighs
-        the classes alike. Classifier only.
-    bias_reweighting : {"auto"} or None, default=None
-        For dataset bias, where the attribute predicts the label in the
-        training data (colour-biased images): ``"auto"`` multiplies
-        ``sample_weight`` by ``p(y) / p(y | c)`` (the attribute ``c`` as
-        encoded for the critic), under which the weighted training data has
-        the attribute independent of the label. There a representation that
-        predicts ``y`` without the attribute carries none of it, so the MI
-        penalty removes the shortcut instead of the task (unweighted, any
-        ``z`` that predicts ``y`` must carry about ``I(Y; C)`` of the
-        attribute). ``p(y | c)`` is counted exactly for an attribute with at
-        most 32 distinct encoded values and otherwise estimated by a 5-fold
-        cross-fitted logistic regression of ``y`` on ``c``; the ratio is
-        capped at 50 and the weights rescaled to the mean of ``sample_weight``
-        (1 without it). It also applies with ``mi_weight=0`` (plain
-        reweighting). None: no reweighting.
-        Leave it off when the label's dependence on the attribute is
-        legitimate or when demographic parity is not the goal. Classifier only.
-    max_epochs : int, default=30
-        Passes over the training data.
-    lr : float, default=1e-3
-        Learning rate of ``optimizer`` for the encoder and logit layer.
-    batch_size : int, default=64
-        Minibatch size of every update, critic updates included (unless the
-        penalty sets its own, as ``DonskerVaradhan(batch_size=...)``).
-    optimizer : type of torch.optim.Optimizer, default=torch.optim.Adam
-        Optimizer class of the encoder and logit layer.
-    device : str, default="cpu"
-        Torch device to train on, such as ``"cuda"``.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks (deep-copied at each ``fit``). Their
-        ``on_grad_computed`` runs once per encoder step, when the gradients
-        are set and before the optimizer steps (so that skorch's
-        ``GradientNormClipping`` clips what the step applies); a
-        ``KeyboardInterrupt`` one raises ends ``fit`` with that exception,
-        except skorch's ``EarlyStopping``, which ends it normally.
-    train_split : callable or None, default=None
-        skorch's split of the training data, such as
-        ``skorch.dataset.ValidSplit(0.2)``; then ``history_`` also holds
-        ``valid_loss``, ``valid_task_loss``, ``valid_acc`` and ``valid_mi``.
-    verbose : int, default=0
-        1 prints one line per epoch (skorch's ``PrintLog``).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights of the layers the estimator builds (not
-        those of a ``backbone`` passed in), shuffling and the critic's
-        marginal samples. The global torch random state is left untouched.
-
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during ``fit``, when ``X`` has string column names.
-    critic_steps_ : int
-        The critic updates made before each encoder update (the penalty's
-        ``steps`` with ``"auto"`` resolved); 0 when no critic was trained, or
-        when no critic update could be made (every critic minibatch had fewer
-        than two of the criterion's rows: see ``train_critic_updates`` in
-        ``history_``).
-    critic_bank_size_ : int
-        The capacity of the representation bank (the penalty's ``bank_size``
-        with ``"auto"`` resolved); 0 when no bank was used.
-    net_ : skorch.NeuralNet
-        The trained skorch net; ``net_.module_`` is the torch model and
-        ``net_.critic_`` the critic (absent when no critic was trained).
-    history_ : skorch.History
-        One row per epoch with ``train_loss`` (task loss + ``mi_weight`` * MI),
-        ``train_task_loss``, ``train_mi`` (the training critic's DV estimate
-        of the criterion's MI on the encoder's minibatches, in nats; absent
-        when ``mi_weight=0``), ``train_z_active`` (fraction of ``z`` units
-        that vary within a batch) and ``dur``. The training critic scores the
-        very batches the encoder learns to hide from it: audit with a fresh
-        critic (:class:`fairmine.mi.MIAudit`, :func:`fairmine.estimate_mi`).
-        With the penalty on, ``train_mi_skipped`` counts the epoch's encoder
-        steps whose minibatch held fewer than two of the criterion's rows (a
-        plain task step, see
-        :class:`~fairmine.exceptions.PenaltySkippedWarning`) and
-        ``train_critic_updates`` the critic updates made (warm-up included).
-
-    See Also
-    --------
-    fairmine.estimate_mi : MI between any representation and an attribute.
-
-    References
-    ----------
-    .. [1] R. Ragonesi, R. Volpi, J. Cavazza and V. Murino, "Learning Unbiased
-       Representations via Mutual Information Backpropagation", CVPR Workshops 2021.
-    .. [2] M. I. Belghazi et al., "Mutual Information Neural Estimation", ICML 2018.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fairmine import MIUnbiasedClassifier
-    >>> rng = np.random.RandomState(0)
-    >>> group = rng.randint(0, 2, 200)
-    >>> X = np.c_[rng.normal(size=(200, 3)), group + rng.normal(scale=0.1, size=200)]
-    >>> y = (X[:, 0] > 0).astype(int)
-    >>> clf = MIUnbiasedClassifier(max_epochs=10, lr=1e-2, random_state=0)
-    >>> clf.fit(X, y, sensitive_features=group).predict(X[:3]).shape
-    (3,)
-    >>> clf.transform(X).shape
-    (200, 8)
+    It validates the parameters and the input, encodes the attribute,
+    seeds, builds the engine (a ``MINet`` in ``net_``) and trains it, and
+    maps ``X`` to the representation ``z`` (``transform``). A subclass
+    declares its parameters in ``__init__`` (the shared ones are documented
+    on [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier]) and adds the encoding of ``y``, the
+    engine's task settings (``_task_net_params``), the criterion and the
+    predictions.
     """
 
     __metadata_request__fit: ClassVar[dict] = {"sensitive_features": True}
@@ -325,115 +72,23 @@ bias_correction, bias_correction_rate : "deprecated"
     _parameter_constraints: ClassVar[dict] = {
         "mi_weight": [Interval(Real, 0, None, closed="left")],
         "criterion": [StrOptions(set(CRITERIA))],
-        "pos_label": "no_validation",
         "penalty": [StrOptions(set(PENALTIES)), DependencePenalty],
-        # deprecated: the settings of DonskerVaradhan, accepted with their old constraints
-        "critic_steps": [
-            Interval(Integral, 0, None, closed="left"),
-            StrOptions({"auto"}),
-            _DEPRECATED,
-        ],
-        "critic_lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), _DEPRECATED],
-        "critic_optimizer": [type, _DEPRECATED],
-        "critic_type": [StrOptions(set(CRITIC_TYPES)), _DEPRECATED],
-        "critic_hidden": ["array-like", _DEPRECATED],
-        "critic_warmup_steps": [Interval(Integral, 0, None, closed="left"), _DEPRECATED],
-        "critic_sampling": [StrOptions({"bank", "fresh"}), _DEPRECATED],
-        "critic_bank_size": [
-            Interval(Integral, 2, None, closed="left"),
-            StrOptions({"auto"}),
-            _DEPRECATED,
-        ],
-        "critic_batch_size": [Interval(Integral, 1, None, closed="left"), None, _DEPRECATED],
-        "bias_correction": ["boolean", _DEPRECATED],
-        "bias_correction_rate": [Interval(Real, 0, 1, closed="right"), _DEPRECATED],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_units": ["array-like"],
         "backbone": [nn.Module, None],
         "mi_update": [StrOptions({"separate", "joint"})],
         "clip_mi_gradient": [StrOptions({"representation", "per_tensor"}), None],
         "sensitive_encoding": [StrOptions(set(SENSITIVE_ENCODINGS))],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
-        "bias_reweighting": [StrOptions({"auto"}), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "optimizer": [type],
+        "optimizer": [OPTIMIZER_CLASS],
         "device": [str, torch.device],
         "callbacks": [list, None],
         "train_split": [callable, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
-
-    def __init__(
-        self,
-        *,
-        mi_weight: float = 1.0,
-        criterion: str = "demographic_parity",
-        pos_label: Any = None,
-        penalty: str | DependencePenalty = "donsker_varadhan",
-        critic_steps: int | str = "deprecated",
-        critic_lr: float | str = "deprecated",
-        critic_optimizer: type[torch.optim.Optimizer] | str = "deprecated",
-        critic_type: str = "deprecated",
-        critic_hidden: Sequence[int] | str = "deprecated",
-        critic_warmup_steps: int | str = "deprecated",
-        critic_sampling: str = "deprecated",
-        critic_bank_size: int | str = "deprecated",
-        critic_batch_size: int | str | None = "deprecated",
-        embedding_dim: int = 8,
-        hidden_units: Sequence[int] = (64,),
-        backbone: nn.Module | None = None,
-        mi_update: str = "joint",
-        clip_mi_gradient: str | None = "per_tensor",
-        bias_correction: bool | str = "deprecated",
-        bias_correction_rate: float | str = "deprecated",
-        sensitive_encoding: str = "auto",
-        class_weight: dict | str | None = None,
-        bias_reweighting: str | None = None,
-        max_epochs: int = 30,
-        lr: float = 1e-3,
-        batch_size: int = 64,
-        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
-        device: str | torch.device = "cpu",
-        callbacks: list | None = None,
-        train_split: Callable | None = None,
-        verbose: int = 0,
-        random_state: int | np.random.RandomState | None = None,
-    ) -> None:
-        self.mi_weight = mi_weight
-        self.criterion = criterion
-        self.pos_label = pos_label
-        self.penalty = penalty
-        self.critic_steps = critic_steps
-        self.critic_lr = critic_lr
-        self.critic_optimizer = critic_optimizer
-        self.critic_type = critic_type
-        self.critic_hidden = critic_hidden
-        self.critic_warmup_steps = critic_warmup_steps
-        self.critic_sampling = critic_sampling
-        self.critic_bank_size = critic_bank_size
-        self.critic_batch_size = critic_batch_size
-        self.embedding_dim = embedding_dim
-        self.hidden_units = hidden_units
-        self.backbone = backbone
-        self.mi_update = mi_update
-        self.clip_mi_gradient = clip_mi_gradient
-        self.bias_correction = bias_correction
-        self.bias_correction_rate = bias_correction_rate
-        self.sensitive_encoding = sensitive_encoding
-        self.class_weight = class_weight
-        self.bias_reweighting = bias_reweighting
-        self.max_epochs = max_epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.device = device
-        self.callbacks = callbacks
-        self.train_split = train_split
-        self.verbose = verbose
-        self.random_state = random_state
 
     # ---------------------------------------------------------------- fitting
     def fit(
@@ -443,7 +98,7 @@ bias_correction, bias_correction_rate : "deprecated"
         *,
         sensitive_features: Any = None,
         sample_weight: ArrayLike | None = None,
-    ) -> MIUnbiasedClassifier:
+    ) -> _MIUnbiasedBase:
         """Train the encoder, the logit layer and the critic (Algorithm 1).
 
         Parameters
@@ -465,7 +120,7 @@ bias_correction, bias_correction_rate : "deprecated"
             for how it is encoded). With a Dataset, None reads the dataset's
             ``sensitive_features`` attribute when it has one. None otherwise
             trains plain ERM and warns with
-            :class:`~fairmine.exceptions.NoSensitiveFeaturesWarning`.
+            [`NoSensitiveFeaturesWarning`][fairmine.exceptions.NoSensitiveFeaturesWarning].
             ``fit`` is the only method that takes it.
         sample_weight : array-like of shape (n_samples,) or None, default=None
             Non-negative weight of each sample: the task loss, the critic's
@@ -480,7 +135,7 @@ bias_correction, bias_correction_rate : "deprecated"
 
         Returns
         -------
-        self : MIUnbiasedClassifier
+        self : object
             The fitted estimator.
 
         Raises
@@ -513,7 +168,7 @@ bias_correction, bias_correction_rate : "deprecated"
     ) -> None:
         """``fit``'s work, which may leave partial attributes behind when it raises."""
         self._validate_params()
-        penalty = self._penalty()
+        penalty = make_penalty(self.penalty)
         self._check_param_combinations()
         self._check_layer_widths()
         check_device(self.device)
@@ -536,6 +191,7 @@ bias_correction, bias_correction_rate : "deprecated"
         net = self._build_net(penalty if penalised else None)
         if penalised:
             self._check_criterion_rows(net.mi_criterion, y_index)
+            warn_if_groups_outnumber_batches(net.mi_criterion, y_index, weight, self.batch_size)
         with torch.random.fork_rng(devices=cuda_devices(self.device)):
             torch.manual_seed(seed)
             self.net_ = net.fit(X, y_index, c=c, sample_weight=weight)
@@ -559,51 +215,6 @@ bias_correction, bias_correction_rate : "deprecated"
                 f"hidden_units must be a sequence of positive integers (layer widths), got "
                 f"{widths!r}."
             )
-
-    def _penalty(self) -> DependencePenalty:
-        """Return the penalty of ``penalty``, with the deprecated critic parameters set mapped in.
-
-        Each deprecated parameter that is set warns (``FutureWarning``) and
-        configures a penalty named ``"donsker_varadhan"`` or
-        ``"classifier_critic"``; with any other penalty it is an error.
-        """
-        settings = {
-            name: value
-            for name in _DEPRECATED_CRITIC_PARAMETERS
-            if not (isinstance(value := getattr(self, name), str) and value == "deprecated")
-        }
-        named = isinstance(self.penalty, str) and self.penalty in _DONSKER_VARADHAN_NAMES
-        for name, value in settings.items():
-            setting = _DEPRECATED_CRITIC_PARAMETERS[name]
-            if isinstance(self.penalty, DonskerVaradhan):
-                raise ValueError(
-                    f"{name}={value!r} is deprecated and cannot be combined with a penalty "
-                    f"object: set {setting} on the object instead, as "
-                    f"penalty=DonskerVaradhan({setting}={value!r}) (penalty__{setting} in a "
-                    f"grid search), and leave {name} unset."
-                )
-            if not named:
-                raise ValueError(
-                    f"{name}={value!r} configures the Donsker-Varadhan critic of "
-                    f"penalty='donsker_varadhan' or 'classifier_critic', which "
-                    f"penalty={self.penalty!r} does not have: leave {name} unset."
-                )
-        for name, value in settings.items():
-            setting = _DEPRECATED_CRITIC_PARAMETERS[name]
-            classifier = self.penalty == "classifier_critic" and setting != "critic_type"
-            kind = "critic_type='classifier', " if classifier else ""
-            warnings.warn(
-                f"{name} is deprecated and will be removed in fairmine 0.2: the critic's "
-                f"settings belong to the penalty. Pass "
-                f"penalty=DonskerVaradhan({kind}{setting}={value!r}) instead (from "
-                f"fairmine.mi; in a grid search, penalty__{setting} with such an object).",
-                FutureWarning,
-                stacklevel=4,
-            )
-        return make_penalty(
-            self.penalty,
-            {_DEPRECATED_CRITIC_PARAMETERS[name]: value for name, value in settings.items()},
-        )
 
     def _row_weights(
         self, sample_weight: ArrayLike | None, y_index: np.ndarray, c: np.ndarray | None
@@ -765,6 +376,85 @@ bias_correction, bias_correction_rate : "deprecated"
                 outputs.append(fn(to_device(x, net.device)).cpu())
         return torch.cat(outputs).numpy()
 
+    # ------------------------------------------------------------- parameters
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Get the parameters; ``deep`` also lists the settings of a named ``penalty``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the settings of the penalty as nested names
+            (``penalty__steps``), for a penalty given by name (such as the
+            default ``"donsker_varadhan"``) as for an object: a name stands
+            for its object with its defaults ([`make_penalty`][fairmine.mi.make_penalty]).
+
+        Returns
+        -------
+        dict
+            Parameter names mapped to their values.
+        """
+        params = super().get_params(deep=deep)
+        if deep and isinstance(self.penalty, str) and self.penalty in PENALTIES:
+            settings = make_penalty(self.penalty).get_params()
+            params.update((f"penalty__{name}", value) for name, value in settings.items())
+        return params
+
+    def set_params(self, **params: Any) -> _MIUnbiasedBase:
+        """Set the parameters, nested names such as ``penalty__steps`` included.
+
+        A nested name on a penalty given by name replaces the name with its
+        object ([`make_penalty`][fairmine.mi.make_penalty]) with the setting changed,
+        as ``GridSearchCV(MIUnbiasedClassifier(), {"penalty__steps": [3, 10]})``
+        expects; settings equal to the object's defaults leave the name as
+        it is, so ``set_params(**get_params())`` changes nothing. As in
+        scikit-learn, plain names are set first, then nested ones.
+
+        Parameters
+        ----------
+        **params
+            Parameter names and their new values.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+
+        Raises
+        ------
+        ValueError
+            For an unknown name, or a nested name on a parameter whose value
+            has no settings of its own (a name such as ``loss="huber"``, a
+            class, a torch module).
+        """
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            name, delimiter, setting = key.partition("__")
+            if delimiter:
+                nested.setdefault(name, {})[setting] = value
+        super().set_params(**{key: value for key, value in params.items() if "__" not in key})
+        for name, settings in nested.items():
+            self._set_nested_params(name, settings)
+        return self
+
+    def _set_nested_params(self, name: str, settings: dict[str, Any]) -> None:
+        """Set the settings of the object that parameter ``name`` holds (or names)."""
+        if name not in self.get_params(deep=False):  # scikit-learn's error for an unknown name
+            super().set_params(**{f"{name}__{key}": value for key, value in settings.items()})
+        value = getattr(self, name)
+        if name == "penalty" and isinstance(value, str):
+            penalty = make_penalty(value).set_params(**settings)
+            if penalty.get_params() != make_penalty(value).get_params():
+                self.penalty = penalty
+            return
+        if isinstance(value, type) or not hasattr(value, "set_params"):
+            raise ValueError(
+                f"Invalid parameter {f'{name}__{next(iter(settings))}'!r} for "
+                f"{type(self).__name__}: {name}={value!r} has no settings of its own to set "
+                f"by a nested name. Nested names reach the settings of a penalty, as "
+                f"penalty__steps; set {name} itself instead."
+            )
+        value.set_params(**settings)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
@@ -774,393 +464,6 @@ bias_correction, bias_correction_rate : "deprecated"
             device = "cpu"
         tags.non_deterministic = device != "cpu"
         return tags
-
-
-class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
-    # the shared parameters are documented once, on the base that holds them
-    __doc__ = _MIUnbiasedBase.__doc__
-
-    def _task_net_params(self) -> dict[str, Any]:
-        """Return the engine's task settings: its defaults, cross-entropy over the classes."""
-        return {}
-
-    def _encode_target(self, y: Any, n_samples: int, sample_weight: Any = None) -> np.ndarray:
-        """Return ``y`` as class indices (``sample_weight`` does not change them)."""
-        with naming("y", "must be a 1-D array-like of class labels"):
-            y = _check_y(y, estimator=self)  # 1-D, finite (sklearn's own messages)
-            _check_length(y, n_samples)
-            check_classification_targets(y)
-            encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y must hold at least two classes to train a classifier, got one class "
-                f"only ({self.classes_[0]})."
-            )
-        return encoder.transform(y).astype(np.int64)
-
-    def _class_weights(self, y_index: np.ndarray) -> np.ndarray | None:
-        """Return each row's ``class_weight`` (None when there are none)."""
-        if self.class_weight is None:
-            return None
-        with naming("class_weight", "must map classes of y to non-negative numbers"):
-            if isinstance(self.class_weight, dict):
-                values = np.asarray(list(self.class_weight.values()), dtype=np.float64)
-                if not np.all(np.isfinite(values) & (values >= 0)):
-                    raise ValueError(
-                        f"class_weight must hold non-negative numbers, got {self.class_weight}."
-                    )
-            return compute_sample_weight(self.class_weight, self.classes_[y_index])
-
-    def _row_weights(
-        self, sample_weight: ArrayLike | None, y_index: np.ndarray, c: np.ndarray | None
-    ) -> np.ndarray | None:
-        """Return ``sample_weight`` times ``class_weight``, then ``bias_reweighting``'s ratio."""
-        weight = _sample_weight(sample_weight, self._class_weights(y_index), len(y_index))
-        if self.bias_reweighting is None or c is None:
-            return weight
-        return independence_weights(y_index, c, weight)
-
-    def _mi_criterion(self) -> Criterion:
-        """Return the criterion in class indices, checking ``pos_label`` against ``classes_``."""
-        positive = None
-        if self.criterion == "equal_opportunity":
-            if self.pos_label is None and len(self.classes_) > 2:
-                raise ValueError(
-                    f"criterion='equal_opportunity' with {len(self.classes_)} classes needs "
-                    f"pos_label, one of {self.classes_.tolist()}."
-                )
-            pos_label = self.classes_[-1] if self.pos_label is None else self.pos_label
-            if pos_label not in self.classes_:
-                raise ValueError(
-                    f"pos_label={self.pos_label!r} is not a class of y; the classes are "
-                    f"{self.classes_.tolist()}."
-                )
-            positive = int(np.flatnonzero(self.classes_ == pos_label)[0])
-        return Criterion(self.criterion, n_classes=len(self.classes_), positive=positive)
-
-    def _warn_if_degenerate(self, X: Any, y: np.ndarray, weight: np.ndarray | None) -> None:
-        """Warn when the model does no better than a constant on its training data."""
-        predicted = self._run_module("forward", X).argmax(axis=1)
-        check = check_constant(y, predicted, weight)
-        if not check.degenerate:
-            return
-        what = (
-            f"predicts the single class {self.classes_[predicted[:1]].tolist()[0]!r}"
-            if check.single_class
-            else "is no better than a constant"
-        )
-        warnings.warn(
-            f"the fitted model {what} on its training data (training accuracy "
-            f"{check.accuracy:.3f}, most frequent class {check.majority:.3f}, two standard "
-            f"errors {check.margin:.3f}). "
-            f"Lower mi_weight (now {self.mi_weight!r}), "
-            f"use the criterion of the metric you audit (now {self.criterion!r}), or train "
-            f"longer (max_epochs={self.max_epochs!r}, lr={self.lr!r}).",
-            DegenerateModelWarning,
-            stacklevel=4,
-        )
-
-    # ------------------------------------------------------------- predicting
-    def predict_proba(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
-        """Class probabilities, from ``X`` alone.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
-        **kwargs
-            None accepted; ``sensitive_features`` gets an error that says
-            the attribute is used by ``fit`` only.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``.
-        """
-        _refuse_arguments("predict_proba", kwargs)
-        logits = self._apply("forward", X)
-        return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
-
-    def predict(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
-        """Predicted class labels, from ``X`` alone.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
-        **kwargs
-            None accepted; ``sensitive_features`` gets an error that says
-            the attribute is used by ``fit`` only.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Labels taken from ``classes_``.
-        """
-        _refuse_arguments("predict", kwargs)
-        check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-    def score(
-        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, **kwargs: Any
-    ) -> float:
-        """Mean accuracy on ``X`` and ``y``, from ``X`` alone.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
-        y : array-like of shape (n_samples,)
-            True labels.
-        sample_weight : array-like of shape (n_samples,) or None, default=None
-            Sample weights.
-        **kwargs
-            None accepted; ``sensitive_features`` gets an error that says
-            the attribute is used by ``fit`` only (score fairness with
-            :mod:`fairmine.metrics` or fairlearn's ``MetricFrame``).
-
-        Returns
-        -------
-        float
-            Accuracy of ``predict(X)``.
-        """
-        _refuse_arguments("score", kwargs)
-        return super().score(X, y, sample_weight=sample_weight)
-
-
-class MIUnbiasedRegressor(RegressorMixin, _MIUnbiasedBase):
-    """Regressor whose representation carries little information about a sensitive attribute.
-
-    The method of :class:`MIUnbiasedClassifier` (Ragonesi et al.'s Algorithm
-    1) on a continuous target: the encoder ``g`` maps ``x`` to ``z``, a linear
-    head predicts ``y`` from ``z``, and training alternates critic updates
-    with encoder updates on ``regression loss + mi_weight * MI estimate``.
-    The engine, the critic and every parameter below other than ``loss`` and
-    ``n_bins`` are the classifier's, with the same meaning and defaults (see
-    :class:`MIUnbiasedClassifier`); ``pos_label`` does not exist here.
-
-    The target is standardised inside ``fit`` (``target_mean_``,
-    ``target_scale_``): the network learns ``(y - mean) / std``, so that
-    ``lr`` and the Huber threshold do not depend on the target's units, and
-    ``predict`` returns values in the units of ``y``.
-
-    Parameters
-    ----------
-    loss : {"squared_error", "huber"}, default="squared_error"
-        The task loss, on the standardised target: the mean squared error,
-        or the Huber loss with threshold 1 (one standard deviation of ``y``),
-        which grows linearly beyond it and so weighs outliers less.
-    criterion : {"demographic_parity", "equalized_odds"}, default="demographic_parity"
-        Which information about the attribute is removed.
-        ``"demographic_parity"``: ``I(Z; C)``, so that the distribution of
-        the prediction does not depend on the group (statistical parity for
-        regression; audit it with :func:`fairmine.metrics.mean_prediction_gap`
-        and :func:`fairmine.metrics.prediction_ks_distance`).
-        ``"equalized_odds"``: ``I(Z; C | Y)`` with ``y`` cut into ``n_bins``
-        quantile bins of the training target: among rows of similar ``y``
-        the representation, hence the prediction and its error, should not
-        depend on the group (separation; audit it with
-        :func:`fairmine.metrics.group_mae_gap`). ``"equal_opportunity"`` needs
-        a positive class and is refused.
-    n_bins : int, default=4
-        Quantile bins of ``y`` that ``"equalized_odds"`` conditions on (fewer
-        when the target has ties at the quantiles; see
-        ``target_bin_edges_``). Ignored by ``"demographic_parity"``.
-    mi_weight, penalty, embedding_dim, hidden_units, backbone, mi_update, \
-clip_mi_gradient, sensitive_encoding, max_epochs, lr, batch_size, optimizer, \
-device, callbacks, train_split, verbose, random_state
-        As in :class:`MIUnbiasedClassifier`. With a ``train_split``,
-        ``history_`` records ``valid_task_loss`` (no ``valid_acc``).
-    critic_steps, critic_lr, critic_optimizer, critic_type, critic_hidden, \
-critic_warmup_steps, critic_sampling, critic_bank_size, critic_batch_size, \
-bias_correction, bias_correction_rate : "deprecated"
-        Deprecated, as in :class:`MIUnbiasedClassifier`: set them on
-        ``penalty=DonskerVaradhan(...)`` (:class:`fairmine.mi.DonskerVaradhan`).
-
-    Attributes
-    ----------
-    target_mean_ : float
-        Mean of the training target.
-    target_scale_ : float
-        Its standard deviation (1 for a constant target).
-    target_bin_edges_ : ndarray
-        Inner edges of the quantile bins of the standardised target that
-        ``"equalized_odds"`` conditions on.
-    n_features_in_, feature_names_in_, critic_steps_, critic_bank_size_, \
-net_, history_
-        As in :class:`MIUnbiasedClassifier`.
-
-    See Also
-    --------
-    MIUnbiasedClassifier : the same method for class labels.
-    fairmine.metrics.mean_prediction_gap : group gap in mean prediction.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fairmine import MIUnbiasedRegressor
-    >>> rng = np.random.RandomState(0)
-    >>> group = rng.randint(0, 2, 200)
-    >>> X = np.c_[rng.normal(size=(200, 3)), group + rng.normal(scale=0.1, size=200)]
-    >>> y = 10 * X[:, 0] + 50
-    >>> reg = MIUnbiasedRegressor(max_epochs=20, lr=1e-2, random_state=0)
-    >>> reg.fit(X, y, sensitive_features=group).predict(X[:3]).shape
-    (3,)
-    >>> bool(reg.score(X, y) > 0.8)
-    True
-    """
-
-    _parameter_constraints: ClassVar[dict] = {
-        **{
-            name: rule
-            for name, rule in _MIUnbiasedBase._parameter_constraints.items()
-            if name not in _CLASSIFIER_ONLY
-        },
-        "loss": [StrOptions(set(_REGRESSION_LOSSES))],
-        "n_bins": [Interval(Integral, 2, None, closed="left")],
-    }
-
-    def __init__(
-        self,
-        *,
-        loss: str = "squared_error",
-        n_bins: int = 4,
-        mi_weight: float = 1.0,
-        criterion: str = "demographic_parity",
-        penalty: str | DependencePenalty = "donsker_varadhan",
-        critic_steps: int | str = "deprecated",
-        critic_lr: float | str = "deprecated",
-        critic_optimizer: type[torch.optim.Optimizer] | str = "deprecated",
-        critic_type: str = "deprecated",
-        critic_hidden: Sequence[int] | str = "deprecated",
-        critic_warmup_steps: int | str = "deprecated",
-        critic_sampling: str = "deprecated",
-        critic_bank_size: int | str = "deprecated",
-        critic_batch_size: int | str | None = "deprecated",
-        embedding_dim: int = 8,
-        hidden_units: Sequence[int] = (64,),
-        backbone: nn.Module | None = None,
-        mi_update: str = "joint",
-        clip_mi_gradient: str | None = "per_tensor",
-        bias_correction: bool | str = "deprecated",
-        bias_correction_rate: float | str = "deprecated",
-        sensitive_encoding: str = "auto",
-        max_epochs: int = 30,
-        lr: float = 1e-3,
-        batch_size: int = 64,
-        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
-        device: str | torch.device = "cpu",
-        callbacks: list | None = None,
-        train_split: Callable | None = None,
-        verbose: int = 0,
-        random_state: int | np.random.RandomState | None = None,
-    ) -> None:
-        # scikit-learn reads the parameters from this signature; each is stored as it is
-        for name, value in list(locals().items()):
-            if name != "self":
-                setattr(self, name, value)
-
-    def _task_net_params(self) -> dict[str, Any]:
-        """Return the engine's task settings: one output and the regression loss."""
-        return {"criterion": _REGRESSION_LOSSES[self.loss], "n_outputs": 1}
-
-    def _encode_target(self, y: Any, n_samples: int, sample_weight: Any = None) -> np.ndarray:
-        """Standardise ``y`` into a float32 column; keep its mean, scale and quantile bins.
-
-        The statistics are weighted by ``sample_weight``, so that a weight
-        stands for repeated rows.
-        """
-        with naming("y", "must be a 1-D array-like of numbers"):
-            y = _check_y(y, y_numeric=True, estimator=self).astype(np.float64)
-            _check_length(y, n_samples)
-        weight = _sample_weight(sample_weight, None, n_samples)
-        self.target_mean_ = float(np.average(y, weights=weight))
-        scale = float(np.sqrt(np.average((y - self.target_mean_) ** 2, weights=weight)))
-        self.target_scale_ = scale if scale > 0 else 1.0
-        standard = (y - self.target_mean_) / self.target_scale_
-        # weighted quantiles (numpy's "inverted_cdf"): the smallest y whose cumulative weight
-        # reaches each fraction
-        order = np.argsort(standard, kind="stable")
-        cumulative = np.cumsum(np.ones(n_samples) if weight is None else weight[order])
-        fractions = np.linspace(0, 1, self.n_bins + 1)[1:-1] * cumulative[-1]
-        self.target_bin_edges_ = np.unique(standard[order][np.searchsorted(cumulative, fractions)])
-        return standard.astype(np.float32).reshape(-1, 1)
-
-    def _mi_criterion(self) -> Criterion:
-        """Return the criterion, with ``y``'s quantile bins as the groups of the conditional one."""
-        if self.criterion == "equal_opportunity":
-            raise ValueError(
-                "criterion='equal_opportunity' conditions on a positive class, which a "
-                "continuous target does not have. MIUnbiasedRegressor takes "
-                "'demographic_parity' (I(Z; C)) or 'equalized_odds' (I(Z; C | Y), with y in "
-                "n_bins quantile bins)."
-            )
-        if self.criterion == "demographic_parity":
-            return Criterion(self.criterion)
-        edges = tuple(float(edge) for edge in self.target_bin_edges_)
-        return Criterion(self.criterion, n_classes=len(edges) + 1, edges=edges)
-
-    def _warn_if_degenerate(self, X: Any, y: np.ndarray, weight: np.ndarray | None) -> None:
-        """Warn when the model does no better than the mean on its training data."""
-        predicted = self._run_module("forward", X)[:, 0]
-        r2 = r2_score(y[:, 0], predicted, sample_weight=weight)
-        if r2 > 0:
-            return
-        warnings.warn(
-            f"the fitted model is no better than predicting the mean on its training data "
-            f"(training R^2 {r2:.3f}). Lower mi_weight (now {self.mi_weight!r}), use the "
-            f"criterion of the metric you audit (now {self.criterion!r}), or train longer "
-            f"(max_epochs={self.max_epochs!r}, lr={self.lr!r}).",
-            DegenerateModelWarning,
-            stacklevel=4,
-        )
-
-    def predict(self, X: ArrayLike, **kwargs: Any) -> np.ndarray:
-        """Predicted targets, in the units of ``y``, from ``X`` alone.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
-        **kwargs
-            None accepted; ``sensitive_features`` gets an error that says
-            the attribute is used by ``fit`` only.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,), dtype float64
-            The head's output, mapped back from the standardised target.
-        """
-        _refuse_arguments("predict", kwargs)
-        standard = self._apply("forward", X)[:, 0].astype(np.float64)
-        return standard * self.target_scale_ + self.target_mean_
-
-    def score(
-        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, **kwargs: Any
-    ) -> float:
-        """Coefficient of determination R^2 on ``X`` and ``y``, from ``X`` alone.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
-        y : array-like of shape (n_samples,)
-            True targets.
-        sample_weight : array-like of shape (n_samples,) or None, default=None
-            Sample weights.
-        **kwargs
-            None accepted; ``sensitive_features`` gets an error that says
-            the attribute is used by ``fit`` only (score fairness with
-            :mod:`fairmine.metrics`).
-
-        Returns
-        -------
-        float
-            R^2 of ``predict(X)``.
-        """
-        _refuse_arguments("score", kwargs)
-        return super().score(X, y, sample_weight=sample_weight)
 
 
 def _refuse_arguments(method: str, kwargs: dict[str, Any]) -> None:

@@ -6,10 +6,47 @@ It sits below the engine and ``mi`` so that both can use it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
+from typing import Any
 
 from torch import nn
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "check_layer_widths"]
+
+
+def check_layer_widths(widths: Any, name: str, what: str = "layer widths") -> None:
+    """Refuse widths that are not a sequence of positive integers, naming the argument.
+
+    A width of 0 would build a layer that trains nothing (torch only warns) and a
+    negative one fails in torch with "negative dimension", which names nothing.
+
+    Parameters
+    ----------
+    widths : object
+        The value given, such as ``(64, 64)``.
+    name : str
+        The argument, as the message names it (``"CLUB's hidden"``).
+    what : str, default="layer widths"
+        What the widths are, for the message.
+
+    Raises
+    ------
+    ValueError
+        When ``widths`` is a string or holds anything but integers >= 1.
+
+    Examples
+    --------
+    >>> check_layer_widths((0,), "hidden")
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden must be a sequence of positive integers (layer widths), got (0,).
+    """
+    if isinstance(widths, str) or not all(
+        isinstance(w, Integral) and not isinstance(w, bool) and w >= 1 for w in widths
+    ):
+        raise ValueError(
+            f"{name} must be a sequence of positive integers ({what}), got {widths!r}."
+        )
 
 
 class MLP(nn.Sequential):

@@ -14,7 +14,8 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ._estimator import MIUnbiasedClassifier, MIUnbiasedRegressor
+from ._classifier import MIUnbiasedClassifier
+from ._regressor import MIUnbiasedRegressor
 from ._validation import naming
 from .mi import DependencePenalty, DonskerVaradhan
 
@@ -55,8 +56,8 @@ class MIUnbiasedTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     A transformer for a scikit-learn ``Pipeline`` in front of any model (a
     gradient-boosted model, a logistic regression chosen by a risk team, a
     model owned by another party): ``fit`` trains fairmine's engine, an
-    :class:`MIUnbiasedClassifier` for class labels or an
-    :class:`MIUnbiasedRegressor` for a continuous target, on
+    [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier] for class labels or an
+    [`MIUnbiasedRegressor`][fairmine.MIUnbiasedRegressor] for a continuous target, on
     ``X``, ``y`` and ``sensitive_features``, and ``transform`` returns its
     representation ``z`` of ``X`` alone, standardised on the training rows.
     The attribute is needed at ``fit`` only; with metadata routing on, a
@@ -77,18 +78,18 @@ class MIUnbiasedTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     Parameters
     ----------
     mi_weight : float, default=1.0
-        Weight lambda of the penalty, as in :class:`MIUnbiasedClassifier`.
+        Weight lambda of the penalty, as in [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier].
     criterion : {"demographic_parity", "equalized_odds", "equal_opportunity"}, \
             default="demographic_parity"
         Which information about the attribute is removed, as in
-        :class:`MIUnbiasedClassifier`; a regression target takes the first
+        [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier]; a regression target takes the first
         two (``"equalized_odds"`` conditions on quantile bins of ``y``).
     pos_label : label or None, default=None
         The positive class of ``"equal_opportunity"``; ignored for a
         regression target.
     penalty : "auto", str or fairmine.mi.DependencePenalty, default="auto"
-        The dependence penalty, as in :class:`MIUnbiasedClassifier`.
-        ``"auto"`` is :class:`fairmine.mi.DonskerVaradhan` with ``steps=10``
+        The dependence penalty, as in [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier].
+        ``"auto"`` is [`DonskerVaradhan`][fairmine.mi.DonskerVaradhan] with ``steps=10``
         critic updates per encoder update and ``critic_type="auto"`` (a
         classifier of the attribute from ``z`` for an attribute of at most 32
         values, MINE's statistics network otherwise). The estimators'
@@ -103,11 +104,11 @@ class MIUnbiasedTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     embedding_dim, hidden_units, backbone, mi_update, clip_mi_gradient, \
 sensitive_encoding, max_epochs, lr, batch_size, optimizer, device, callbacks, \
 train_split, verbose, random_state
-        As in :class:`MIUnbiasedClassifier`.
+        As in [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier].
     task : {"auto", "classification", "regression"}, default="auto"
         The engine: ``"classification"`` trains an
-        :class:`MIUnbiasedClassifier` (cross-entropy on class labels),
-        ``"regression"`` an :class:`MIUnbiasedRegressor` (squared error on
+        [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier] (cross-entropy on class labels),
+        ``"regression"`` an [`MIUnbiasedRegressor`][fairmine.MIUnbiasedRegressor] (squared error on
         the standardised target). ``"auto"`` takes classification for binary
         or multi-class labels and regression for a continuous target.
     standardize : bool, default=True
@@ -221,9 +222,11 @@ train_split, verbose, random_state
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_columns), \
                 default=None
             The attribute whose information ``z`` should not carry, as in
-            :meth:`MIUnbiasedClassifier.fit`; None trains plain ERM and warns.
+            [`MIUnbiasedClassifier.fit`][fairmine.MIUnbiasedClassifier.fit]; None trains
+            plain ERM and warns.
         sample_weight : array-like of shape (n_samples,) or None, default=None
-            Weights of the rows, as in :meth:`MIUnbiasedClassifier.fit`.
+            Weights of the rows, as in
+            [`MIUnbiasedClassifier.fit`][fairmine.MIUnbiasedClassifier.fit].
 
         Returns
         -------

@@ -17,6 +17,7 @@ for every column.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator, Mapping, Set
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +26,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .exceptions import FairmineWarning, UninformativeSensitiveFeaturesWarning
 
-__all__ = ["SENSITIVE_ENCODINGS", "encode_sensitive_features", "warn_if_constant"]
+__all__ = [
+    "SENSITIVE_ENCODINGS",
+    "check_row_container",
+    "encode_sensitive_features",
+    "warn_if_constant",
+]
 
 SensitiveEncoding = Literal["auto", "categorical", "continuous", "passthrough"]
 SENSITIVE_ENCODINGS = ("auto", "categorical", "continuous", "passthrough")
@@ -91,7 +97,7 @@ def warn_if_constant(encoded: np.ndarray, name: str, consequence: str) -> bool:
     Parameters
     ----------
     encoded : ndarray of shape (n_samples, n_encoded)
-        Output of :func:`encode_sensitive_features`.
+        Output of `encode_sensitive_features`.
     name : str
         The argument's name, for the message.
     consequence : str
@@ -113,7 +119,48 @@ def warn_if_constant(encoded: np.ndarray, name: str, consequence: str) -> bool:
     return True
 
 
+def check_row_container(values: Any, name: str) -> None:
+    """Refuse containers whose values cannot be matched to rows: a dict, a set, an iterator.
+
+    numpy reads each of them as a single object (a 0-d array), which the checks
+    after would call a scalar or a one-row input.
+
+    Parameters
+    ----------
+    values : object
+        The argument given.
+    name : str
+        Its name, for the message.
+
+    Raises
+    ------
+    TypeError
+        Naming the argument, the type it got and what to pass instead.
+
+    Examples
+    --------
+    >>> check_row_container({"sex": [0, 1]}, "sensitive_features")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: sensitive_features is a dict, which holds no rows: pass one value per row ...
+    """
+    if isinstance(values, Mapping):
+        what = "pd.DataFrame(d) turns a dict of equal-length columns into one"
+    elif isinstance(values, Set):
+        what = "a set has no order, so its values cannot be matched to the rows"
+    elif isinstance(values, Iterator):
+        what = "list(...) reads an iterator or generator into one"
+    else:
+        return
+    raise TypeError(
+        f"{name} is a {type(values).__name__}, which holds no rows: pass one value per row as "
+        f"a list, numpy array or pandas Series, or several columns as a pandas DataFrame "
+        f"({what})."
+    )
+
+
 def _as_frame(values: Any, name: str) -> pd.DataFrame:
+    check_row_container(values, name)
     if isinstance(values, pd.DataFrame):
         frame = values.reset_index(drop=True)
     elif isinstance(values, pd.Series):

@@ -23,8 +23,15 @@ from .experiments import (
     summarise_sweep,
     write_sweep,
 )
-from .experiments._sweep import MAX_CLASS_VALUES, TASKS, SweepTask, markdown_table
-from .experiments._sweep_report import write_sweep_report
+from .experiments._output import SweepWriteError
+from .experiments._sweep import (
+    MAX_CLASS_VALUES,
+    TASKS,
+    SweepTable,
+    SweepTask,
+    markdown_table,
+)
+from .experiments._sweep_report import git_commit, recommendation, write_sweep_report
 from .experiments._sweep_store import SweepStore, table_fingerprint
 from .mi import CRITERIA
 
@@ -208,6 +215,20 @@ def _criteria(asked: list[str], task: SweepTask, log: Callable[[str], None]) -> 
 def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     store = None
     try:
+        store, status = _sweep_into_store(args, log)
+        return status
+    finally:  # the folder is another sweep's to write once this one ends, however it ends
+        if store is not None:
+            store.close()
+
+
+def _sweep_into_store(
+    args: argparse.Namespace, log: Callable[[str], None]
+) -> tuple[SweepStore | None, int]:
+    """Run the sweep; return its store (None when refused before it was made) and exit status."""
+    store = None
+    git_commit()  # the commit the sweep starts from is the one its report records
+    try:
         if args.scheduler is not None and args.backend == "loky":
             raise SweepInputError("--scheduler needs --backend dask or --backend ray")
         table = load_sweep_table(
@@ -237,7 +258,8 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
             estimator_params=estimator_params,
         )
         check_folds(table, grid)
-        # the output folder is checked, and an earlier run's fits read, before the first fit
+        # the output folder is locked and checked, and an earlier run's fits read, before the
+        # first fit
         store = SweepStore(
             args.out,
             _identity(args, grid, table_fingerprint(table)),
@@ -255,6 +277,13 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
             f"parameters at {task.estimator.__name__}'s defaults; backend {args.backend}."
         )
         log(header)
+        for text in table.notes:
+            log(f"fairmine sweep: warning: {text}")
+        if store.torn_row:
+            log(
+                f"note: the last row of {store.runs_path} was cut off (its writer was killed, "
+                "or the disk was full): dropped, and its fit is made again"
+            )
         if len(store.finished):
             log(f"resuming: {len(store.finished)} of {fits} fits are saved in {store.runs_path}")
         start = time.perf_counter()
@@ -264,9 +293,23 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
                 finished=store.finished, record=store.add,
             )  # fmt: skip
         seconds = time.perf_counter() - start
+        header += (
+            f" Wall time {seconds:.0f} s. Figures: mean ± std over seeds and folds, on the test "
+            f"folds; audit MI: a fresh critic on the test fold's z, under each setting's "
+            f"criterion (ERM: I(Z;C)); front: no other setting that is not degenerate has "
+            f"higher {score} and lower {metric}."
+        )
+        paths, text = _write_outputs(args, log, store, table, grid, metric, score, header)
     except SweepInputError as error:
         log(f"fairmine sweep: error: {error}")
-        return 2
+        return store, 2
+    except SweepWriteError as error:  # a full disk: the rows written before it are whole
+        log(
+            f"fairmine sweep: error: {error}. The fits that finished are saved in "
+            f"{store.runs_path if store else args.out}: free some space, then run the same "
+            "command with --resume"
+        )
+        return store, 1
     except KeyboardInterrupt:
         if store is None:
             raise
@@ -274,7 +317,7 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
             f"fairmine sweep: interrupted; every finished fit is saved in {store.runs_path}: "
             "run the same command with --resume to finish the sweep"
         )
-        return 130
+        return store, 130
     except Exception:
         if store is not None:
             log(
@@ -282,6 +325,22 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
                 f"{store.runs_path}: fix the cause and run the same command with --resume"
             )
         raise
+    print(text)
+    log(f"done in {seconds:.0f} s; wrote {', '.join(str(p) for p in paths)}")
+    return store, 0
+
+
+def _write_outputs(
+    args: argparse.Namespace,
+    log: Callable[[str], None],
+    store: SweepStore,
+    table: SweepTable,
+    grid: SweepGrid,
+    metric: str,
+    score: str,
+    header: str,
+) -> tuple[list[Any], str]:
+    """Summarise the saved fits and write the tables, figure and report; return their paths."""
     runs = store.runs(grid.tasks())  # read back: a resumed sweep ends with the same table
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -289,24 +348,23 @@ def _sweep(args: argparse.Namespace, log: Callable[[str], None]) -> int:
     for warning in caught:
         log(f"fairmine sweep: warning: {warning.message}")
     note = degenerate_erm_note(summary, float(table.y.mean()))
-    header += (
-        f" Wall time {seconds:.0f} s. Figures: mean ± std over seeds and folds, on the test "
-        f"folds; audit MI: a fresh critic on the test fold's z, under each setting's criterion "
-        f"(ERM: I(Z;C)); front: no other setting that is not degenerate has higher {score} "
-        f"and lower {metric}."
-    )
+    words, _ = recommendation(summary, table, grid, metric, score)
+    # what to pick comes first, in the Markdown and on the terminal as in the report
     paths = write_sweep(
-        summary, runs, args.out, metric=metric, score=score, header=header, note=note
+        summary,
+        runs,
+        args.out,
+        metric=metric,
+        score=score,
+        header=f"{words}\n\n{header}",
+        note=note,
     )
-    paths.append(write_sweep_report(summary, table, grid, args.out, metric=metric,
+    paths.append(write_sweep_report(summary, runs, table, grid, args.out, metric=metric,
                                     score=score, note=note, header=header,
-                                    command=args.command_line,
-                                    threads=args.torch_threads))  # fmt: skip
+                                    command=args.command_line))  # fmt: skip
     if note:
         log(f"fairmine sweep: warning: {note}")
-    print(markdown_table(summary, metric, score))
-    log(f"done in {seconds:.0f} s; wrote {', '.join(str(p) for p in paths)}")
-    return 0
+    return paths, f"{words}\n\n{markdown_table(summary, metric, score)}"
 
 
 def _identity(args: argparse.Namespace, grid: SweepGrid, fingerprint: str) -> dict[str, Any]:

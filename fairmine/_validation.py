@@ -5,8 +5,34 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["naming"]
+import torch
+from sklearn.utils._param_validation import HasMethods
+
+__all__ = ["OPTIMIZER_CLASS", "naming"]
+
+
+class _OptimizerClass(HasMethods):
+    """scikit-learn's parameter constraint of an optimizer class: a ``torch.optim.Optimizer``.
+
+    The plain ``type`` constraint accepts ``int``, which fails only when the
+    optimizer is built, in an error that names neither the argument nor the cause.
+    (A ``HasMethods``, one of the constraint kinds scikit-learn's validation takes.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__(["step", "zero_grad"])
+
+    def is_satisfied_by(self, val: Any) -> bool:
+        return isinstance(val, type) and issubclass(val, torch.optim.Optimizer)
+
+    def __str__(self) -> str:
+        return "a subclass of torch.optim.Optimizer, such as torch.optim.Adam (the class)"
+
+
+#: the constraint of every optimizer parameter (``optimizer``, ``DonskerVaradhan(optimizer=)``)
+OPTIMIZER_CLASS = _OptimizerClass()
 
 
 @contextmanager

@@ -140,7 +140,7 @@ class SmallGroupWarning(FairmineWarning):
 
     Equal opportunity needs positive rows of every group, equalized odds
     positive and negative ones, demographic parity rows of every group.
-    ``fairmine sweep`` (:func:`fairmine.experiments.summarise_sweep`) then
+    ``fairmine sweep`` ([`summarise_sweep`][fairmine.experiments.summarise_sweep]) then
     records NaN for that fold, leaves it out of the means and warns, instead
     of reporting a disparity of a group it never saw. Use fewer folds, or
     merge the smallest groups.

@@ -47,6 +47,8 @@ from scipy.stats import ks_2samp
 from sklearn.metrics._scorer import _cached_call, _Scorer
 from sklearn.utils import check_consistent_length
 
+from ._sensitive import check_row_container
+from ._validation import naming
 from .mi import CRITERIA, Criterion, estimate_mi
 
 __all__ = [
@@ -78,9 +80,10 @@ _ROUTING_HINT = (
 class SensitiveFeaturesScorer(_Scorer):
     """A scikit-learn scorer that requests ``sensitive_features`` by default.
 
-    Build it with :func:`make_fairness_scorer` or :func:`make_mi_scorer`.
-    It behaves like the scorers of :func:`sklearn.metrics.make_scorer` and
-    fails with a clear message when called without ``sensitive_features``.
+    Build it with [`make_fairness_scorer`][fairmine.metrics.make_fairness_scorer] or
+    [`make_mi_scorer`][fairmine.metrics.make_mi_scorer]. It behaves like the scorers of
+    `sklearn.metrics.make_scorer` and fails with a clear message when called without
+    ``sensitive_features``.
 
     Examples
     --------
@@ -142,7 +145,7 @@ def make_fairness_scorer(
     ----------
     metric : callable
         ``metric(y_true, y_pred, *, sensitive_features, **kwargs) -> float``,
-        such as :func:`fairlearn.metrics.equal_opportunity_difference`.
+        such as `fairlearn.metrics.equal_opportunity_difference`.
     greater_is_better : bool, default=False
         False for disparities (0 is best): the scorer returns ``-metric``.
     response_method : str, default="predict"
@@ -179,10 +182,10 @@ demographic_parity_scorer = make_fairness_scorer(demographic_parity_difference)
 
 
 class MIScorer(SensitiveFeaturesScorer):
-    """Negated :func:`fairmine.estimate_mi` of ``transform(X)``, under the estimator's criterion.
+    """Negated `estimate_mi` of ``transform(X)``, under the estimator's criterion.
 
-    Build it with :func:`make_mi_scorer`. The criterion is read from the
-    scored estimator (the last step of a pipeline): ``I(Z; C)`` for
+    Build it with [`make_mi_scorer`][fairmine.metrics.make_mi_scorer]. The criterion is read from
+    the scored estimator (the last step of a pipeline): ``I(Z; C)`` for
     ``"demographic_parity"`` (and for estimators without one),
     ``I(Z; C | Y)`` for ``"equalized_odds"`` and ``I(Z; C)`` on the rows of
     the positive class for ``"equal_opportunity"``.
@@ -221,13 +224,13 @@ def make_mi_scorer(**estimate_mi_kwargs: Any) -> MIScorer:
     the one the estimator's ``criterion`` penalises: it reads ``y`` only for
     ``"equalized_odds"`` (to condition on it) and ``"equal_opportunity"``
     (to keep the positive rows). Used with
-    :class:`fairmine.model_selection.MISelectionRule` to choose
+    [`MISelectionRule`][fairmine.model_selection.MISelectionRule] to choose
     ``mi_weight``.
 
     Parameters
     ----------
     **estimate_mi_kwargs
-        Passed to :func:`fairmine.estimate_mi` (``max_steps``,
+        Passed to [`estimate_mi`][fairmine.estimate_mi] (``max_steps``,
         ``random_state``, ``sensitive_encoding``, ...).
 
     Returns
@@ -339,11 +342,23 @@ def _largest_rate_gap(selected: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ regression
+def _numbers(values: Any, name: str) -> np.ndarray:
+    """Return a regression metric's targets or predictions as a flat float64 array."""
+    check_row_container(values, name)
+    with naming(name, "must hold numbers (a regression target or prediction)"):
+        numbers = np.asarray(values, dtype=np.float64).ravel()
+    if not np.isfinite(numbers).all():
+        raise ValueError(f"{name} holds NaN or infinite values; a regression metric needs numbers.")
+    return numbers
+
+
 def _groups_of(y_pred: Any, sensitive_features: Any) -> tuple[np.ndarray, list[np.ndarray]]:
     """Return the predictions and the row indices of each group, checking their lengths."""
-    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    y_pred = _numbers(y_pred, "y_pred")
+    check_row_container(sensitive_features, "sensitive_features")
     groups = np.asarray(sensitive_features).ravel()
-    check_consistent_length(y_pred, groups)
+    with naming("sensitive_features", "must hold one group per row of y_pred"):
+        check_consistent_length(y_pred, groups)
     rows = [np.flatnonzero(groups == name) for name in np.unique(groups)]
     if len(rows) < 2:
         raise ValueError(
@@ -388,7 +403,7 @@ def prediction_ks_distance(y_true: Any, y_pred: Any, *, sensitive_features: Any)
 
     Statistical parity for regression, whole distribution: the largest gap
     between the empirical distribution functions of the groups' predictions
-    (:func:`scipy.stats.ks_2samp`'s statistic), the largest over pairs of
+    (`scipy.stats.ks_2samp`'s statistic), the largest over pairs of
     groups when there are more than two. 0 when the distributions are equal,
     1 when they do not overlap.
 
@@ -424,8 +439,9 @@ def prediction_ks_distance(y_true: Any, y_pred: Any, *, sensitive_features: Any)
 def _group_mae(y_true: Any, y_pred: Any, sensitive_features: Any) -> list[float]:
     """Return each group's mean absolute error."""
     y_pred, rows = _groups_of(y_pred, sensitive_features)
-    y_true = np.asarray(y_true, dtype=np.float64).ravel()
-    check_consistent_length(y_true, y_pred)
+    y_true = _numbers(y_true, "y_true")
+    with naming("y_true", "must hold one number per row of y_pred"):
+        check_consistent_length(y_true, y_pred)
     return [float(np.abs(y_true[index] - y_pred[index]).mean()) for index in rows]
 
 

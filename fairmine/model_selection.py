@@ -3,8 +3,9 @@
 On biased data a validation set carries the same bias as the training set,
 so validation accuracy rewards the bias. The paper instead chooses "the
 highest lambda that allows the model fitting the data (minimizing the task
-loss) and reducing the mutual information". :class:`MISelectionRule` is that
-rule as a ``refit`` callable for :class:`~sklearn.model_selection.GridSearchCV`.
+loss) and reducing the mutual information".
+[`MISelectionRule`][fairmine.model_selection.MISelectionRule] is that rule as a ``refit`` callable
+for `GridSearchCV`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class MISelectionRule:
 
     Given the ``cv_results_`` of a grid search scored with a task score
     (such as accuracy, with ``return_train_score=True``) and an MI scorer
-    (:func:`fairmine.metrics.make_mi_scorer`), the rule
+    ([`make_mi_scorer`][fairmine.metrics.make_mi_scorer]), the rule
 
     1. keeps the candidates that fit the training data: mean *training*
        ``fit_score`` at least the best one minus ``fit_tolerance``;
@@ -67,7 +68,7 @@ class MISelectionRule:
     >>> MISelectionRule()(cv_results)   # 10.0 does not fit; 1.0 and 3.0 tie on MI
     2
 
-    With :class:`~sklearn.model_selection.GridSearchCV`::
+    With `GridSearchCV`::
 
         search = GridSearchCV(
             MIUnbiasedClassifier(),

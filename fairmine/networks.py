@@ -4,16 +4,16 @@ The estimator adds the bottleneck to ``embedding_dim`` (``z``, a ReLU layer)
 and the logit layer to whatever backbone it is given, so a backbone stops at
 its last hidden features:
 
-- :class:`DigitsCNN` is the digits network of the paper's reference code
+- [`DigitsCNN`][fairmine.networks.DigitsCNN] is the digits network of the paper's reference code
   (rugrag/learn-unbiased) up to its 512-unit layer; with ``embedding_dim=64``
   the estimator completes it exactly (fc 512 -> fc 64 = z -> fc 10).
-- :func:`resnet_backbone` turns a torchvision ResNet into its convolutional
-  trunk; on 224 x 224 images a ResNet-50 trunk outputs 2048 x 7 x 7, and the
+- [`resnet_backbone`][fairmine.networks.resnet_backbone] turns a torchvision ResNet into its
+  convolutional trunk; on 224 x 224 images a ResNet-50 trunk outputs 2048 x 7 x 7, and the
   estimator's bottleneck (a linear map of that whole map to 128 units, ReLU)
   is the reference code's 7 x 7 convolution to a 128-d bottleneck for IMDB.
 
 The reference code's hyper-parameters per benchmark, and the classifier built
-from them, live with the protocols in :mod:`fairmine.experiments`
+from them, live with the protocols in `fairmine.experiments`
 (``REFERENCE_SETTINGS``, ``reference_classifier``): this module is torch
 building blocks only and imports nothing from fairmine.
 """
@@ -135,8 +135,8 @@ def resnet50_backbone(weights: Any = None) -> nn.Module:
     Returns
     -------
     torch.nn.Module
-        The trunk (see :func:`resnet_backbone`); 2048 x 7 x 7 features on
-        224 x 224 images.
+        The trunk (see [`resnet_backbone`][fairmine.networks.resnet_backbone]); 2048 x 7 x 7
+        features on 224 x 224 images.
 
     Examples
     --------
@@ -153,7 +153,16 @@ def resnet50_backbone(weights: Any = None) -> nn.Module:
         if not path.is_file():
             raise FileNotFoundError(f"weights file {str(path)!r} does not exist")
         model = resnet50()
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        try:
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as error:  # torch's errors name neither the file nor the cause
+            cause = (str(error).splitlines() or [""])[0]
+            raise ValueError(
+                f"weights file {str(path)!r} does not hold a ResNet-50 state_dict saved with "
+                f"torch.save ({type(error).__name__}: {cause}); "
+                "save one with torch.save(torchvision.models.resnet50(weights=...)"
+                ".state_dict(), path)"
+            ) from error
         return resnet_backbone(model)
     try:
         model = resnet50(weights=weights)

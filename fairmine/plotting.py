@@ -3,16 +3,19 @@
 Needs matplotlib (``pip install "fairmine[plot]"``); ``import fairmine`` does
 not import this module, so the estimator works without it. Each function
 draws on the axes it is given, or on a new figure made with
-:func:`matplotlib.pyplot.subplots` (shown by Jupyter at the end of the cell),
+`matplotlib.pyplot.subplots` (shown by Jupyter at the end of the cell),
 returns the axes it drew on and never calls ``plt.show()``.
 
-- :func:`plot_history`: task loss and MI estimate per epoch, one line per model.
-- :func:`plot_tradeoff`: accuracy against a fairness disparity across
+- [`plot_history`][fairmine.plotting.plot_history]: task loss and MI estimate per epoch, one line
+  per model.
+- [`plot_tradeoff`][fairmine.plotting.plot_tradeoff]: accuracy against a fairness disparity across
   ``mi_weight``, coloured by MI, from a grid search or a table of runs.
-- :func:`plot_fronts`: accuracy against each disparity for several series
+- [`plot_fronts`][fairmine.plotting.plot_fronts]: accuracy against each disparity for several series
   (criteria) at once, with the settings on the accuracy-fairness front marked.
-- :func:`plot_group_metrics`: grouped bars of a fairlearn ``MetricFrame``.
-- :func:`label_points`: point labels that overlap neither each other nor the legend.
+- [`plot_group_metrics`][fairmine.plotting.plot_group_metrics]: grouped bars of a fairlearn
+  ``MetricFrame``.
+- [`label_points`][fairmine.plotting.label_points]: point labels that overlap neither each other nor
+  the legend.
 """
 
 from __future__ import annotations
@@ -52,6 +55,36 @@ def _label(key: str) -> str:
     return _LABELS.get(key, key.replace("_", " "))
 
 
+def _marker_boxes(panel: Axes) -> list[Any]:
+    """Pixel boxes of the filled markers on a panel (lines' markers and scatter points)."""
+    from matplotlib.collections import PathCollection
+    from matplotlib.colors import to_rgba_array
+    from matplotlib.transforms import Bbox
+
+    scale = panel.figure.dpi / 72  # points to pixels
+    centres: list[tuple[np.ndarray, float]] = []
+    for line in panel.get_lines():
+        if line.get_marker() in (None, "None", "", " ", ","):
+            continue
+        xy = np.column_stack([np.asarray(v, dtype=float) for v in line.get_data()])
+        centres.append((panel.transData.transform(xy), line.get_markersize() * scale / 2))
+    for collection in panel.collections:
+        faces = to_rgba_array(collection.get_facecolor())
+        if not isinstance(collection, PathCollection) or not len(faces) or faces[:, 3].max() == 0:
+            continue  # hollow rings (the fronts') may sit under a label
+        sizes = collection.get_sizes()
+        radius = np.sqrt(sizes.max() if len(sizes) else 36.0) * scale / 2
+        centres.append((collection.get_offset_transform().transform(collection.get_offsets()),
+                        radius))  # fmt: skip
+    boxes = []
+    for points, radius in centres:
+        points = np.ma.filled(np.ma.asarray(points, dtype=float), np.nan)  # NaN offsets: masked
+        radius = max(radius - 1.0, 0.5)  # a label may touch a marker's edge
+        for x, y in points[np.isfinite(points).all(axis=1)]:
+            boxes.append(Bbox([[x - radius, y - radius], [x + radius, y + radius]]))
+    return boxes
+
+
 def _subplots(n_panels: int, width: float = 5.0, height: float = 3.8) -> np.ndarray:
     import matplotlib.pyplot as plt
 
@@ -73,13 +106,13 @@ def label_points(
     avoid: Sequence[Any] = (),
     **style: Any,
 ) -> list[Any]:
-    """Label points where no label overlaps another label or an artist to avoid.
+    """Label points where no label overlaps another label, a marker or an artist to avoid.
 
     A small layout step: each label, in the order given, takes the first of a
     dozen places around its point (right above, right below, left above, ...)
     where its box overlaps no text already on the panel (labels placed before
-    it included) and none of ``avoid`` (a legend, say); a label with no free
-    place is left out. Put the labels that matter most
+    it included), no filled marker drawn on the panel and none of ``avoid`` (a
+    legend, say); a label with no free place is left out. Put the labels that matter most
     (the points on a front) first. Draw the legend before calling it. The
     labels take no part in the figure's layout engine, so the layout that
     placed them is the layout that is saved.
@@ -93,7 +126,7 @@ def label_points(
     avoid : sequence of matplotlib artists, default=()
         Artists no label may overlap (legends, colour bars).
     **style
-        Passed to :meth:`matplotlib.axes.Axes.annotate` (``fontsize``, ``color``).
+        Passed to `matplotlib.axes.Axes.annotate` (``fontsize``, ``color``).
 
     Returns
     -------
@@ -117,6 +150,7 @@ def label_points(
     renderer = figure.canvas.get_renderer()
     taken = [artist.get_window_extent(renderer) for artist in avoid if artist is not None]
     taken += [text.get_window_extent(renderer) for text in panel.texts]  # earlier labels
+    taken += _marker_boxes(panel)
     placed = []
     for x, y, text in points:
         for dx, dy in _LABEL_OFFSETS:
@@ -182,7 +216,7 @@ def plot_history(
     draws the history columns ``train_m`` (solid), ``valid_m`` (dashed,
     present when the estimator had a ``train_split``) and ``audit_m`` (dotted
     points with their standard error, recorded by
-    :class:`fairmine.mi.MIAudit`): for ``"mi"``, the training critic's
+    [`MIAudit`][fairmine.mi.MIAudit]): for ``"mi"``, the training critic's
     estimate beside a fresh critic's. A metric that is itself a column, such
     as one recorded by a callback of yours, is drawn as it is.
 
@@ -396,7 +430,7 @@ def plot_tradeoff(
         training folds (``mean_train_*``).
     mi_split : {"test", "train"} or None, default=None
         For a search: where the MI is read; None uses ``split``.
-        :class:`~fairmine.model_selection.MISelectionRule` ranks the
+        [`MISelectionRule`][fairmine.model_selection.MISelectionRule] ranks the
         training-fold MI by default, so ``"train"`` shows what it saw.
     selected : float or None, default=None
         A lambda to ring in red; None rings the refitted candidate of a
@@ -553,6 +587,7 @@ def plot_fronts(
     series: str = "criterion",
     param: str = "mi_weight",
     front_metric: str | None = None,
+    degenerate: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
     ax: Axes | Sequence[Axes] | None = None,
 ) -> np.ndarray:
     """Plot accuracy against each disparity, one colour per series, with the fronts marked.
@@ -560,17 +595,19 @@ def plot_fronts(
     One panel per disparity puts every row (a setting, such as a criterion at
     one lambda) at (disparity, accuracy), with standard-deviation error bars
     where the table has ``<column>_std`` columns, one colour and marker per
-    value of ``series``, each point labelled with its ``param``. In every
-    panel the settings that no other beats on both accuracy and that panel's
-    disparity (:func:`fairmine.model_selection.pareto_front`) are joined by
-    a dashed line and ringed; the panel of ``front_metric`` says so in its
-    title.
+    value of ``series``, each point labelled with its ``param`` (the ``"ERM"``
+    series with "ERM"). In every panel the settings that no other beats on
+    both accuracy and that panel's disparity
+    ([`pareto_front`][fairmine.model_selection.pareto_front]) are joined by a
+    dashed line and ringed; the panel of ``front_metric`` says so in its
+    title. The panels sit two to a row, and one legend sits in the spare
+    place of the last row (or below the panels), where it hides no point.
 
     Parameters
     ----------
     summary : DataFrame or list of dicts
         One row per setting with the columns named below (means), such as
-        the output of :func:`fairmine.experiments.summarise_sweep`.
+        the output of [`summarise_sweep`][fairmine.experiments.summarise_sweep].
     accuracy : str, default="accuracy"
         Column of the task score (higher is better).
     disparities : sequence of str, default=("eo", "eodds", "dp")
@@ -581,6 +618,9 @@ def plot_fronts(
         Column that labels each point.
     front_metric : str or None, default=None
         The disparity whose front decides a choice (named in its panel's title).
+    degenerate : DataFrame, list of dicts or None, default=None
+        Settings no better than a constant, drawn as grey crosses and never
+        on a front.
     ax : Axes, sequence of Axes or None, default=None
         One Axes per disparity; None makes a new figure.
 
@@ -611,7 +651,11 @@ def plot_fronts(
     missing = [c for c in (accuracy, *disparities, series, param) if c not in table]
     if missing:
         raise KeyError(f"summary lacks the columns {missing}; it has {list(table.columns)}")
-    axes = _subplots(len(disparities), width=4.6) if ax is None else _axes_array(ax)
+    spare = None
+    if ax is None:
+        axes, spare = _panel_grid(len(disparities))
+    else:
+        axes = _axes_array(ax)
     if len(axes) != len(disparities):
         raise ValueError(f"ax must hold {len(disparities)} Axes, got {len(axes)}")
     names = list(dict.fromkeys(table[series]))
@@ -632,24 +676,62 @@ def plot_fronts(
             front[disparity], front[accuracy], s=200, facecolors="none", edgecolors="red",
             linewidths=1.2, zorder=3, label="front",
         )  # fmt: skip
+        if degenerate is not None and len(degenerate):
+            crosses = pd.DataFrame(degenerate)
+            panel.scatter(
+                crosses[disparity], crosses[accuracy], marker="x", color="0.5", zorder=2,
+                label="degenerate (never on the front)",
+            )  # fmt: skip
         chosen = " (chosen metric)" if disparity == front_metric else ""
         panel.set_title(f"front: no setting beats a ringed one{chosen}", fontsize="small")
         panel.set_xlabel(f"{_label(disparity)} (lower is fairer)")
         panel.set_ylabel(_label(accuracy))
         panel.grid(alpha=0.3)
-    legend = axes[-1].legend(fontsize="x-small", title=f"{series} ({param} beside points)",
-                             title_fontsize="x-small")  # fmt: skip
+    legend = _one_legend(axes, spare, title=f"{series} ({param} beside points)")
     for panel, disparity in zip(axes, disparities, strict=True):
         # the front's labels first: where points crowd, those are the ones kept
         order = np.argsort(~pareto_front(table[accuracy], table[disparity]), kind="stable")
         rows = table.iloc[order]
         label_points(
             panel,
-            [(r[disparity], r[accuracy], f"{r[param]:g}") for _, r in rows.iterrows()],
+            [
+                (r[disparity], r[accuracy], "ERM" if r[series] == "ERM" else f"{r[param]:g}")
+                for _, r in rows.iterrows()
+            ],
             avoid=[legend],
-            fontsize="x-small",
+            fontsize="small",
         )
     return axes
+
+
+def _panel_grid(n_panels: int) -> tuple[np.ndarray, Axes | None]:
+    """Panels two to a row (one alone in a row); the spare place of the last row, if any."""
+    import matplotlib.pyplot as plt
+
+    columns = min(n_panels, 2)
+    rows = -(-n_panels // columns)
+    _, grid = plt.subplots(
+        rows, columns, figsize=(3.9 * columns, 3.3 * rows), squeeze=False, layout="constrained"
+    )
+    places = grid.ravel()
+    spare = places[n_panels] if len(places) > n_panels else None
+    if spare is not None:
+        spare.axis("off")
+    return places[:n_panels], spare
+
+
+def _one_legend(axes: np.ndarray, spare: Axes | None, title: str) -> Any:
+    """One legend for all panels: in the spare place, else below them (constrained layout)."""
+    handles, labels = axes[0].get_legend_handles_labels()
+    options = {"fontsize": "small", "title": title, "title_fontsize": "small"}
+    if spare is not None:
+        return spare.legend(handles, labels, loc="center", **options)
+    figure = axes[0].figure
+    if figure.get_layout_engine() is not None and len(axes) > 1:
+        return figure.legend(
+            handles, labels, loc="outside lower center", ncols=min(len(labels), 4), **options
+        )
+    return axes[-1].legend(handles, labels, **options)
 
 
 def _std(rows: pd.DataFrame, column: str) -> np.ndarray | None:

@@ -1,5 +1,7 @@
 """Shared fixtures: small synthetic problems and the preprocessed German credit data."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -57,3 +59,37 @@ def german_split():
         "young_train": young[train],
         "young_test": young[test],
     }
+
+
+#: the fresh critic of a brief audit: at most this many steps (estimate_mi's defaults make 600
+#: or more, to patience)
+BRIEF_AUDIT_STEPS = 100
+
+
+@contextlib.contextmanager
+def brief_mi_audits():
+    """Make the audits of sweeps, reports and protocols train their fresh critic briefly.
+
+    ``mi_figures`` audits every fit with ``estimate_mi`` (600 critic steps or more), which costs
+    more than the fits of a plumbing test. Inside this context the same ``estimate_mi`` runs
+    with ``max_steps=BRIEF_AUDIT_STEPS``: the audit is still computed, tabulated and reported,
+    but is a cruder number. Only for tests whose every audit runs in this process (not in loky,
+    Dask or Ray workers, or a subprocess, whose audits would then differ from these).
+    """
+    from fairmine.experiments import _mi_figures
+
+    full = _mi_figures.make_mi_scorer
+
+    def brief(**estimate_mi_kwargs):
+        return full(**{"max_steps": BRIEF_AUDIT_STEPS, **estimate_mi_kwargs})
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_mi_figures, "make_mi_scorer", brief)
+        yield
+
+
+@pytest.fixture
+def brief_mi_audit():
+    """``brief_mi_audits()`` for one test."""
+    with brief_mi_audits():
+        yield

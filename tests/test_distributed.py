@@ -71,9 +71,11 @@ def sweep_table(data):
     )
 
 
+#: ERM and one penalised criterion, the conditional one (the grid searches above put the default
+#: demographic-parity penalty on the workers); each fit costs a full audit on the workers
 SWEEP_GRID = SweepGrid(
     mi_weights=(2.0,),
-    criteria=("demographic_parity", "equal_opportunity"),
+    criteria=("equal_opportunity",),
     seeds=(0,),
     folds=2,
     estimator_params=FAST,

@@ -3,8 +3,9 @@
 The layers, bottom first, are those of DEVELOPERS.md. A unit is a module or a
 subpackage (``fairmine/mi/``, ``fairmine/_engine/``, ``fairmine/datasets/``,
 ``fairmine/experiments/``): the modules inside a unit may import each other
-freely. The estimator's path reads face -> engine -> penalties: ``_estimator``
-sits above ``_engine``, which sits above ``mi``.
+freely. The estimator's path reads face -> engine -> penalties: ``_classifier``
+and ``_regressor`` sit on their shared base ``_estimator``, which sits above
+``_engine``, which sits above ``mi``.
 """
 
 import ast
@@ -17,10 +18,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fairmine"
 LAYERS = (
     ("foundations", {"exceptions", "_validation", "_devices", "_degenerate", "_mlp"}),
     ("building blocks and data", {"networks", "datasets"}),
-    ("encoding", {"_sensitive", "_bias_weights"}),
+    ("encoding", {"_sensitive", "_bias_weights", "_target"}),
     ("penalties", {"mi"}),
     ("engine", {"_engine"}),
-    ("face", {"_estimator"}),
+    ("shared face", {"_estimator"}),
+    ("face", {"_classifier", "_regressor"}),
     ("representation step", {"_representation"}),
     ("scikit-learn tools", {"metrics", "model_selection"}),
     ("package", {"__init__"}),
@@ -75,12 +77,18 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
 def test_the_face_sits_on_the_engine_which_sits_on_the_penalties():
-    """The estimator imports the engine, the engine the penalties; never the other way."""
+    """The estimators import their base, the base the engine, the engine the penalties.
+
+    Never the other way.
+    """
+    for estimator in ("_classifier", "_regressor"):
+        assert LAYER_OF[estimator] > LAYER_OF["_estimator"]
+        assert "_estimator" in _imported_units(PACKAGE / f"{estimator}.py")
     assert LAYER_OF["_estimator"] > LAYER_OF["_engine"] > LAYER_OF["mi"]
     assert "_engine" in _imported_units(PACKAGE / "_estimator.py")
     engine = {unit for path in (PACKAGE / "_engine").glob("*.py") for unit in _imported_units(path)}
     assert "mi" in engine
-    assert "_estimator" not in engine
+    assert engine.isdisjoint({"_estimator", "_classifier", "_regressor"})
 
 
 def test_every_unit_of_the_package_has_a_layer():

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, ShuffleSplit
+from sklearn.model_selection import GridSearchCV, KFold, ShuffleSplit
 
-from fairmine import MIUnbiasedClassifier, estimate_mi
+from fairmine import MIUnbiasedClassifier, MIUnbiasedRegressor, estimate_mi
 from fairmine.datasets import load_german
 from fairmine.experiments import german_preprocessor
 from fairmine.mi import (
@@ -304,17 +304,59 @@ def test_the_closed_form_penalties_do_not_change_with_the_scale_of_z(name):
 
 def test_make_penalty_names_and_objects():
     assert set(PENALTIES) == {"donsker_varadhan", "classifier_critic", "club", "sliced", "hsic"}
-    assert (
-        make_penalty("classifier_critic", {"steps": 5}).get_params()["critic_type"] == "classifier"
-    )
-    assert make_penalty("donsker_varadhan", {"steps": 5}).steps == 5
+    for name, cls in PENALTIES.items():
+        critic_type = {"classifier_critic": {"critic_type": "classifier"}}.get(name, {})
+        assert make_penalty(name).get_params() == cls(**critic_type).get_params(), name
+    assert make_penalty("classifier_critic").critic_type == "classifier"
     own = HSIC(normalize=True)
     assert make_penalty(own) is own
     with pytest.raises(ValueError, match="penalty must be one of"):
         make_penalty("mine")
-    for other in ("hsic", own, DonskerVaradhan()):
-        with pytest.raises(ValueError, match=r"critic_settings \['steps'\] configure"):
-            make_penalty(other, {"steps": 5})
+
+
+#: the estimator parameters that configured the Donsker-Varadhan critic, by the setting of
+#: DonskerVaradhan that replaced each
+REMOVED_CRITIC_PARAMETERS = {
+    "critic_steps": "steps",
+    "critic_lr": "lr",
+    "critic_optimizer": "optimizer",
+    "critic_type": "critic_type",
+    "critic_hidden": "hidden",
+    "critic_warmup_steps": "warmup_steps",
+    "critic_sampling": "sampling",
+    "critic_bank_size": "bank_size",
+    "critic_batch_size": "batch_size",
+    "bias_correction": "bias_correction",
+    "bias_correction_rate": "bias_correction_rate",
+}
+
+
+@pytest.mark.parametrize("estimator", [MIUnbiasedClassifier, MIUnbiasedRegressor])
+def test_the_critic_settings_live_on_the_penalty_only(estimator):
+    assert set(estimator().get_params()).isdisjoint(REMOVED_CRITIC_PARAMETERS)
+    assert set(REMOVED_CRITIC_PARAMETERS.values()) == set(DonskerVaradhan().get_params())
+    with pytest.raises(TypeError, match="critic_steps"):
+        estimator(critic_steps=3)
+
+
+#: fits of a few epochs, which DegenerateModelWarning rightly flags
+FEW_EPOCHS = {"max_epochs": 2, "lr": 1e-2, "random_state": 0}
+
+
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+@pytest.mark.parametrize("penalty", ["donsker_varadhan", "classifier_critic"])
+def test_the_names_are_the_penalty_objects_with_their_defaults(biased_data, penalty):
+    X, y, group = biased_data
+    by_name = MIUnbiasedClassifier(**FEW_EPOCHS, penalty=penalty)
+    by_name.fit(X, y, sensitive_features=group)
+    critic_type = "classifier" if penalty == "classifier_critic" else "concat"
+    by_object = MIUnbiasedClassifier(**FEW_EPOCHS, penalty=DonskerVaradhan(critic_type=critic_type))
+    by_object.fit(X, y, sensitive_features=group)
+    np.testing.assert_array_equal(by_name.predict_proba(X), by_object.predict_proba(X))
+    assert (by_name.critic_steps_, by_name.critic_bank_size_) == (
+        by_object.critic_steps_,
+        by_object.critic_bank_size_,
+    )
 
 
 def test_penalty_settings_are_searchable_with_nested_names(biased_data):
@@ -329,6 +371,25 @@ def test_penalty_settings_are_searchable_with_nested_names(biased_data):
         search.fit(X, y, sensitive_features=group)
     assert search.best_estimator_.penalty.n_slices in (2, 4)
     assert MIUnbiasedClassifier(penalty=HSIC()).get_params()["penalty__normalize"] is False
+
+
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
+def test_a_grid_search_over_the_settings_of_a_penalty_object(biased_data):
+    X, y, group = biased_data
+    critic = DonskerVaradhan(warmup_steps=5)
+    search = GridSearchCV(
+        MIUnbiasedClassifier(**FEW_EPOCHS, penalty=critic),
+        {"penalty__steps": [1, 3], "penalty__hidden": [(8,), (16, 16)]},
+        cv=KFold(2, shuffle=True, random_state=0),
+    )
+    search.fit(X, y, sensitive_features=group)
+    assert sorted(search.cv_results_["param_penalty__steps"]) == [1, 1, 3, 3]
+    best = search.best_estimator_
+    assert best.critic_steps_ == search.best_params_["penalty__steps"]
+    assert tuple(best.penalty.hidden) == search.best_params_["penalty__hidden"]
+    assert best.net_.critic_.net[0][0].out_features == search.best_params_["penalty__hidden"][0]
+    # the search set clones: the object passed in keeps its settings
+    assert critic.get_params() == DonskerVaradhan(warmup_steps=5).get_params()
 
 
 def test_a_bad_penalty_setting_is_an_error_naming_it(biased_data):
@@ -351,7 +412,7 @@ def test_each_penalty_trains_under_each_criterion_with_weights(biased_data, name
             warnings.simplefilter("ignore")
             clf.fit(X, y, sensitive_features=group, sample_weight=weight)
         assert np.isfinite(clf.history_[:, "train_mi"]).all()
-        assert clf.net_.penalty_.get_params() == make_penalty(name, {}).get_params() or name in (
+        assert clf.net_.penalty_.get_params() == make_penalty(name).get_params() or name in (
             "donsker_varadhan",
             "classifier_critic",
         )

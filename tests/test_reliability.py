@@ -4,24 +4,30 @@ Every case below once ended in a silent wrong result or a crash that did not
 name the argument to change; each test checks the clear error or warning that
 replaced it. The second round (issue 30): a refused, diverged or interrupted
 ``fit`` leaves the estimator as it was, skipped penalty steps are counted and
-warned about, callbacks acting on gradients run, and ``class_weight``.
+warned about, callbacks acting on gradients run, and ``class_weight``. The third
+round (issue 38): conditioning groups a minibatch cannot hold, the sliced penalty
+on small cells, ``bias_reweighting`` under metadata routing and with weightless
+groups, and obscure messages of the penalties, metrics, loaders and the command.
 """
 
 import copy
 import urllib.error
 import warnings
+import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, ShuffleSplit
 from sklearn.utils.class_weight import compute_sample_weight
 from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping
 
-from fairmine import MIUnbiasedClassifier, estimate_mi
-from fairmine.datasets import load_german
+from fairmine import MIUnbiasedClassifier, MIUnbiasedRegressor, cli, estimate_mi
+from fairmine._bias_weights import independence_weights
+from fairmine.datasets import load_german, make_colored_mnist
 from fairmine.exceptions import (
     DegenerateModelWarning,
     PenaltySkippedWarning,
@@ -30,7 +36,9 @@ from fairmine.exceptions import (
     UninformativeSensitiveFeaturesWarning,
 )
 from fairmine.experiments import german_preprocessor
-from fairmine.mi import DonskerVaradhan
+from fairmine.metrics import group_mae_gap, mean_prediction_gap, prediction_ks_distance
+from fairmine.mi import CLUB, DonskerVaradhan, SlicedDependence
+from fairmine.mi._penalty import PenaltySetup
 
 FAST = {
     "max_epochs": 3,
@@ -340,7 +348,6 @@ def _refusal(X, y, group, case):
         "hidden_units (0,)": ({"hidden_units": (0,)}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "critic hidden (-3,)": ({"penalty": DonskerVaradhan(hidden=(-3,))}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "unknown device": ({"device": "gpu0"}, (X, y), {"sensitive_features": group}, ValueError),
-        "critic_steps with another penalty": ({"penalty": "sliced", "critic_steps": 3}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "y None": ({}, (X, None), {"sensitive_features": group}, ValueError),
         "NaN in X": ({}, (np.where(X > 2, np.nan, X), y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "y of another length": ({}, (X, y[:-1]), {"sensitive_features": group}, ValueError),
@@ -355,6 +362,10 @@ def _refusal(X, y, group, case):
         "backbone of 7 inputs": ({"backbone": SevenInputs()}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
         "training diverged": ({"scale": 1e30}, (X * 1e30, y), {"sensitive_features": group}, TrainingDivergedError),  # noqa: E501
         "KeyboardInterrupt in a callback": ({"callbacks": [InterruptAtEpoch(2)]}, (X, y), {"sensitive_features": group}, KeyboardInterrupt),  # noqa: E501
+        "optimizer int": ({"optimizer": int}, (X, y), {"sensitive_features": group}, ValueError),
+        "critic optimizer int": ({"penalty": DonskerVaradhan(optimizer=int)}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "CLUB hidden (0,)": ({"penalty": CLUB(hidden=(0,))}, (X, y), {"sensitive_features": group}, ValueError),  # noqa: E501
+        "attribute as a dict": ({}, (X, y), {"sensitive_features": {"group": group}}, TypeError),
     }  # fmt: skip
     params, args, kwargs, error = cases[case]
     return {k: v for k, v in params.items() if k != "scale"}, args, kwargs, error
@@ -364,11 +375,11 @@ REFUSALS = [
     "labels and attribute of other lengths", "fewer features and one class",
     "parameter out of range", "critic steps 0 with a penalty", "bank smaller than the critic batch",
     "separate update that diverges", "hidden_units (0,)", "critic hidden (-3,)", "unknown device",
-    "critic_steps with another penalty",
     "y None", "NaN in X", "y of another length", "continuous y", "NaN in the attribute",
     "equal opportunity, 3 classes, no pos_label", "pos_label not a class", "one positive row",
     "negative sample_weight", "string sample_weight", "class_weight of no class",
     "backbone of 7 inputs", "training diverged", "KeyboardInterrupt in a callback",
+    "optimizer int", "critic optimizer int", "CLUB hidden (0,)", "attribute as a dict",
 ]  # fmt: skip
 
 
@@ -441,7 +452,6 @@ def test_a_keyboard_interrupt_propagates_but_early_stopping_ends_fit_normally(bi
             {},
             r"^DonskerVaradhan's hidden must be a sequence of positive",
         ),
-        ({"penalty": "hsic", "critic_steps": 3}, {}, r"^critic_steps=3 configures the Donsker"),
         ({"class_weight": {0: -1.0, 1: 1.0}}, {}, r"^class_weight must hold non-negative"),
     ],
 )
@@ -565,3 +575,246 @@ def test_balanced_class_weight_finds_the_rare_class():
     balanced.fit(X, y, sensitive_features=group)
     recall = {m: np.mean(model.predict(X)[y == 1]) for m, model in (("p", plain), ("b", balanced))}
     assert recall["b"] > recall["p"] + 0.2, recall
+
+
+# ----------------------------- round three (issue 38): penalties that silently did nothing
+def _regression_data(n=300, seed=0):
+    rng = np.random.RandomState(seed)
+    group = rng.randint(0, 2, n)
+    X = np.c_[rng.normal(size=(n, 3)), group + rng.normal(scale=0.1, size=n)].astype(np.float32)
+    return X, 10 * X[:, 0] + 5 * group + rng.normal(size=n), group
+
+
+@pytest.mark.parametrize(
+    ("estimator", "target", "match"),
+    [
+        (
+            MIUnbiasedRegressor(n_bins=1000),
+            "regression",
+            r"301 quantile bins of y.*batch_size=64 rows.*lower n_bins",
+        ),
+        (
+            MIUnbiasedClassifier(),
+            "100 classes",
+            r"each of the 100 classes.*batch_size=64.*merge rare classes",
+        ),
+    ],
+    ids=["regressor, 1000 bins of 300 rows", "classifier, 100 classes"],
+)
+def test_more_conditioning_groups_than_a_minibatch_holds_warns(estimator, target, match):
+    X, y, group = _regression_data()
+    if target == "100 classes":
+        y = np.arange(len(y)) % 100
+    estimator.set_params(criterion="equalized_odds", penalty="hsic", max_epochs=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateModelWarning)
+        with pytest.warns(PenaltySkippedWarning, match=match):
+            estimator.fit(X, y, sensitive_features=group)
+    if target == "regression":  # every row is a bin of its own: the penalty is exactly 0
+        assert np.all(np.asarray(estimator.history_[:, "train_mi"]) == 0)
+
+
+def test_conditioning_groups_that_minibatches_hold_do_not_warn():
+    X, y, group = _regression_data()
+    reg = MIUnbiasedRegressor(criterion="equalized_odds", n_bins=10, penalty="hsic", max_epochs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PenaltySkippedWarning)
+        warnings.simplefilter("ignore", DegenerateModelWarning)
+        reg.fit(X, y, sensitive_features=group)
+
+
+def test_the_sliced_gradient_is_finite_on_a_one_row_cell_and_an_empty_one():
+    c = np.r_[np.zeros(5), np.ones(5)].reshape(-1, 1).astype(np.float32)
+    given = np.r_[np.zeros(9), 1].astype(np.int64)  # group 1: one row; group 2: none
+    penalty = SlicedDependence()
+    torch.manual_seed(0)
+    penalty.initialize(PenaltySetup(c, given, 3, None, 4, 10, "cpu"))
+    z = torch.randn(10, 4, requires_grad=True)
+    value, objective = penalty.penalty((z, torch.as_tensor(c), torch.as_tensor(given), None))
+    objective.backward()
+    assert torch.isfinite(value) and torch.isfinite(z.grad).all()
+
+
+@pytest.mark.parametrize("case", ["5% positives", "regressor, 10 bins"])
+def test_the_sliced_penalty_trains_on_nearly_empty_cells(case):
+    X, y, group = _regression_data(400)
+    if case == "5% positives":
+        estimator = MIUnbiasedClassifier()
+        y = (np.random.RandomState(1).rand(len(y)) < 0.05).astype(int)
+    else:
+        estimator = MIUnbiasedRegressor(n_bins=10)
+    estimator.set_params(criterion="equalized_odds", penalty="sliced", max_epochs=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateModelWarning)
+        estimator.fit(X, y, sensitive_features=group)  # diverged ("non-finite") before
+    assert np.isfinite(estimator.history_[:, "train_mi"]).all()
+
+
+# ------------------------------ round three (issue 38): bias_reweighting's own failures
+def test_bias_reweighting_of_a_continuous_attribute_works_under_metadata_routing(biased_data):
+    X, y, group = biased_data
+    attribute = group + np.random.RandomState(0).normal(scale=0.3, size=len(group))
+    params = {**FAST, "max_epochs": 1, "bias_reweighting": "auto"}
+    plain = MIUnbiasedClassifier(**params).fit(X, y, sensitive_features=attribute)
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = MIUnbiasedClassifier(**params).fit(X, y, sensitive_features=attribute)
+    np.testing.assert_array_equal(routed.predict_proba(X), plain.predict_proba(X))
+
+
+def test_bias_weights_of_a_group_of_weight_zero_are_those_of_the_other_rows():
+    rng = np.random.RandomState(0)
+    c = rng.randint(0, 3, 300)
+    y = (rng.rand(300) < 0.3 + 0.2 * c).astype(int)
+    weight = np.where(c == 2, 0.0, 1.0)
+    weights = independence_weights(y, c[:, None].astype(float), weight)
+    kept = c != 2
+    assert np.isfinite(weights).all() and (weights[~kept] == 0).all()
+    np.testing.assert_allclose(
+        weights[kept], independence_weights(y[kept], c[kept, None].astype(float)), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [{"sample_weight": "group 0 weighs 0"}, {"class_weight": {0: 0.0, 1: 1.0}}],
+    ids=["sample_weight 0 for a group", "class_weight 0 for a class"],
+)
+def test_bias_reweighting_trains_when_a_group_or_class_weighs_nothing(biased_data, weights):
+    X, y, group = biased_data
+    fit_params = {"sensitive_features": group}
+    if "sample_weight" in weights:
+        fit_params["sample_weight"] = np.where(group == 0, 0.0, 1.0)
+        weights = {}
+    clf = MIUnbiasedClassifier(**{**FAST, "bias_reweighting": "auto", **weights})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateModelWarning)
+        clf.fit(X, y, **fit_params)  # every weight NaN, then "training diverged", before
+    assert np.isfinite(clf.history_[:, "train_loss"]).all()
+
+
+# ------------------------------------ round three (issue 38): obscure errors made clear
+def _text_file(path):
+    path.write_text("not an archive, only text\n" * 5)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda X, y, g, tmp: estimate_mi(X, g, critic_hidden=(-2,), max_steps=5),
+            ValueError,
+            r"^critic_hidden must be a sequence of positive integers",
+        ),
+        (
+            lambda X, y, g, tmp: MIUnbiasedClassifier(penalty=CLUB(hidden=(-2,))).fit(
+                X, y, sensitive_features=g
+            ),
+            ValueError,
+            r"^CLUB's hidden must be a sequence of positive integers.*\(-2,\)",
+        ),
+        (
+            lambda X, y, g, tmp: MIUnbiasedClassifier(penalty=DonskerVaradhan(optimizer=int)).fit(
+                X, y, sensitive_features=g
+            ),
+            ValueError,
+            r"'optimizer' parameter of DonskerVaradhan must be a subclass of torch.optim.Optim",
+        ),
+        (
+            lambda X, y, g, tmp: estimate_mi(X, {"group": g}),
+            TypeError,
+            r"^C is a dict, which holds no rows.*pd.DataFrame",
+        ),
+        (
+            lambda X, y, g, tmp: MIUnbiasedClassifier().fit(X, y, sensitive_features=set(g)),
+            TypeError,
+            r"^sensitive_features is a set.*no order",
+        ),
+        (
+            lambda X, y, g, tmp: prediction_ks_distance(None, ["a", "b"], sensitive_features=g[:2]),
+            ValueError,
+            r"^y_pred must hold numbers",
+        ),
+        (
+            lambda X, y, g, tmp: group_mae_gap(["a"] * 4, [1, 2, 3, 4], sensitive_features=g[:4]),
+            ValueError,
+            r"^y_true must hold numbers",
+        ),
+        (
+            lambda X, y, g, tmp: mean_prediction_gap(None, X[:, 0], sensitive_features={"g": g}),
+            TypeError,
+            r"^sensitive_features is a dict",
+        ),
+        (
+            lambda X, y, g, tmp: make_colored_mnist(0.02, source=_text_file(tmp / "digits.npz")),
+            ValueError,
+            r"digits\.npz' is not an \.npz archive.*np\.savez",
+        ),
+    ],
+    ids=[
+        "estimate_mi critic_hidden (-2,)", "CLUB hidden (-2,)", "DonskerVaradhan optimizer int",
+        "estimate_mi C as a dict", "sensitive_features as a set", "KS distance of strings",
+        "MAE gap of strings", "mean gap with a dict of groups", "a text file named .npz",
+    ],
+)  # fmt: skip
+def test_obscure_errors_of_round_three_name_the_argument(biased_data, tmp_path, call, error, match):
+    X, y, group = biased_data
+    with pytest.raises(error, match=match):
+        call(X, y, group, tmp_path)
+
+
+def test_a_damaged_npz_source_is_named(tmp_path):
+    path = tmp_path / "digits.npz"
+    np.savez(path, x_train=np.zeros((2, 28, 28), np.uint8))
+    path.write_bytes(path.read_bytes()[:-40])  # cut: the archive's directory is lost
+    with pytest.raises(ValueError, match=r"digits\.npz"):
+        make_colored_mnist(0.02, source=path)
+    assert zipfile.is_zipfile(tmp_path / "digits.npz") is False
+
+
+def test_a_weights_file_that_is_no_state_dict_is_named(tmp_path):
+    pytest.importorskip("torchvision")
+    from fairmine.networks import resnet50_backbone
+
+    with pytest.raises(ValueError, match=r"weights\.pt' does not hold a ResNet-50 state_dict"):
+        resnet50_backbone(_text_file(tmp_path / "weights.pt"))
+
+
+@pytest.mark.parametrize("size", [1e200, 1e-200])
+def test_the_regressor_fits_a_target_of_any_magnitude(size):
+    X, y, group = _regression_data(200)
+    params = {"mi_weight": 0.0, "max_epochs": 5, "lr": 1e-2, "random_state": 0}
+    reg = MIUnbiasedRegressor(**params).fit(X, y * size, sensitive_features=group)
+    predicted = reg.predict(X)  # inf (1e200) or a constant (1e-200) before
+    assert np.isfinite(predicted).all() and reg.target_scale_ > 0
+    unit = MIUnbiasedRegressor(**params).fit(X, y, sensitive_features=group)
+    np.testing.assert_allclose(predicted / size, unit.predict(X), rtol=1e-5)
+
+
+def _no_protocol(*args, **kwargs):
+    raise AssertionError("an experiment started: a bad flag must end the command before")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["german", "--seed", "-5"], "argument --seed: must be an integer from 0 to 2**32 - 1"),
+        (["german", "--mi-weight", "-1"], "argument --mi-weight: must be a finite number >= 0"),
+        (["colored-mnist", "--variances", "0.02", "nan"], "argument --variances: must be a fin"),
+        (["colored-mnist", "--device", "gpu0"], "argument --device: device='gpu0' is not a torch"),
+        (["colored-mnist", "--source", "TEXT.npz"], "argument --source: .npz source"),
+        (["imdb", "--root", "TMP"], "argument --root: "),
+    ],
+    ids=["negative seed", "negative weight", "NaN variance", "no device", "text .npz", "no root"],
+)
+def test_every_flag_of_reproduce_is_checked_before_the_first_fit(
+    tmp_path, capsys, monkeypatch, argv, message
+):
+    for protocol in ("run_german_protocol", "run_colored_mnist_protocol", "run_imdb_protocol"):
+        monkeypatch.setattr(cli, protocol, _no_protocol)
+    paths = {"TEXT.npz": str(_text_file(tmp_path / "digits.npz")), "TMP": str(tmp_path)}
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["reproduce", *(paths.get(word, word) for word in argv)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -1,23 +1,31 @@
 """Pipelines, grid search, cross-validation and scorers, with metadata routing on and off."""
 
+import pickle
+import re
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.estimator_checks import (
+    check_estimators_overwrite_params,
+    check_get_params_invariance,
+    check_set_params,
+)
 
-from fairmine import MIUnbiasedClassifier
+from fairmine import MIUnbiasedClassifier, MIUnbiasedRegressor
 from fairmine.metrics import (
     demographic_parity_scorer,
     equal_opportunity_scorer,
     equalized_odds_scorer,
 )
-from fairmine.mi import DonskerVaradhan
+from fairmine.mi import HSIC, DonskerVaradhan, SlicedDependence, make_penalty
 
 # these tests check plumbing with fits of a few epochs, which DegenerateModelWarning rightly flags
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
@@ -196,3 +204,112 @@ def test_fairness_scorer_without_routing_says_how_to_turn_it_on(aligned_data):
     with sklearn.config_context(enable_metadata_routing=False):
         with pytest.raises(ValueError, match=r"enable_metadata_routing=True"):
             search.fit(X, y, sensitive_features=sensitive)
+
+
+# ------------------------------- nested names on a penalty given by name (issue 38, case 8)
+#: the default penalty with a setting that makes it cheap: the named default's warm-up is 100
+CHEAP_DEFAULT = {"max_epochs": 2, "lr": 1e-2, "random_state": 0}
+
+
+def test_a_grid_search_over_the_settings_of_the_default_penalty(biased_data):
+    X, y, group = biased_data
+    search = GridSearchCV(
+        MIUnbiasedClassifier(**CHEAP_DEFAULT),
+        {"penalty__steps": [1, 2], "penalty__warmup_steps": [0]},
+        cv=KFold(2, shuffle=True, random_state=0),
+    )
+    search.fit(X, y, sensitive_features=group)
+    assert sorted(search.cv_results_["param_penalty__steps"]) == [1, 2]
+    best = search.best_estimator_
+    assert best.critic_steps_ == search.best_params_["penalty__steps"]
+    assert (
+        best.penalty.get_params()
+        == DonskerVaradhan(steps=best.critic_steps_, warmup_steps=0).get_params()
+    )
+    # a nested name on the name trains what the object with that setting trains, bit for bit
+    by_object = MIUnbiasedClassifier(
+        **CHEAP_DEFAULT, penalty=DonskerVaradhan(steps=best.critic_steps_, warmup_steps=0)
+    ).fit(X, y, sensitive_features=group)
+    np.testing.assert_array_equal(best.predict_proba(X), by_object.predict_proba(X))
+
+
+def test_the_regressor_takes_nested_names_on_its_named_penalties(biased_data):
+    X, _, group = biased_data
+    target = X[:, 0] + group
+    search = GridSearchCV(
+        MIUnbiasedRegressor(**CHEAP_DEFAULT),
+        {"penalty__steps": [1, 2], "penalty__warmup_steps": [0]},
+        cv=KFold(2, shuffle=True, random_state=0),
+    )
+    search.fit(X, target, sensitive_features=group)
+    assert search.best_estimator_.critic_steps_ == search.best_params_["penalty__steps"]
+    sliced = MIUnbiasedRegressor(penalty="sliced").set_params(penalty__n_slices=3)
+    assert sliced.penalty.get_params() == SlicedDependence(n_slices=3).get_params()
+
+
+@pytest.mark.parametrize("estimator", [MIUnbiasedClassifier, MIUnbiasedRegressor])
+@pytest.mark.parametrize("penalty", ["donsker_varadhan", "classifier_critic", "sliced", "hsic"])
+def test_get_params_lists_the_settings_of_a_named_penalty_and_round_trips(estimator, penalty):
+    est = estimator(penalty=penalty)
+    params = est.get_params()
+    settings = make_penalty(penalty).get_params()
+    assert {f"penalty__{name}": value for name, value in settings.items()}.items() <= params.items()
+    shallow = est.get_params(deep=False)
+    assert est.set_params(**params) is est
+    # the settings are the name's own: the name stays, and every parameter is what it was
+    assert all(est.get_params(deep=False)[name] is value for name, value in shallow.items())
+
+
+def test_a_nested_name_makes_the_object_and_leaves_other_estimators_alone():
+    clf = MIUnbiasedClassifier(penalty="classifier_critic").set_params(penalty__steps=3)
+    expected = DonskerVaradhan(critic_type="classifier", steps=3)
+    assert clf.penalty.get_params() == expected.get_params()
+    assert MIUnbiasedClassifier().penalty == "donsker_varadhan"  # no shared default was changed
+    twin = clone(clf)
+    assert twin.penalty is not clf.penalty
+    assert twin.penalty.get_params() == clf.penalty.get_params()
+    assert pickle.loads(pickle.dumps(clf)).penalty.get_params() == clf.penalty.get_params()
+    # plain names first, then nested ones, as in scikit-learn
+    clf.set_params(penalty="hsic", penalty__normalize=True)
+    assert clf.penalty.get_params() == HSIC(normalize=True).get_params()
+    # in a pipeline, by the step's name
+    pipe = Pipeline([("clf", MIUnbiasedClassifier())])
+    assert pipe.get_params()["clf__penalty__steps"] == "auto"
+    pipe.set_params(clf__penalty__steps=5)
+    assert pipe.named_steps["clf"].penalty.steps == 5
+
+
+def test_a_bad_nested_name_on_a_named_penalty_is_scikit_learns_error_and_changes_nothing():
+    clf = MIUnbiasedClassifier()
+    with pytest.raises(ValueError, match=r"^Invalid parameter 'n_slices' for estimator Donsker"):
+        clf.set_params(penalty__n_slices=3)
+    assert clf.penalty == "donsker_varadhan"
+    with pytest.raises(ValueError, match=r"^penalty must be one of .* got 'mine'"):
+        MIUnbiasedClassifier(penalty="mine").set_params(penalty__steps=3)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "key", "value"),
+    [
+        (MIUnbiasedRegressor, "loss__delta", "'squared_error'"),
+        (MIUnbiasedClassifier, "optimizer__momentum", "<class 'torch.optim.adam.Adam'>"),
+        (MIUnbiasedClassifier, "criterion__positive", "'demographic_parity'"),
+        (MIUnbiasedClassifier, "backbone__out_features", "None"),
+        (MIUnbiasedRegressor, "callbacks__patience", "None"),
+    ],
+)
+def test_a_nested_name_on_a_value_without_settings_is_an_error_naming_it(estimator, key, value):
+    name = key.partition("__")[0]
+    with pytest.raises(ValueError, match=rf"^Invalid parameter '{key}' for {estimator.__name__}: "):
+        estimator().set_params(**{key: 2})
+    with pytest.raises(ValueError, match=re.escape(f"{name}={value} has no settings of its own")):
+        estimator().set_params(**{key: 2})
+
+
+@pytest.mark.filterwarnings("ignore::fairmine.exceptions.NoSensitiveFeaturesWarning")
+@pytest.mark.parametrize("estimator", [MIUnbiasedClassifier, MIUnbiasedRegressor])
+@pytest.mark.parametrize(
+    "check", [check_get_params_invariance, check_set_params, check_estimators_overwrite_params]
+)
+def test_scikit_learns_parameter_checks_pass_with_a_named_penalty(estimator, check):
+    check(estimator.__name__, estimator(penalty="hsic", max_epochs=2, random_state=0))

@@ -1,6 +1,8 @@
-"""`fairmine sweep` and the sweep functions behind it (issues 15 and 30)."""
+"""`fairmine sweep` and the sweep functions behind it (issues 15, 30 and 38)."""
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +26,8 @@ from fairmine.experiments import (
     summarise_sweep,
 )
 from fairmine.experiments import _sweep as sweep_module
+from fairmine.experiments import _sweep_report as report_module
+from fairmine.experiments._sweep_store import LOCK_FILE, SweepStore
 from fairmine.model_selection import pareto_front
 
 pytestmark = pytest.mark.filterwarnings("ignore::fairmine.exceptions.DegenerateModelWarning")
@@ -76,6 +80,7 @@ def test_bundled_german_uses_the_papers_attribute():
     assert table.y.sum() == 700
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_sweep_command_on_a_csv_writes_tables_and_figure(tmp_path, capsys):
     _write_table(tmp_path / "loans.csv")
     out = tmp_path / "out"
@@ -115,6 +120,7 @@ def test_sweep_command_reads_parquet(tmp_path):
     pd.testing.assert_frame_equal(from_parquet.X, from_csv.X)
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_sweep_command_on_bundled_german(tmp_path):
     status = main(
         ["sweep", "german", "--rows", "300", "--criteria", "equal_opportunity",
@@ -281,6 +287,7 @@ def _no_fit(*args, **kwargs):
     raise AssertionError("a fit ran")
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 @pytest.mark.parametrize("earlier", ["sweep_summary.csv", "sweep_runs.csv", "sweep_fronts.png"])
 def test_earlier_results_are_kept_unless_overwrite_is_given(tmp_path, capsys, monkeypatch, earlier):
     _write_table(tmp_path / "loans.csv", n=60)
@@ -292,7 +299,7 @@ def test_earlier_results_are_kept_unless_overwrite_is_given(tmp_path, capsys, mo
         patch.setattr(sweep_module, "_fit_and_score", _no_fit)
         assert main(command) == 2
     err = capsys.readouterr().err
-    assert f"already holds a sweep's results ({earlier})" in err and "--overwrite" in err
+    assert f"already holds files that a sweep writes ({earlier})" in err and "--overwrite" in err
     assert (out / earlier).read_text() == "an earlier sweep"
     if earlier == "sweep_runs.csv":  # once is enough: --overwrite replaces them
         assert main([*command, "--overwrite"]) == 0
@@ -311,6 +318,7 @@ def _assert_same_results(one: Path, other: Path) -> None:
         pd.testing.assert_frame_equal(frame, _comparable(other)[name], check_exact=True, obj=name)
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_an_interrupted_sweep_resumes_without_redoing_a_fit(tmp_path, capsys, monkeypatch):
     _write_table(tmp_path / "loans.csv", n=80)
     command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF]
@@ -355,17 +363,29 @@ def _interrupt(*args, **kwargs):
     raise KeyboardInterrupt
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 @pytest.mark.slow
 def test_a_sweep_killed_by_sigint_resumes_to_the_uninterrupted_table(tmp_path):
-    """Ctrl-C in a real process (sequential fits): the saved fits survive, --resume ends it."""
+    """Ctrl-C in a real process (sequential fits): the saved fits survive, --resume ends it.
+
+    The process runs fairmine's command line under the brief audits of this test's own
+    resumed and uninterrupted sweeps, so that their tables can agree.
+    """
     _write_table(tmp_path / "loans.csv", n=120)
     slow = [*QUICK, "--max-epochs", "40"]
     command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *slow, *ONE_CRITERION]
     out = tmp_path / "killed"
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    tests = Path(__file__).resolve().parent
+    path = os.pathsep.join([str(tests.parent), str(tests)])  # fairmine, and this conftest
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+    cli = (
+        "import sys, conftest\n"
+        "from fairmine.cli import main\n"
+        "with conftest.brief_mi_audits():\n"
+        "    sys.exit(main(sys.argv[1:]))"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "fairmine.cli", *command, "--out", str(out)],
+        [sys.executable, "-c", cli, *command, "--out", str(out)],
         env=env, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     runs = out / "sweep_runs.csv"
@@ -385,6 +405,7 @@ def test_a_sweep_killed_by_sigint_resumes_to_the_uninterrupted_table(tmp_path):
 
 
 # --------------------------------- issue 30: small groups, degenerate settings, the scores
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_a_group_too_small_for_a_fold_gives_nan_and_a_warning(tmp_path, capsys):
     frame = _write_table(tmp_path / "loans.csv", n=80)
     frame.loc[5, "region"] = "island"  # one row: absent from one test fold, one class in the other
@@ -442,6 +463,7 @@ def test_metric_picks_the_score_and_the_disparity_of_the_front():
         summarise_sweep(runs, score="f1")
 
 
+@pytest.mark.usefixtures("brief_mi_audit")
 def test_an_imbalanced_table_where_erm_is_degenerate_says_so_first(tmp_path, capsys):
     rng = np.random.RandomState(0)
     n = 300
@@ -471,3 +493,177 @@ def test_an_imbalanced_table_where_erm_is_degenerate_says_so_first(tmp_path, cap
     summary = pd.read_csv(tmp_path / "balanced" / "sweep_summary.csv")
     assert summary["degenerate"].tolist() == [0, 0] and summary["front"].any()
     assert (summary["balanced_accuracy"] > 0.65).all()  # a constant model has 0.5
+
+
+# ------------------------- issue 38: one writer per folder, rows whole, a full disk, dropped rows
+def _fake_fit(table, train, test, criterion, mi_weight, seed, fold, params, threads):
+    """A fit's row in no time: figures that depend on the task alone (the real ones train)."""
+    rank = 0.01 * (seed + 2 * fold) + 0.001 * mi_weight
+    figures = dict.fromkeys(("accuracy", "balanced_accuracy", "roc_auc"), 0.7 + rank)
+    figures.update(dict.fromkeys(("eo", "eodds", "dp", "train_mi", "audit_mi"), 0.1 - rank))
+    rates = {"selection rate": 0.5 + rank, "TPR": 0.8, "FPR": 0.2, "count": 10.0}
+    groups = json.dumps({"north": rates, "south": rates})
+    return {"criterion": criterion, "mi_weight": mi_weight, "seed": seed, "fold": fold,
+            **figures, "fit_seconds": 0.5, "group_metrics": groups,
+            "degenerate": False}  # fmt: skip
+
+
+@pytest.fixture
+def fake_fits(monkeypatch):
+    """Sweeps whose fits take no time: for what the folder, the rows and the report do."""
+    monkeypatch.setattr(sweep_module, "_fit_and_score", _fake_fit)
+
+
+@pytest.fixture
+def no_report_figures(monkeypatch):
+    """Reports without their two figures, which take most of a fake sweep's time."""
+    monkeypatch.setattr(report_module, "_figures", lambda *args: ("<p>fronts</p>", "<p>rates</p>"))
+
+
+def test_a_report_of_your_own_in_out_is_never_replaced(tmp_path, capsys, monkeypatch):
+    _write_table(tmp_path / "loans.csv", n=60)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("<p>my own report</p>")
+    monkeypatch.setattr(sweep_module, "_fit_and_score", _no_fit)
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF, "--out", str(out)]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "already holds files that a sweep writes (report.html)" in err and "--overwrite" in err
+    assert (out / "report.html").read_text() == "<p>my own report</p>"
+    # files a sweep does not write are no obstacle, and stay
+    (out / "report.html").unlink()
+    (out / "notes.txt").write_text("mine")
+    SweepStore(out, {"data": "x"}).close()
+    assert (out / "notes.txt").read_text() == "mine" and not (out / LOCK_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    "second", [[], ["--resume"], ["--overwrite"]], ids=["plain", "resume", "overwrite"]
+)
+def test_a_second_sweep_on_the_same_out_is_refused(tmp_path, capsys, monkeypatch, second):
+    _write_table(tmp_path / "loans.csv", n=60)
+    out = tmp_path / "out"
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF, "--out", str(out)]
+    statuses = []
+
+    def second_sweep_meanwhile(*args, **kwargs):
+        if statuses:  # the first sweep, or the second one's fits if it got through
+            raise KeyboardInterrupt
+        statuses.append(None)
+        statuses[0] = main([*command, *second])  # started while the first one is fitting
+        return _fake_fit(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "_fit_and_score", second_sweep_meanwhile)
+    assert main(command) == 130  # the first, interrupted at its second fit
+    err = capsys.readouterr().err
+    assert statuses == [2]
+    assert "is being written by another fairmine sweep (process" in err
+    assert len(pd.read_csv(out / "sweep_runs.csv")) == 1  # the first one's row, once
+    assert not (out / LOCK_FILE).exists()  # released by the first when it ended
+
+
+def test_a_lock_file_left_by_a_killed_sweep_stops_no_one(tmp_path):
+    (tmp_path / LOCK_FILE).write_text("process 1 on elsewhere, since yesterday")
+    store = SweepStore(tmp_path, {"data": "x"})  # the OS lock died with its process
+    assert (tmp_path / LOCK_FILE).read_text().startswith(f"process {os.getpid()} on ")
+    store.close()
+    assert not (tmp_path / LOCK_FILE).exists()
+
+
+def test_a_torn_last_row_is_dropped_and_its_fit_made_again(
+    tmp_path, capsys, monkeypatch, fake_fits, no_report_figures
+):
+    _write_table(tmp_path / "loans.csv", n=60)
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF]
+    assert main([*command, "--out", str(tmp_path / "whole")]) == 0
+    torn = tmp_path / "torn"
+    torn.mkdir()
+    shutil.copy(tmp_path / "whole" / "sweep_config.json", torn)
+    lines = (tmp_path / "whole" / "sweep_runs.csv").read_text().splitlines(keepends=True)
+    cut = lines[3][: lines[3].index(".") + 2]  # the third fit's row, cut inside a number
+    (torn / "sweep_runs.csv").write_text("".join(lines[:3]) + cut)
+    fits = []
+    monkeypatch.setattr(
+        sweep_module, "_fit_and_score", lambda *args: fits.append(args[3:7]) or _fake_fit(*args)
+    )
+    assert main([*command, "--out", str(torn), "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "the last row of" in err and "was cut off" in err and "resuming: 2 of 4 fits" in err
+    assert len(fits) == 2  # the torn fit and the one never started
+    _assert_same_results(torn, tmp_path / "whole")
+
+
+def test_a_row_that_cannot_be_written_whole_is_not_written_at_all(tmp_path):
+    resource = pytest.importorskip("resource")
+    store = SweepStore(tmp_path, {"data": "x"})
+    store.add(_fake_fit(None, None, None, "ERM", 0.0, 0, 0, {}, None))
+    before = store.runs_path.read_bytes()
+    with _file_size_limit(len(before) + 20, resource):  # the disk fills inside the next row
+        with pytest.raises(OSError, match=r"cannot write .*sweep_runs\.csv: File too large"):
+            store.add(_fake_fit(None, None, None, "ERM", 0.0, 0, 1, {}, None))
+    store.close()
+    assert store.runs_path.read_bytes() == before  # whole rows only
+
+
+class _file_size_limit:
+    """Files of this process cannot grow beyond ``limit`` bytes, as on a disk that is full."""
+
+    def __init__(self, limit, resource):
+        self.limit, self.resource = limit, resource
+
+    def __enter__(self):
+        self.handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, not a kill
+        self.old = self.resource.getrlimit(self.resource.RLIMIT_FSIZE)
+        self.resource.setrlimit(self.resource.RLIMIT_FSIZE, (self.limit, self.old[1]))
+
+    def __exit__(self, *exc):
+        self.resource.setrlimit(self.resource.RLIMIT_FSIZE, self.old)
+        signal.signal(signal.SIGXFSZ, self.handler)
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing_written_before(tmp_path, capsys, fake_fits):
+    resource = pytest.importorskip("resource")
+    _write_table(tmp_path / "loans.csv", n=60)
+    out = tmp_path / "out"
+    command = ["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF, "--out", str(out)]
+    assert main(command) == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    report, figure = len(before["report.html"]), len(before["sweep_fronts.png"])
+    assert report > figure + 1000
+    capsys.readouterr()
+    with _file_size_limit((report + figure) // 2, resource):  # the report does not fit
+        status = main([*command, "--resume"])
+    assert status == 1
+    err = capsys.readouterr().err
+    error = [line for line in err.splitlines() if "error" in line]
+    assert len(error) == 1 and "Traceback" not in err
+    assert error[0].startswith("fairmine sweep: error: cannot write ") and "report.html" in error[0]
+    assert "--resume" in error[0]
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+
+
+def test_rows_without_a_target_are_counted_on_the_terminal_and_in_the_report(
+    tmp_path, capsys, fake_fits, no_report_figures
+):
+    frame = _write_table(tmp_path / "loans.csv", n=60)
+    frame.loc[[4, 9, 30], "loan"] = np.nan
+    frame.to_csv(tmp_path / "loans.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["sweep", str(tmp_path / "loans.csv"), *LOANS, *BRIEF, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    said = "3 of the 60 rows of " + str(tmp_path / "loans.csv")
+    assert f"fairmine sweep: warning: {said} have no value in the target column 'loan'" in err
+    assert "were dropped (the first is data row 5)" in err
+    assert "57 rows (3 more without a target value, dropped)" in err
+    report = (out / "report.html").read_text()
+    assert f"<strong>Warning.</strong> {said}" in report
+    assert "3 more without a target value, dropped" in (out / "sweep_summary.md").read_text()
+
+
+def test_a_regression_target_too_large_to_square_is_refused(tmp_path):
+    frame = _write_table(tmp_path / "loans.csv", n=60)
+    frame["amount"] = np.linspace(1, 2, len(frame)) * 1e200  # its MSE would overflow to inf
+    frame.to_csv(tmp_path / "loans.csv", index=False)
+    with pytest.raises(SweepInputError, match=r"'amount' holds values beyond 1e\+150.*rescale"):
+        load_sweep_table(tmp_path / "loans.csv", target="amount", sensitive="region")

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 from torch import nn
 
 from fairmine import MIUnbiasedClassifier
@@ -156,3 +157,28 @@ def test_joint_gradients_are_the_separate_ones_summed_with_lambda(biased_data, c
         atol = 1e-6 * max(1.0, float(want.abs().max()))
         torch.testing.assert_close(got, want, rtol=1e-4, atol=atol)
     assert any(float(g.norm()) > 0 for g in mi), "the test must carry an MI gradient"
+
+
+def test_a_learning_rate_schedule_also_schedules_the_separate_mi_step(biased_data):
+    """skorch's LRScheduler acts on the task optimiser; the MI step follows at mi_weight times."""
+    from skorch.callbacks import LRScheduler
+
+    X, y, group = biased_data
+    seen = {}
+
+    class RecordMILearningRate(Callback):
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:  # the rates the step just used, by epoch
+                task = net.optimizer_.param_groups[0]["lr"]
+                seen[len(net.history)] = (task, net.mi_optimizer_.param_groups[0]["lr"])
+
+    MIUnbiasedClassifier(
+        **{**FAST, "max_epochs": 3},
+        lr=1e-2,
+        mi_weight=0.5,
+        mi_update="separate",
+        callbacks=[LRScheduler("StepLR", step_size=1, gamma=0.1), RecordMILearningRate()],
+    ).fit(X, y, sensitive_features=group)
+    # the MI step of epoch e ran at 0.5 times the task's rate of epoch e: 1e-2, 1e-3, 1e-4
+    assert [task for task, _ in seen.values()] == pytest.approx([1e-2, 1e-3, 1e-4])
+    assert [mi for _, mi in seen.values()] == pytest.approx([5e-3, 5e-4, 5e-5])

@@ -1,13 +1,13 @@
-"""The training engine, between the estimator's face and the penalties of :mod:`fairmine.mi`.
+"""The training engine, between the estimator's face and the penalties of `fairmine.mi`.
 
-- :mod:`.net`: ``MINet``, the skorch net that builds its parts from the data
+- `.net`: ``MINet``, the skorch net that builds its parts from the data
   and runs Algorithm 1's step, and ``MISettings``, its penalised part;
-- :mod:`.gradient_rules`: lines 9-12, MINE's adaptive clipping and the
+- `.gradient_rules`: lines 9-12, MINE's adaptive clipping and the
   encoder's update;
-- :mod:`.modules`: the torch module it trains (encoder g, logit layer f).
+- `.modules`: the torch module it trains (encoder g, logit layer f).
 
 The estimator imports ``MINet`` and ``MISettings`` from here; the engine
-imports the penalties from :mod:`fairmine.mi` and nothing from the estimator.
+imports the penalties from [`fairmine.mi`][fairmine.mi] and nothing from the estimator.
 """
 
 from .net import MINet, MISettings

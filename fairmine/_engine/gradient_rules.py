@@ -3,17 +3,17 @@
 A *gradient rule* turns the task loss and the MI objective into gradients,
 with MINE's adaptive clipping where it applies:
 
-* :class:`PerTensorClipping` (``clip_mi_gradient="per_tensor"``), the
+* `PerTensorClipping` (``clip_mi_gradient="per_tensor"``), the
   published rule: the MI gradient of each encoder weight tensor is scaled down
   to at most the norm of that tensor's task gradient. Two backward passes
   through the encoder.
-* :class:`RepresentationClipping` (``"representation"``, and ``None`` with
+* `RepresentationClipping` (``"representation"``, and ``None`` with
   ``clip=False``): both gradients are taken with respect to ``u``, the
   pre-activation of ``z = relu(u)``, clipped there, and carried through the
   encoder; the joint update needs one backward pass.
 
-An *update* steps the optimisers on them: :class:`JointUpdate` (Algorithm 1
-as printed, ``task + mi_weight * clipped MI``) or :class:`SeparateUpdate` (the
+An *update* steps the optimisers on them: `JointUpdate` (Algorithm 1
+as printed, ``task + mi_weight * clipped MI``) or `SeparateUpdate` (the
 reference code: the task step, then a second optimiser with learning rate
 ``lr * mi_weight`` on the clipped MI gradient).
 
@@ -181,11 +181,17 @@ class JointUpdate:
 
 @dataclass
 class SeparateUpdate:
-    """Step on the task gradient, then ``mi_optimizer`` (lr ``lr * mi_weight``) on the MI one."""
+    """Step on the task gradient, then ``mi_optimizer`` (lr ``lr * mi_weight``) on the MI one.
+
+    The MI step's learning rate is ``mi_weight`` times the task optimiser's
+    current one, read at every step: a learning-rate schedule on the task
+    optimiser (skorch's ``LRScheduler``) schedules both.
+    """
 
     rule: GradientRule
     optimizer: torch.optim.Optimizer
     mi_optimizer: torch.optim.Optimizer
+    mi_weight: float
     params: Parameters
 
     def step(self, losses: Objectives) -> None:
@@ -194,4 +200,7 @@ class SeparateUpdate:
         _set_grads(self.params.encoder + self.params.head, task)
         self.optimizer.step()
         _set_grads(self.params.encoder, mi)
+        mi_lr = self.optimizer.param_groups[0]["lr"] * self.mi_weight
+        for group in self.mi_optimizer.param_groups:
+            group["lr"] = mi_lr
         self.mi_optimizer.step()

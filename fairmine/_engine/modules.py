@@ -1,6 +1,6 @@
 """The torch module fairmine trains: encoder g and logit layer f (the critic is in ``mi``).
 
-The default encoder is :class:`fairmine._mlp.MLP`. All classes are importable at
+The default encoder is `MLP`. All classes are importable at
 top level so that fitted estimators pickle.
 """
 

@@ -8,16 +8,16 @@ step, which reads like the paper's Algorithm 1:
 
 1. the encoder's forward pass on the minibatch and the task loss;
 2. lines 5-8, the penalty's inner update on detached ``z``
-   (:meth:`fairmine.mi.DependencePenalty.update`: ``steps`` critic
+   ([`DependencePenalty.update`][fairmine.mi.DependencePenalty.update]: ``steps`` critic
    updates for the paper's Donsker-Varadhan penalty, one likelihood step for
    CLUB, nothing for a closed-form penalty);
 3. lines 9-12, one update of the encoder g and the logit layer f on the task
    loss plus ``mi_weight`` times the penalty, with MINE's adaptive gradient
-   clipping (:mod:`fairmine._engine.gradient_rules`).
+   clipping (`fairmine._engine.gradient_rules`).
 
 Plain ERM is ``mi=None``: no penalty, and the step is the task's alone.
 Which rows and which conditioning the MI uses is the ``mi_criterion``'s
-choice (:class:`fairmine.mi.Criterion`); the steps are the same for all.
+choice ([`Criterion`][fairmine.mi.Criterion]); the steps are the same for all.
 
 The sensitive attribute and the sample weights ride inside the dict
 ``X = {"X": ..., "c": ..., "w": ...}`` so that skorch batches and splits them
@@ -142,7 +142,7 @@ class MINet(NeuralNet):
         Size of the representation ``z``.
     mi_criterion : fairmine.mi.Criterion
         Which rows and conditioning the MI is measured on (the critic's, and
-        :class:`fairmine.mi.MIAudit`'s).
+        [`MIAudit`][fairmine.mi.MIAudit]'s).
     mi : MISettings or None
         The penalty and how its gradient reaches the encoder; None trains
         plain ERM, with no penalty at all.
@@ -288,7 +288,7 @@ class MINet(NeuralNet):
         self._penalised_update = (
             JointUpdate(rule, self.optimizer_, mi.mi_weight, params)
             if mi.mi_update == "joint"
-            else SeparateUpdate(rule, self.optimizer_, self.mi_optimizer_, params)
+            else SeparateUpdate(rule, self.optimizer_, self.mi_optimizer_, mi.mi_weight, params)
         )
 
     def on_train_end(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:

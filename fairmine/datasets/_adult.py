@@ -181,7 +181,7 @@ def load_adult(
     subset : {"train", "test", "all"}, default="train"
         The official part to load: ``"train"`` (``adult.data``, 32,561 rows),
         ``"test"`` (``adult.test``, 16,281 rows) or ``"all"`` (train then test,
-        48,842 rows), as in :func:`sklearn.datasets.fetch_20newsgroups`.
+        48,842 rows), as in `sklearn.datasets.fetch_20newsgroups`.
     dropna : bool, default=False
         Drop the rows with a missing value. This leaves 30,162 training rows,
         15,060 test rows and 45,222 in all.
@@ -214,8 +214,8 @@ def load_adult(
 
     Notes
     -----
-    Like :func:`load_german`, the data are always returned as pandas objects,
-    so there is no ``as_frame`` parameter.
+    Like [`load_german`][fairmine.datasets.load_german], the data are always returned as pandas
+    objects, so there is no ``as_frame`` parameter.
 
     Examples
     --------

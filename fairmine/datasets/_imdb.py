@@ -55,7 +55,7 @@ class IMDBFaces(Dataset):
         Gender, the task (1 male, 0 female).
     ages : ndarray of int64, shape (n,)
     sensitive_features : ndarray of int64, shape (n,)
-        Age-bin index 0-11 (:data:`IMDB_AGE_BINS`), the bias attribute.
+        Age-bin index 0-11 (`IMDB_AGE_BINS`), the bias attribute.
 
     Examples
     --------
@@ -141,7 +141,7 @@ def _check_image_options(image_size: int, transform: Any) -> None:
 
 
 def _age_bin(ages: np.ndarray) -> np.ndarray:
-    """Index (0-11) of each age's bin in :data:`IMDB_AGE_BINS`."""
+    """Index (0-11) of each age's bin in `IMDB_AGE_BINS`."""
     return np.digitize(ages, IMDB_AGE_BINS[1:-1]).astype(np.int64)
 
 
@@ -158,7 +158,7 @@ def load_imdb_faces(
     """Load IMDB faces with the age-biased gender splits EB1/EB2 of Alvi et al.
 
     The task is gender (1 male, 0 female, IMDB-WIKI's ``gender`` field) and
-    the bias attribute is age in 12 bins (:data:`IMDB_AGE_BINS`). Faces are
+    the bias attribute is age in 12 bins (`IMDB_AGE_BINS`). Faces are
     kept when they have a finite ``face_score``, no second face (NaN
     ``second_face_score``), a known gender and an age in [0, 100]; the age is
     the age on 1 July of ``photo_taken``, from the MATLAB date of birth

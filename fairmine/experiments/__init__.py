@@ -1,11 +1,10 @@
 """The paper's evaluation protocols, shared by the ``fairmine`` command and the benchmarks."""
 
 from ._colored_mnist import (
-    COLORED_MNIST_EPOCHS,
-    COLORED_MNIST_MI_WEIGHT,
-    COLORED_MNIST_OVERRIDES,
     COLORED_MNIST_PAPER_RESULTS,
+    COLORED_MNIST_QUICK_SETTINGS,
     COLORED_MNIST_REFERENCES,
+    COLORED_MNIST_SETTINGS,
     ProtocolModel,
     colored_mnist_models,
     run_colored_mnist_protocol,
@@ -38,11 +37,10 @@ from ._sweep import (
 
 __all__ = [
     "BUNDLED_TABLES",
-    "COLORED_MNIST_EPOCHS",
-    "COLORED_MNIST_MI_WEIGHT",
-    "COLORED_MNIST_OVERRIDES",
     "COLORED_MNIST_PAPER_RESULTS",
+    "COLORED_MNIST_QUICK_SETTINGS",
     "COLORED_MNIST_REFERENCES",
+    "COLORED_MNIST_SETTINGS",
     "GERMAN_MI_WEIGHT",
     "GERMAN_PAPER_RESULTS",
     "IMDB_MI_WEIGHTS",

@@ -27,7 +27,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import ShuffleSplit
 
-from .._estimator import MIUnbiasedClassifier
+from .._classifier import MIUnbiasedClassifier
 from ..datasets import load_german
 from ._encoding import tabular_preprocessor
 from ._mi_figures import mi_figures
@@ -42,7 +42,6 @@ __all__ = [
     "summarise_runs",
 ]
 
-#: Published (accuracy, EO) on this protocol, from Table 4 of the paper.
 GERMAN_PAPER_RESULTS: dict[str, tuple[float, float]] = {
     "SVM": (0.74, 0.10),
     "FERM": (0.73, 0.05),
@@ -50,11 +49,13 @@ GERMAN_PAPER_RESULTS: dict[str, tuple[float, float]] = {
     "NN + chi2": (0.73, 0.25),
     "Ragonesi et al.": (0.72, 0.05),
 }
+"""Published (accuracy, EO) on this protocol, from Table 4 of the paper."""
 
-#: fairmine's MI weight on this protocol (``fairmine reproduce german`` unless ``--mi-weight``).
 GERMAN_MI_WEIGHT = 3.0
+"""fairmine's MI weight (lambda) on this protocol: ``fairmine reproduce german`` unless
+``--mi-weight``."""
 
-#: The scores of each fit (see :func:`fairness_scores`).
+#: The scores of each fit (see [`fairness_scores`][fairmine.experiments.fairness_scores]).
 SCORES = ("accuracy", "eo", "eodds", "dp")
 
 #: Builds a fresh estimator for one run; receives the run index (use it as seed).
@@ -67,8 +68,8 @@ def german_preprocessor() -> ColumnTransformer:
     Returns
     -------
     sklearn.compose.ColumnTransformer
-        :func:`tabular_preprocessor`, unfitted (German credit has no missing
-        values, so its imputation changes nothing).
+        [`tabular_preprocessor`][fairmine.experiments.tabular_preprocessor], unfitted (German credit
+        has no missing values, so its imputation changes nothing).
 
     Examples
     --------
@@ -102,7 +103,7 @@ def german_models(
     dict of str to callable
         ``"constant"``, ``"ERM"`` and ``"fairmine"``, each a factory
         ``run_index -> unfitted estimator`` seeded with the run index, as
-        :func:`run_german_protocol` takes them.
+        [`run_german_protocol`][fairmine.experiments.run_german_protocol] takes them.
 
     Examples
     --------
@@ -252,7 +253,7 @@ def summarise_runs(results: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     results : pandas.DataFrame
-        Output of :func:`run_german_protocol`.
+        Output of [`run_german_protocol`][fairmine.experiments.run_german_protocol].
 
     Returns
     -------

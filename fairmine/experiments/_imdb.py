@@ -21,11 +21,9 @@ from ._reference import reference_classifier
 
 __all__ = ["IMDB_MI_WEIGHTS", "IMDB_PAPER_RESULTS", "run_imdb_protocol"]
 
-#: The paper's lambda per training split (chosen there by the MI rule).
 IMDB_MI_WEIGHTS: dict[str, float] = {"eb1": 0.5, "eb2": 0.9}
+"""The paper's lambda per training split (chosen there by the MI rule)."""
 
-#: Published gender accuracy per protocol (paper Table 2; Alvi et al.'s and
-#: Kim et al.'s as quoted there).
 IMDB_PAPER_RESULTS: dict[str, dict[str, float]] = {
     "Alvi et al.": {"train eb1, test eb2": 0.637, "train eb1, test test": 0.856,
                     "train eb2, test eb1": 0.573, "train eb2, test test": 0.699},
@@ -34,6 +32,9 @@ IMDB_PAPER_RESULTS: dict[str, dict[str, float]] = {
     "Ragonesi et al.": {"train eb1, test eb2": 0.684, "train eb1, test test": 0.872,
                         "train eb2, test eb1": 0.631, "train eb2, test test": 0.745},
 }  # fmt: skip
+"""Published gender accuracy per protocol (paper Table 2; Alvi et al.'s and Kim et al.'s as quoted
+there).
+"""
 
 #: ImageNet channel statistics, which the pretrained ResNet-50 expects.
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -52,22 +53,23 @@ def run_imdb_protocol(
 ) -> pd.DataFrame:
     """Train ERM and fairmine on EB1 and on EB2 and score each on the other split and the test part.
 
-    Both are :func:`reference_classifier` ``("imdb")`` (ResNet-50 trunk, 128-d
-    bottleneck, critic 3 x 512 on the 12 age bins, lr 1e-5, batch 24) with
+    Both are [`reference_classifier`][fairmine.experiments.reference_classifier] ``("imdb")``
+    (ResNet-50 trunk, 128-d bottleneck, critic 3 x 512 on the 12 age bins, lr 1e-5, batch 24) with
     the K = 20 critic steps drawn from the representation bank; fairmine
-    uses :data:`IMDB_MI_WEIGHTS` for its training split, ERM ``mi_weight=0``.
+    uses [`IMDB_MI_WEIGHTS`][fairmine.experiments.IMDB_MI_WEIGHTS] for its training split, ERM
+    ``mi_weight=0``.
 
     Parameters
     ----------
     root : str or path
         The ``imdb_crop`` folder holding ``imdb.mat`` (see
-        :func:`fairmine.datasets.load_imdb_faces`).
+        [`load_imdb_faces`][fairmine.datasets.load_imdb_faces]).
     seeds : int, default=3
         Seeds 0 .. seeds-1, each initialising both models anew.
     device : str, default="cpu"
         Torch device.
     weights : str, path, torchvision weights or None, default="IMAGENET1K_V1"
-        ResNet-50 weights, as :func:`fairmine.networks.resnet50_backbone`
+        ResNet-50 weights, as [`resnet50_backbone`][fairmine.networks.resnet50_backbone]
         takes them (None: random initialisation).
     max_epochs : int, default=10
         Training epochs.
@@ -81,7 +83,7 @@ def run_imdb_protocol(
     pandas.DataFrame
         One row per (train split, seed, model, test split) with ``seed``,
         ``model``, ``train_split``, ``test_split``, ``protocol`` (as the keys
-        of :data:`IMDB_PAPER_RESULTS`) and ``accuracy``.
+        of [`IMDB_PAPER_RESULTS`][fairmine.experiments.IMDB_PAPER_RESULTS]) and ``accuracy``.
 
     Examples
     --------

@@ -16,7 +16,7 @@ def mi_figures(model: Any, X_test: Any, y_test: np.ndarray, c_test: Any) -> dict
 
     ``train_mi`` is the training critic's estimate on the last epoch's
     minibatches (NaN when no critic was trained, as with ``mi_weight=0``);
-    ``audit_mi`` is :func:`fairmine.estimate_mi` of a fresh critic on the
+    ``audit_mi`` is [`estimate_mi`][fairmine.estimate_mi] of a fresh critic on the
     held-out ``z = model.transform(X_test)``, under the model's criterion
     (``random_state=0``). Only the second is evidence of what ``z`` still
     carries: the encoder learns to hide the attribute from the first.

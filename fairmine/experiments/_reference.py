@@ -9,21 +9,13 @@ import torch
 from sklearn.base import clone
 from torch import nn
 
-from .._estimator import MIUnbiasedClassifier
+from .._classifier import MIUnbiasedClassifier
 from ..mi import DonskerVaradhan
 from ..networks import DigitsCNN, resnet50_backbone
 
 __all__ = ["REFERENCE_SETTINGS", "reference_classifier"]
 
 
-#: The reference code's settings per benchmark (rugrag/learn-unbiased; see
-#: REFERENCE notes): ``"colored_mnist"`` from its digits script (batch 128,
-#: Adam 1e-4 for the network and the critic, K = 40, lambda 1, critic
-#: 3 x 64 leaky ReLU, the two-optimiser update, no EMA, fresh critic batches,
-#: about 500 epochs) and ``"imdb"`` from its IMDB script (batch 24, lr 1e-5,
-#: K = 20, critic 3 x 512, 10 epochs, lambda 0.5 for EB1 and 0.9 for EB2;
-#: the reference critic used SGD 0.1 with gradients accumulated over 10
-#: batches; here it is Adam 1e-4 as in the digits script, not yet run on IMDB).
 REFERENCE_SETTINGS: dict[str, dict[str, Any]] = {
     "colored_mnist": {
         "embedding_dim": 64,
@@ -48,6 +40,14 @@ REFERENCE_SETTINGS: dict[str, dict[str, Any]] = {
         "max_epochs": 10,
     },
 }
+"""The reference code's settings per benchmark (rugrag/learn-unbiased; see REFERENCE notes):
+``"colored_mnist"`` from its digits script (batch 128, Adam 1e-4 for the network and the critic,
+K = 40, lambda 1, critic 3 x 64 leaky ReLU, the two-optimiser update, no EMA, fresh critic
+batches, about 500 epochs) and ``"imdb"`` from its IMDB script (batch 24, lr 1e-5, K = 20,
+critic 3 x 512, 10 epochs, lambda 0.5 for EB1 and 0.9 for EB2; the reference critic used SGD 0.1
+with gradients accumulated over 10 batches; here it is Adam 1e-4 as in the digits script, not
+yet run on IMDB).
+"""
 
 
 def reference_classifier(benchmark: str, **overrides: Any) -> MIUnbiasedClassifier:
@@ -56,18 +56,19 @@ def reference_classifier(benchmark: str, **overrides: Any) -> MIUnbiasedClassifi
     Parameters
     ----------
     benchmark : {"colored_mnist", "imdb"}
-        Which experiment's settings (:data:`REFERENCE_SETTINGS`).
+        Which experiment's settings
+        ([`REFERENCE_SETTINGS`][fairmine.experiments.REFERENCE_SETTINGS]).
     **overrides
         Any estimator parameter to change, e.g. ``max_epochs`` or
         ``backbone=resnet50_backbone("IMAGENET1K_V1")`` for IMDB, or a setting
-        of the reference critic (a :class:`fairmine.mi.DonskerVaradhan`) by
+        of the reference critic (a [`DonskerVaradhan`][fairmine.mi.DonskerVaradhan]) by
         its nested name, e.g. ``penalty__steps=10``. A ``penalty`` override
         replaces that critic, its nested settings included.
 
     Returns
     -------
     MIUnbiasedClassifier
-        Unfitted; the backbone is :class:`DigitsCNN` for colored MNIST and
+        Unfitted; the backbone is [`DigitsCNN`][fairmine.networks.DigitsCNN] for colored MNIST and
         a randomly initialised ResNet-50 trunk for IMDB unless overridden.
         With an integer ``random_state`` among the overrides, that backbone's
         initial weights are drawn from it too (the estimator seeds only the

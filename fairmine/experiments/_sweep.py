@@ -5,12 +5,14 @@ Every fit of a sweep is one joblib task, run through scikit-learn's
 Ray inside ``joblib.parallel_config(backend=...)``). A task's result depends
 only on its own settings, seed and fold, never on which worker ran it or in
 which order, so that a sweep resumed from its saved fits
-(:class:`~fairmine.experiments._sweep_store.SweepStore`) ends with the table
+(`SweepStore`) ends with the table
 an uninterrupted one gives.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import textwrap
 import time
 import warnings
@@ -21,14 +23,28 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, mean_squared_error, r2_score, roc_auc_score
+from fairlearn.metrics import (
+    MetricFrame,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
+from fairlearn.metrics import count as group_size
+from sklearn.metrics import (
+    balanced_accuracy_score,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
 from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.parallel import Parallel, delayed
 
+from .._classifier import MIUnbiasedClassifier
 from .._degenerate import check_constant
 from .._devices import torch_threads
-from .._estimator import MIUnbiasedClassifier, MIUnbiasedRegressor
+from .._regressor import MIUnbiasedRegressor
 from ..datasets import load_adult, load_communities, load_german
 from ..exceptions import FairmineWarning, SmallGroupWarning
 from ..metrics import (
@@ -42,6 +58,7 @@ from ..model_selection import pareto_front
 from ._encoding import tabular_preprocessor
 from ._german import fairness_scores
 from ._mi_figures import mi_figures
+from ._output import write_atomically
 
 __all__ = [
     "BUNDLED_TABLES",
@@ -97,8 +114,14 @@ class SweepTable:
     description : str
         Where the table came from and which columns play which part.
     task : {"classification", "regression"}, default="classification"
-        The kind of target (a key of :data:`TASKS`); a regression table's
+        The kind of target (a key of `TASKS`); a regression table's
         ``y`` holds the numeric target as float64.
+    notes : tuple of str, default=()
+        What the reading changed that the user should hear of, such as rows
+        dropped for a missing target; ``fairmine sweep`` prints each as a
+        warning and its report shows them.
+    sensitive : str, default="group"
+        The attribute's column name, which the report uses to name its groups.
     """
 
     X: pd.DataFrame
@@ -106,6 +129,24 @@ class SweepTable:
     groups: np.ndarray
     description: str
     task: str = "classification"
+    notes: tuple[str, ...] = ()
+    sensitive: str = "group"
+
+    def group_name(self, group: str) -> str:
+        """How the report names a group: a boolean attribute's by the attribute's name.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fairmine.experiments import SweepTable
+        >>> groups = np.array(["False", "True"])
+        >>> table = SweepTable(None, np.zeros(2), groups, "", sensitive="young")
+        >>> table.group_name("True"), table.group_name("False")
+        ('young', 'not young')
+        """
+        if set(np.unique(self.groups)) == {"False", "True"}:
+            return self.sensitive if group == "True" else f"not {self.sensitive}"
+        return group
 
 
 def _communities_frame() -> pd.DataFrame:
@@ -116,7 +157,6 @@ def _communities_frame() -> pd.DataFrame:
     return frame
 
 
-#: name -> (loader of the frame, target column, attribute column, columns dropped by default)
 BUNDLED_TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str, str, tuple[str, ...]]] = {
     # the paper's attribute: age < 25 (age itself stays a feature, as in the paper)
     "german": (lambda: load_german().frame.assign(young=lambda f: f["age"] < 25), "credit",
@@ -125,6 +165,8 @@ BUNDLED_TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str, str, tuple[str,
     # a numeric target (regression); the share itself stays a feature, as in the benchmark
     "communities": (_communities_frame, "ViolentCrimesPerPop", "black_share_above_median", ()),
 }  # fmt: skip
+"""The tables ``fairmine sweep`` takes by name: name -> (loader of the frame, target column,
+attribute column, columns dropped by default)."""
 
 
 @dataclass(frozen=True)
@@ -293,7 +335,8 @@ def load_sweep_table(
         )
     if target == sensitive:
         raise SweepInputError(f"the target and the sensitive column are both {target!r}")
-    frame = frame.dropna(subset=[target])
+    missing = frame[target].isna().to_numpy()
+    frame = frame[~missing]
     if rows is not None and rows < len(frame):
         frame = frame.sample(n=rows, random_state=sample_seed).sort_index()
     if task == "auto":
@@ -311,14 +354,25 @@ def load_sweep_table(
     if X.shape[1] == 0:
         raise SweepInputError("no feature columns are left after dropping the target and others")
     _check_numbers(X)
+    dropped = int(missing.sum())
+    notes: tuple[str, ...] = ()
+    if dropped:  # scikit-learn refuses a missing target; a sweep drops the rows and says so
+        notes = (
+            f"{dropped} of the {len(missing)} rows of {name} have no value in the target column "
+            f"{target!r} and were dropped (the first is data row "
+            f"{int(np.flatnonzero(missing)[0]) + 1}); fill in or remove them to silence this",
+        )
     description = (
-        f"{name}: {len(X)} rows, {X.shape[1]} feature columns, target {target!r} "
+        f"{name}: {len(X)} rows"
+        f"{f' ({dropped} more without a target value, dropped)' if dropped else ''}, "
+        f"{X.shape[1]} feature columns, target {target!r} "
         f"({target_text}), attribute {sensitive!r} ({len(np.unique(groups))} groups"
         f"{', also a feature' if keep_sensitive else ', not a feature'})"
     )
     return SweepTable(
-        X=X.reset_index(drop=True), y=y, groups=groups, description=description, task=task
-    )
+        X=X.reset_index(drop=True), y=y, groups=groups, description=description, task=task,
+        notes=notes, sensitive=sensitive,
+    )  # fmt: skip
 
 
 def _many_numbers(column: pd.Series) -> bool:
@@ -342,6 +396,11 @@ def _numeric_target(column: pd.Series, name: str) -> tuple[np.ndarray, str]:
     if not np.isfinite(y).all() or np.ptp(y) == 0:
         raise SweepInputError(
             f"the target column {name!r} must hold finite numbers that vary, for regression"
+        )
+    if np.abs(y).max() > MAX_MAGNITUDE:
+        raise SweepInputError(
+            f"the target column {name!r} holds values beyond {MAX_MAGNITUDE:g}, whose squared "
+            "errors (MSE) overflow; rescale it first (divide it by a power of ten)"
         )
     return y, f"numeric, mean {y.mean():.3g}, std {y.std():.3g}: regression"
 
@@ -433,7 +492,7 @@ def run_sweep(
     Parameters
     ----------
     table : SweepTable
-        The data (:func:`load_sweep_table`).
+        The data ([`load_sweep_table`][fairmine.experiments.load_sweep_table]).
     grid : SweepGrid
         The settings, seeds and folds.
     n_jobs : int or None, default=None
@@ -457,9 +516,10 @@ def run_sweep(
         ``seed``, ``fold``, ``accuracy``, ``balanced_accuracy``, ``roc_auc``,
         ``eo``, ``eodds``, ``dp``, ``train_mi``, ``audit_mi`` (a fresh critic
         on the test fold's ``z``, under the setting's criterion),
-        ``fit_seconds`` and ``degenerate`` (the fit is no better than a
+        ``fit_seconds``, ``group_metrics`` (JSON: each group's figures on the
+        test fold, `SweepTask.group_metrics`) and ``degenerate`` (the fit is no better than a
         constant on its training fold, the rule of
-        :class:`~fairmine.exceptions.DegenerateModelWarning`), in grid
+        [`DegenerateModelWarning`][fairmine.exceptions.DegenerateModelWarning]), in grid
         order. A disparity is NaN on a fold where some group of the
         attribute has no test rows (DP), no positive ones (EO, EOdds) or no
         negative ones (EOdds).
@@ -514,7 +574,7 @@ def fit_setting(
 ) -> tuple[MIUnbiasedClassifier | MIUnbiasedRegressor, Any, Any]:
     """Encode on the training fold and fit one setting; return the model and the encoded X.
 
-    The model is the table's task's estimator (:data:`TASKS`).
+    The model is the table's task's estimator (`TASKS`).
     """
     prep = tabular_preprocessor().fit(table.X.iloc[train])
     model = TASKS[table.task].estimator(
@@ -552,6 +612,7 @@ def _fit_and_score(
         y_test, c_test = table.y[test], table.groups[test]
         scores = task.measure(model, X_test, y_test, c_test, np.unique(table.groups))
         scores.update(mi_figures(model, X_test, y_test, c_test))
+        by_group = group_figures(task, y_test, model.predict(X_test), c_test)
         degenerate = task.degenerate(model, X_train, table.y[train], estimator_params)
     return {
         "criterion": criterion,
@@ -560,8 +621,42 @@ def _fit_and_score(
         "fold": fold,
         **{name: scores[name] for name in (*task.measured, "train_mi", "audit_mi")},
         "fit_seconds": seconds,
-        "degenerate": degenerate,
+        "group_metrics": by_group,
+        "degenerate": degenerate,  # last: a row cut short lacks it (SweepStore)
     }
+
+
+def group_figures(
+    task: SweepTask, y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray
+) -> str:
+    """Each group's figures (``task.group_metrics``) on one test fold, as JSON.
+
+    Returns
+    -------
+    str
+        ``{"group": {"figure": value, ...}, ...}``, the groups in sorted order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fairmine.experiments._sweep import TASKS, group_figures
+    >>> y = np.array([1, 0, 1, 1])
+    >>> group_figures(TASKS["classification"], y, y, np.array(["a", "a", "b", "b"]))[:67]
+    '{"a": {"selection rate": 0.5, "TPR": 1.0, "FPR": 0.0, "count": 2.0}'
+    """
+    with warnings.catch_warnings():  # a group without negatives has no FPR: NaN, said so below
+        warnings.simplefilter("ignore")
+        frame = MetricFrame(
+            metrics=task.group_metrics, y_true=y_true, y_pred=y_pred,
+            sensitive_features=pd.Series(groups, name="group"),
+        )  # fmt: skip
+    by_group = frame.by_group.astype(float)
+    return json.dumps(
+        {
+            str(group): {name: (None if np.isnan(v) else float(v)) for name, v in row.items()}
+            for group, row in by_group.iterrows()
+        }
+    )
 
 
 def _classification_scores(
@@ -620,7 +715,7 @@ def _regression_degenerate(
 
 @dataclass(frozen=True)
 class SweepTask:
-    """What a sweep fits and measures for one kind of target (an entry of :data:`TASKS`).
+    """What a sweep fits and measures for one kind of target (an entry of `TASKS`).
 
     Parameters
     ----------
@@ -647,6 +742,11 @@ class SweepTask:
     degenerate : callable
         ``degenerate(model, X_train, y_train, estimator_params)``: whether the
         fit is no better than a constant on its training fold.
+    group_title : str
+        What the per-group figures are called in the report.
+    group_metrics : dict of str to callable
+        The per-group figures of each fit, fairlearn ``MetricFrame`` metrics
+        by name (``count`` last).
     """
 
     estimator: type
@@ -658,11 +758,17 @@ class SweepTask:
     stratified: bool
     measure: Callable[..., dict[str, float]]
     degenerate: Callable[..., bool]
+    group_title: str
+    group_metrics: dict[str, Callable[..., float]]
 
     @property
     def measured(self) -> tuple[str, ...]:
-        """The columns :attr:`measure` returns, in table order (all figures but the MI)."""
+        """The columns `measure` returns, in table order (all figures but the MI)."""
         return tuple(name for name in self.figures if name != "audit_mi")
+
+
+def _mean_prediction(y_true: Any, y_pred: Any) -> float:
+    return float(np.mean(y_pred))
 
 
 #: the task-specific definitions of a sweep, by ``SweepTable.task``
@@ -685,6 +791,13 @@ TASKS = {
         stratified=True,
         measure=_classification_scores,
         degenerate=_classification_degenerate,
+        group_title="rates",
+        group_metrics={
+            "selection rate": selection_rate,
+            "TPR": true_positive_rate,
+            "FPR": false_positive_rate,
+            "count": group_size,
+        },
     ),
     "regression": SweepTask(
         estimator=MIUnbiasedRegressor,
@@ -709,6 +822,12 @@ TASKS = {
         stratified=False,
         measure=_regression_scores,
         degenerate=_regression_degenerate,
+        group_title="mean prediction and MAE",
+        group_metrics={
+            "mean prediction": _mean_prediction,
+            "MAE": mean_absolute_error,
+            "count": group_size,
+        },
     ),
 }
 
@@ -750,7 +869,7 @@ def summarise_sweep(
     Parameters
     ----------
     runs : pandas.DataFrame
-        Output of :func:`run_sweep`.
+        Output of [`run_sweep`][fairmine.experiments.run_sweep].
     metric : str or None, default=None
         The disparity that decides the front: ``"eo"`` (the default),
         ``"eodds"`` or ``"dp"`` for classification runs;
@@ -844,7 +963,7 @@ def degenerate_erm_note(summary: pd.DataFrame, positive_rate: float) -> str | No
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`summarise_sweep`.
+        Output of [`summarise_sweep`][fairmine.experiments.summarise_sweep].
     positive_rate : float
         The share of positive rows in the table (unused for a regression
         sweep, whose note speaks of the training mean).
@@ -894,9 +1013,9 @@ def write_sweep(
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`summarise_sweep`.
+        Output of [`summarise_sweep`][fairmine.experiments.summarise_sweep].
     runs : pandas.DataFrame
-        Output of :func:`run_sweep`.
+        Output of [`run_sweep`][fairmine.experiments.run_sweep].
     out : str or path
         Folder to write into (made when missing).
     metric : str
@@ -907,21 +1026,28 @@ def write_sweep(
         The task score that decided the front (the figures' vertical axis).
     note : str or None, default=None
         A warning put first in the Markdown and on the figure, such as
-        :func:`degenerate_erm_note`'s.
+        [`degenerate_erm_note`][fairmine.experiments.degenerate_erm_note]'s.
 
     Returns
     -------
     list of Path
         The files written.
+
+    Raises
+    ------
+    SweepWriteError
+        When a file cannot be written (a full disk); it keeps its earlier
+        contents, as do the files not yet written.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "sweep_summary.csv", out / "sweep_summary.md", out / "sweep_runs.csv"]
-    summary.to_csv(paths[0], index=False)
+    # each file whole or not at all: a full disk leaves the earlier ones, sweep_runs.csv first
+    write_atomically(paths[0], summary.to_csv(index=False))
     first = f"**Warning.** {note}\n\n" if note else ""
     table = markdown_table(summary, metric, score)
-    paths[1].write_text(f"{first}{header}\n\n{table}\n", encoding="utf-8")
-    runs.to_csv(paths[2], index=False)
+    write_atomically(paths[1], f"{first}{header}\n\n{table}\n")
+    write_atomically(paths[2], runs.to_csv(index=False))
     try:
         import matplotlib
     except ImportError:
@@ -930,44 +1056,28 @@ def write_sweep(
     import matplotlib.pyplot as plt
 
     figure = _fronts_figure(summary, metric, score, note)
-    figure.savefig(out / "sweep_fronts.png", dpi=120)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=120)
     plt.close(figure)
-    return [*paths, out / "sweep_fronts.png"]
+    return [*paths, write_atomically(out / "sweep_fronts.png", image.getvalue())]
 
 
 def _fronts_figure(summary: pd.DataFrame, metric: str, score: str, note: str | None) -> Any:
     """Draw the fronts of the usable settings; degenerate ones as grey crosses, never ringed."""
-    import matplotlib.pyplot as plt
-
     from ..plotting import plot_fronts
 
     task = task_of(summary)
     disparities = task.disparities
     degenerate = _degenerate_settings(summary)
-    usable = summary[~degenerate]
-    if usable.empty:
-        figure, axes = plt.subplots(
-            1, len(disparities), figsize=(4.6 * len(disparities), 4), layout="constrained"
-        )
-        for panel, disparity in zip(axes, disparities, strict=True):
-            panel.set_xlabel(f"{disparities[disparity]} (lower is fairer)")
-            panel.set_ylabel(task.scores[score])
-    else:
-        axes = plot_fronts(
-            usable, accuracy=score, disparities=tuple(disparities), front_metric=metric
-        )
-        figure = axes[0].figure
-    for panel, disparity in zip(axes, disparities, strict=True):
-        rows = summary[degenerate]
-        if not rows.empty:
-            panel.scatter(
-                rows[disparity], rows[score], marker="x", color="0.5", zorder=2,
-                label="degenerate (never on the front)",
-            )  # fmt: skip
-    axes[-1].legend(fontsize="x-small")
+    # every setting is drawn; the degenerate ones as grey crosses, left out of the fronts
+    axes = plot_fronts(
+        summary[~degenerate], accuracy=score, disparities=tuple(disparities),
+        front_metric=metric, degenerate=summary[degenerate],
+    )  # fmt: skip
+    figure = axes[0].figure
     if note:
         figure.suptitle(
-            textwrap.fill(note, 150), color="firebrick", fontsize="small", ha="left", x=0.01
+            textwrap.fill(note, 110), color="firebrick", fontsize="small", ha="left", x=0.01
         )
     return figure
 
@@ -978,7 +1088,7 @@ def markdown_table(summary: pd.DataFrame, metric: str, score: str = "accuracy") 
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`summarise_sweep`.
+        Output of [`summarise_sweep`][fairmine.experiments.summarise_sweep].
     metric : str
         The disparity that decided the front column.
     score : str, default="accuracy"
@@ -987,15 +1097,18 @@ def markdown_table(summary: pd.DataFrame, metric: str, score: str = "accuracy") 
     Returns
     -------
     str
+        One row per setting; ``degenerate`` counts its fits no better than a
+        constant out of all its fits ("6 of 6"), and the front column says
+        **yes** for a setting on the front.
     """
     figures = task_of(summary).figures
-    headings = ["setting", *figures.values(), "fit s", "fits", "degenerate",
+    headings = ["setting", *figures.values(), "fit s", "degenerate",
                 f"front ({score}, {metric})"]  # fmt: skip
     lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
     for _, row in summary.iterrows():
         cells = [row["setting"]]
         cells += [_mean_std(row[f], row[f"{f}_std"]) for f in figures]
-        cells += [f"{row['fit_seconds']:.1f}", str(row["fits"]), str(row["degenerate"])]
+        cells += [f"{row['fit_seconds']:.1f}", f"{row['degenerate']} of {row['fits']}"]
         cells.append("**yes**" if row["front"] else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -1,19 +1,24 @@
 """The sweep's report: one self-contained HTML page to open offline in any browser.
 
-``report.html`` holds the summary table, the fronts, the per-group rates of the chosen setting
-(fairlearn's ``MetricFrame``), the MI a fresh critic finds, and the command and versions that
-made it. Figures are embedded as base64 PNG, so the file needs nothing beside it.
+``report.html`` opens with the setting it recommends (the rule, its score and disparity against
+ERM's, the trade-off in words, and how to refit it), then the summary table (degenerate settings
+greyed, the front marked), the fronts, the per-group figures of the recommended setting beside
+ERM's (mean and std over its fits), the MI a fresh critic finds, and the command, commit and
+versions that made it. Figures are embedded as base64 PNG, so the file needs nothing beside it.
+Every text that comes from the user (file, column and group names, the command) is escaped.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import html
 import io
+import json
 import os
 import platform
-import warnings
+import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,50 +26,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from fairlearn.metrics import (
-    MetricFrame,
-    count,
-    false_positive_rate,
-    selection_rate,
-    true_positive_rate,
-)
-from sklearn.metrics import mean_absolute_error
 
-from .._devices import torch_threads
-from ..exceptions import FairmineWarning
-from ._mi_figures import mi_figures
-from ._sweep import TASKS, SweepGrid, SweepTable, _fronts_figure, fit_setting, markdown_table
+from ._output import write_atomically
+from ._sweep import (
+    TASKS,
+    SweepGrid,
+    SweepTable,
+    _degenerate_settings,
+    _fronts_figure,
+    _mean_std,
+    task_of,
+)
 
 __all__ = ["REPORT_SECTIONS", "choose_setting", "environment", "write_sweep_report"]
 
 #: the ``id`` of each section of the report, in order
-REPORT_SECTIONS = ("summary", "fronts", "groups", "mi", "provenance")
-#: the per-group rates, fairlearn's functions under the names the report shows
-GROUP_METRICS = {
-    "selection rate": selection_rate,
-    "TPR": true_positive_rate,
-    "FPR": false_positive_rate,
-    "count": count,
-}
-
-
-def _mean_prediction(y_true: Any, y_pred: Any) -> float:
-    return float(np.mean(y_pred))
-
-
-#: by task: what the per-group section is called and the ``MetricFrame`` metrics it shows
-GROUP_SECTIONS = {
-    "classification": ("rates", GROUP_METRICS),
-    "regression": (
-        "mean prediction and MAE",
-        {"mean prediction": _mean_prediction, "MAE": mean_absolute_error, "count": count},
-    ),
-}
+REPORT_SECTIONS = ("recommendation", "summary", "fronts", "groups", "mi", "provenance")
 _PACKAGES = ("fairmine", "torch", "scikit-learn", "skorch", "fairlearn", "numpy", "pandas")
 _STYLE = (
-    "body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
+    "body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.4}"
     "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:.2em .5em}"
-    "img{max-width:100%}code{background:#f4f4f4}"
+    "td.n{text-align:right;white-space:nowrap}th{background:#f4f4f4}"
+    "img{max-width:100%}code{background:#f4f4f4;padding:0 .2em}"
+    "tr.degenerate td{color:#999}tr.recommended td{background:#fff7d6}"
+    "td.front{font-weight:bold;color:#b00020;white-space:nowrap}"
+    "p.recommendation{font-size:115%;border-left:4px solid #b00020;padding-left:.7em}"
 )
 
 
@@ -74,7 +60,9 @@ def environment() -> dict[str, str]:
     Returns
     -------
     dict of str
-        Package versions, ``python``, ``torch threads``, ``cpu`` and ``gpu``.
+        Package versions, ``fairmine git`` (the commit of a git checkout, "with uncommitted
+        changes" when its tracked files differ from it), ``python``, ``torch threads``,
+        ``cpu`` and ``gpu``.
 
     Examples
     --------
@@ -86,11 +74,40 @@ def environment() -> dict[str, str]:
     versions["torch"] = torch.__version__  # with its build (+cpu, +cu130)
     return {
         **versions,
+        "fairmine git": git_commit(),
         "python": platform.python_version(),
         "torch threads": str(torch.get_num_threads()),
         "cpu": f"{_cpu_model()}, {os.cpu_count()} logical cores",
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
     }
+
+
+@functools.cache
+def git_commit(path: str | os.PathLike | None = None) -> str:
+    """Return the short commit of the git checkout holding ``path`` (by default fairmine's).
+
+    Read once per process: a run that calls it as it starts (``fairmine sweep`` does) records
+    the commit whose code it imported, whatever happens to the checkout while it runs.
+
+    Returns
+    -------
+    str
+        ``"abc1234"``, ``"abc1234 with uncommitted changes"`` when tracked files differ from
+        the commit, or ``"not a git checkout"`` (an installed wheel, or no git).
+    """
+    where = Path(__file__).parent if path is None else Path(path)
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(where), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"{commit} with uncommitted changes" if changed else commit
 
 
 def _cpu_model() -> str:
@@ -111,7 +128,7 @@ def choose_setting(summary: pd.DataFrame, metric: str) -> pd.Series:
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`fairmine.experiments.summarise_sweep`.
+        Output of [`summarise_sweep`][fairmine.experiments.summarise_sweep].
     metric : str
         The disparity that decided the front.
 
@@ -124,27 +141,6 @@ def choose_setting(summary: pd.DataFrame, metric: str) -> pd.Series:
     if candidates.empty:
         candidates = summary[summary["criterion"] == "ERM"]
     return candidates.loc[candidates[metric].idxmin()]
-
-
-def _refit(
-    table: SweepTable, grid: SweepGrid, setting: pd.Series, threads: int | None
-) -> tuple[MetricFrame, dict[str, float], int]:
-    """Fit ``setting`` with the first seed on the first fold; rates and MI on its test rows."""
-    train, test = grid.splits(table.y, TASKS[table.task].stratified)[0]
-    with torch_threads(threads), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FairmineWarning)  # the summary counts degenerate fits
-        model, _, X_test = fit_setting(
-            table, train, test, setting["criterion"], setting["mi_weight"], grid.seeds[0],
-            grid.estimator_params,
-        )  # fmt: skip
-        y_test, c_test = table.y[test], table.groups[test]
-        frame = MetricFrame(
-            metrics=GROUP_SECTIONS[table.task][1],
-            y_true=y_test,
-            y_pred=model.predict(X_test),
-            sensitive_features=pd.Series(c_test, name="group"),
-        )
-        return frame, mi_figures(model, X_test, y_test, c_test), len(test)
 
 
 def _png(figure: Any) -> str:
@@ -160,42 +156,240 @@ def _image(png: str, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png}">'
 
 
+def group_table(runs: pd.DataFrame, table: SweepTable, settings: list[str]) -> pd.DataFrame:
+    """Each group's figures per setting: mean and std (ddof 0) over the setting's fits.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        The sweep's rows, with their ``group_metrics`` (JSON per fit).
+    table : SweepTable
+        The data, which names the groups (`SweepTable.group_name`).
+    settings : list of str
+        The settings to show, by name (``"ERM"``, ``"equal_opportunity w=3"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, setting), in the groups' order: ``group``, ``setting``, ``fits``,
+        then ``<figure>`` and ``<figure>_std`` for each figure (``count``: test rows per fit).
+        Empty when the rows hold no per-group figures (a sweep of an earlier version).
+    """
+    if "group_metrics" not in runs or runs["group_metrics"].isna().all():
+        return pd.DataFrame()
+    names = runs.apply(lambda r: _setting_name(r["criterion"], r["mi_weight"]), axis=1)
+    records = []
+    for setting in settings:
+        for text in runs.loc[names == setting, "group_metrics"].dropna():
+            for group, figures in json.loads(text).items():
+                records.append({"group": group, "setting": setting, **figures})
+    frame = pd.DataFrame(records).astype({"group": str})
+    grouped = frame.groupby(["group", "setting"], sort=False)
+    figures = [c for c in frame.columns if c not in ("group", "setting")]
+    means = grouped[figures].mean()
+    result = means.join(grouped[figures].std(ddof=0).add_suffix("_std"))
+    result.insert(0, "fits", grouped.size())
+    result = result.reset_index()
+    order = {g: i for i, g in enumerate(sorted(result["group"].unique()))}
+    rank = result["group"].map(order) * len(settings) + result["setting"].map(settings.index)
+    result = result.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
+    result["group"] = result["group"].map(table.group_name)
+    return result
+
+
+def _setting_name(criterion: str, mi_weight: float) -> str:
+    return "ERM" if criterion == "ERM" else f"{criterion} w={mi_weight:g}"
+
+
+def _figure_columns(groups: pd.DataFrame) -> list[str]:
+    """List the per-group figures of a `group_table`, in order (``count`` last)."""
+    return [c for c in groups.columns
+            if c not in ("group", "setting", "fits") and not c.endswith("_std")]  # fmt: skip
+
+
+def _groups_figure(groups: pd.DataFrame, settings: list[str]) -> Any:
+    """Draw one panel per figure (count aside): a bar per group and setting, std as error bars."""
+    import matplotlib.pyplot as plt
+
+    figures = [c for c in _figure_columns(groups) if c != "count"]
+    names = list(dict.fromkeys(groups["group"]))
+    figure, axes = plt.subplots(
+        1, len(figures), figsize=(2.6 * len(figures) + 0.4, 2.9), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
+    width = 0.8 / len(settings)
+    for panel, name in zip(axes[0], figures, strict=True):
+        for s, setting in enumerate(settings):
+            rows = groups[groups["setting"] == setting].set_index("group").reindex(names)
+            offsets = np.arange(len(names)) - 0.4 + width * (s + 0.5)
+            panel.bar(
+                offsets, rows[name], width, yerr=rows[f"{name}_std"], capsize=3,
+                color="0.55" if setting == "ERM" else "C3", label=setting,
+            )  # fmt: skip
+        panel.set_xticks(np.arange(len(names)), names, fontsize="small")
+        panel.set_title(name)
+        panel.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("mean over fits (bar: std)")
+    figure.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center",
+                  ncols=len(settings), fontsize="small")  # fmt: skip
+    return figure
+
+
 def _figures(
     summary: pd.DataFrame,
-    frame: MetricFrame,
+    groups: pd.DataFrame,
+    settings: list[str],
     metric: str,
     score: str,
     note: str | None,
 ) -> tuple[str, str]:
-    """Draw the fronts and the per-group rates as ``<img>`` tags (notes without matplotlib)."""
+    """Draw the fronts and the per-group figures as ``<img>`` tags (notes without matplotlib)."""
     try:
         import matplotlib
     except ImportError:
         note = "<p>(matplotlib is not installed: no figure.)</p>"
         return note, note
     matplotlib.use("Agg")
-    from ..plotting import plot_group_metrics
-
-    fronts = _png(_fronts_figure(summary, metric, score, note))
-    rates = frame.by_group.drop(columns="count")
-    names = list(rates.columns)
-    groups = _png(plot_group_metrics(rates, show_overall=False).figure)
-    return (
-        _image(fronts, f"{score} against each disparity, the fronts ringed"),
-        _image(groups, f"{', '.join(names[:-1])} and {names[-1]} per group"),
+    fronts = _image(
+        _png(_fronts_figure(summary, metric, score, note)),
+        f"{score} against each disparity, the fronts ringed",
+    )
+    if groups.empty:
+        return fronts, ""
+    return fronts, _image(
+        _png(_groups_figure(groups, settings)), f"per-group figures of {', '.join(settings)}"
     )
 
 
-def _markdown_to_html(markdown: str) -> str:
-    """Turn :func:`markdown_table`'s output into an HTML table, so both show the same cells."""
-    rows = [line.strip("|").split(" | ") for line in markdown.splitlines()]
-    head, body = rows[0], rows[2:]
+def _html_table(head: list[str], rows: list[tuple[str, list[tuple[str, str]]]]) -> str:
+    """Build a table of escaped text; ``rows`` are ``(row class, [(cell class, text), ...])``."""
 
-    def cells(tag: str, row: list[str]) -> str:
-        return "".join(f"<{tag}>{html.escape(c.strip().strip('*'))}</{tag}>" for c in row)
+    def cell(tag: str, css: str, text: str) -> str:
+        attribute = f' class="{css}"' if css else ""
+        return f"<{tag}{attribute}>{html.escape(text)}</{tag}>"
 
-    lines = [f"<tr>{cells('th', head)}</tr>", *(f"<tr>{cells('td', r)}</tr>" for r in body)]
+    lines = ["<tr>" + "".join(cell("th", "", h) for h in head) + "</tr>"]
+    for css, cells in rows:
+        attribute = f' class="{css}"' if css else ""
+        lines.append(f"<tr{attribute}>" + "".join(cell("td", c, t) for c, t in cells) + "</tr>")
     return "<table>\n" + "\n".join(lines) + "\n</table>"
+
+
+def _summary_table(summary: pd.DataFrame, recommended: str, metric: str, score: str) -> str:
+    """Build the summary: degenerate settings greyed ("k of n"), the front and choice marked."""
+    figures = task_of(summary).figures
+    degenerate = _degenerate_settings(summary)
+    head = ["setting", *figures.values(), "fit s", "degenerate fits",
+            f"front ({score}, {metric})"]  # fmt: skip
+    rows = []
+    for i, row in summary.iterrows():
+        front = "★ front" if row["front"] else ""
+        if row["setting"] == recommended:
+            front = f"{front}, recommended" if front else "recommended"
+        cells = [("", row["setting"])]
+        cells += [("n", _mean_std(row[f], row[f"{f}_std"])) for f in figures]
+        cells += [("n", f"{row['fit_seconds']:.1f}"),
+                  ("n", f"{row['degenerate']} of {row['fits']}"), ("front", front)]  # fmt: skip
+        marks = {"degenerate": degenerate[i], "recommended": row["setting"] == recommended}
+        css = " ".join(name for name, on in marks.items() if on)
+        rows.append((css, cells))
+    return _html_table(head, rows)
+
+
+def _groups_table(groups: pd.DataFrame, attribute: str) -> str:
+    figures = _figure_columns(groups)
+    head = [attribute, "setting", *("test rows per fit" if f == "count" else f for f in figures),
+            "fits"]  # fmt: skip
+    rows = []
+    for _, row in groups.iterrows():
+        cells = [("", str(row["group"])), ("", row["setting"])]
+        cells += [
+            ("n", f"{row[f]:.0f}" if f == "count" else _mean_std(row[f], row[f"{f}_std"]))
+            for f in figures
+        ]
+        rows.append(("", [*cells, ("n", str(row["fits"]))]))
+    return _html_table(head, rows)
+
+
+def recommendation(
+    summary: pd.DataFrame, table: SweepTable, grid: SweepGrid, metric: str, score: str
+) -> tuple[str, str]:
+    """Say which setting the report recommends, and give the code that refits it.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of [`summarise_sweep`][fairmine.experiments.summarise_sweep].
+    table : SweepTable
+        The data (it names the attribute and the estimator).
+    grid : SweepGrid
+        The sweep's settings (their ``estimator_params`` go into the refit).
+    metric, score : str
+        The disparity and the task score that decided the front.
+
+    Returns
+    -------
+    (str, str)
+        The recommendation in words (plain text) and the Python that refits it.
+    """
+    task = TASKS[table.task]
+    chosen = choose_setting(summary, metric)
+    erm = summary[summary["criterion"] == "ERM"].iloc[0]
+    score_name, metric_name = task.scores[score], task.figures.get(metric, metric)
+    rule = (
+        f"the rule: of the settings on the {score_name}-{metric_name} front none of whose fits "
+        f"was degenerate, the one with the lowest {metric_name}"
+    )
+    figures = (
+        f"{score_name} {_mean_std(chosen[score], chosen[f'{score}_std'])} and {metric_name} "
+        f"{_mean_std(chosen[metric], chosen[f'{metric}_std'])}"
+    )
+    if chosen["criterion"] == "ERM" and _degenerate_settings(summary).all():
+        words = (
+            "No setting to recommend: every setting of this sweep, ERM's too, is degenerate "
+            f"(no better than a constant in half or more of its fits). ERM scores {figures}. "
+            "Train longer (--max-epochs), and see the warning below."
+        )
+    elif chosen["criterion"] == "ERM":
+        words = (
+            f"Recommended: ERM (mi_weight=0), by {rule}: no fairmine setting of this sweep is on "
+            f"that front without being degenerate. ERM scores {figures}. Try smaller lambdas "
+            "(--weights) or more epochs (--max-epochs)."
+        )
+    else:
+        gained = erm[metric] - chosen[metric]
+        cost = erm[score] - chosen[score]
+        trade = (
+            f"{'lowers' if gained >= 0 else 'raises'} the {metric_name} by {abs(gained):.3f} "
+            + (
+                f"and {'raises' if cost < 0 else 'keeps'} {score_name}"
+                + (f" by {-cost:.3f}" if cost < 0 else "")
+                + ": fairer at no cost in "
+                + score_name
+                if cost <= 0
+                else f"for {cost:.3f} less {score_name}"
+            )
+        )
+        words = (
+            f"Recommended: {chosen['setting']}, by {rule}. It scores {figures}, against ERM's "
+            f"{_mean_std(erm[score], erm[f'{score}_std'])} and "
+            f"{_mean_std(erm[metric], erm[f'{metric}_std'])}: it {trade} (means over "
+            f"{chosen['fits']} fits; their std says how much of that is the folds' noise)."
+        )
+    params = {
+        "criterion": "demographic_parity" if chosen["criterion"] == "ERM" else chosen["criterion"],
+        "mi_weight": float(chosen["mi_weight"]),
+        **grid.estimator_params,
+    }
+    arguments = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    code = (
+        f"from fairmine import {task.estimator.__name__}\n"
+        "from fairmine.experiments import tabular_preprocessor\n\n"
+        "prep = tabular_preprocessor().fit(X)  # the sweep's encoding, fitted on your rows\n"
+        f"model = {task.estimator.__name__}({arguments})\n"
+        f"model.fit(prep.transform(X), y, sensitive_features={table.sensitive}.to_numpy())\n"
+    )
+    return words, code
 
 
 def _section(key: str, title: str, body: str) -> str:
@@ -204,6 +398,7 @@ def _section(key: str, title: str, body: str) -> str:
 
 def write_sweep_report(
     summary: pd.DataFrame,
+    runs: pd.DataFrame,
     table: SweepTable,
     grid: SweepGrid,
     out: str | os.PathLike,
@@ -211,20 +406,21 @@ def write_sweep_report(
     metric: str,
     header: str,
     command: str,
-    threads: int | None = None,
     score: str = "accuracy",
     note: str | None = None,
 ) -> Path:
     """Write ``report.html`` of a finished sweep into ``out``.
 
-    The per-group rates and the chosen setting's audit come from one more fit
-    of the setting that :func:`choose_setting` picks, with the grid's first
-    seed on its first fold, scored on that fold's test rows.
+    The recommended setting is the one `choose_setting` picks; the
+    per-group figures are those each fit recorded on its test fold
+    (``group_metrics``), as mean and std over the setting's fits, beside ERM's.
 
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`fairmine.experiments.summarise_sweep`.
+        Output of [`summarise_sweep`][fairmine.experiments.summarise_sweep].
+    runs : pandas.DataFrame
+        Output of [`run_sweep`][fairmine.experiments.run_sweep].
     table : SweepTable
         The data the sweep ran on.
     grid : SweepGrid
@@ -237,8 +433,6 @@ def write_sweep_report(
         The paragraph that describes the sweep.
     command : str
         The command line that ran the sweep.
-    threads : int or None, default=None
-        Torch threads of the extra fit; None keeps this process's count.
     score : str, default="accuracy"
         The task score that decided the front.
     note : str or None, default=None
@@ -249,17 +443,31 @@ def write_sweep_report(
     pathlib.Path
         The report's path.
     """
-    setting = choose_setting(summary, metric)
-    frame, audit, n_test = _refit(table, grid, setting, threads)
-    what = GROUP_SECTIONS[table.task][0]
-    fronts, groups = _figures(summary, frame, metric, score, note)
-    by_group = frame.by_group.copy()
-    by_group["count"] = by_group["count"].astype(int)
-    mi = summary[["setting", "audit_mi", "audit_mi_std"]].rename(
-        columns={"audit_mi": "audit MI (nats)", "audit_mi_std": "std"}
+    task = TASKS[table.task]
+    chosen = choose_setting(summary, metric)["setting"]
+    settings = ["ERM"] if chosen == "ERM" else ["ERM", chosen]
+    groups = group_table(runs, table, settings)
+    fronts, group_image = _figures(summary, groups, settings, metric, score, note)
+    words, code = recommendation(summary, table, grid, metric, score)
+    warning = "".join(
+        f"<p><strong>Warning.</strong> {html.escape(text)}</p>\n"
+        for text in (*table.notes, *([note] if note else []))
     )
-    chosen = html.escape(setting["setting"])
-    warning = f"<p><strong>Warning.</strong> {html.escape(note)}</p>\n" if note else ""
+    if groups.empty:
+        group_body = "<p>The fits of this sweep recorded no per-group figures.</p>"
+    else:
+        fits = int(groups["fits"].max())
+        group_body = (
+            f"<p>Each group's {html.escape(task.group_title)} on the test folds, mean ± std "
+            f"over each setting's {fits} fits (seeds x folds), from fairlearn's MetricFrame; "
+            f"groups of {html.escape(table.sensitive)}.</p>\n"
+            f"{_groups_table(groups, table.sensitive)}\n{group_image}"
+        )
+    mi = _html_table(
+        ["setting", "audit MI (nats)"],
+        [("", [("", r["setting"]), ("n", _mean_std(r["audit_mi"], r["audit_mi_std"]))])
+         for _, r in summary.iterrows()],
+    )  # fmt: skip
     environment_rows = {
         "command": command,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -267,35 +475,35 @@ def write_sweep_report(
     }
     sections = [
         _section(
+            "recommendation",
+            "What to pick",
+            f'<p class="recommendation">{html.escape(words)}</p>\n{warning}'
+            f"<p>Refit it on all your rows (X, y and the attribute's column as in the table):</p>\n"
+            f"<pre><code>{html.escape(code)}</code></pre>",
+        ),
+        _section(
             "summary",
             "Summary",
-            f"{warning}<p>{html.escape(header)}</p>\n"
-            f"{_markdown_to_html(markdown_table(summary, metric, score))}",
+            f"<p>{html.escape(header)}</p>\n"
+            "<p>Grey rows: settings half or more of whose fits were degenerate (no better than "
+            "a constant), kept off the front. ★ marks the front.</p>\n"
+            f"{_summary_table(summary, chosen, metric, score)}",
         ),
         _section("fronts", "Fronts", fronts),
-        _section(
-            "groups",
-            f"Per-group {what} of {setting['setting']}",
-            f"<p>The setting on the {html.escape(metric)} front with the lowest "
-            f"{html.escape(metric)} among those whose fits all learned more than a constant, "
-            f"refitted with seed {grid.seeds[0]} on fold 0 and scored on its {n_test} test "
-            "rows (fairlearn's MetricFrame).</p>\n"
-            f"{by_group.to_html(float_format=lambda v: f'{v:.3f}')}\n{groups}",
-        ),
+        _section("groups", f"Per-group {task.group_title} of {chosen} beside ERM", group_body),
         _section(
             "mi",
             "MI a fresh critic finds",
             "<p>estimate_mi of a fresh critic on each test fold's z, under each setting's "
-            "criterion (ERM: I(Z;C)), mean and std over the fits; negative values are the "
-            f"bound's noise around 0. The refit of {chosen}: audit MI "
-            f"{audit.get('audit_mi', np.nan):.3f} nats, training critic "
-            f"{audit.get('train_mi', np.nan):.3f} nats.</p>\n"
-            f"{mi.to_html(index=False, float_format=lambda v: f'{v:.3f}')}",
+            "criterion (ERM: I(Z;C)), mean ± std over the fits; negative values are the "
+            "bound's noise around 0.</p>\n" + mi,
         ),
         _section(
             "provenance",
-            "Command and versions",
-            pd.Series(environment_rows, name="value").to_frame().to_html(),
+            "Command, commit and versions",
+            _html_table(
+                ["", "value"], [("", [("", k), ("", v)]) for k, v in environment_rows.items()]
+            ),
         ),
     ]
     page = (
@@ -305,5 +513,4 @@ def write_sweep_report(
     )
     path = Path(out) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_atomically(path, page)  # whole, or the earlier report is left as it was

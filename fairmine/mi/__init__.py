@@ -1,13 +1,15 @@
 """Mutual information and dependence: bounds, critics, penalties, criteria, estimation, audit.
 
 The maths of fairmine in one place. The training step asks a
-:class:`DependencePenalty` for an inner update and a differentiable penalty
-(:class:`DonskerVaradhan`, the paper's, and :class:`CLUB`,
-:class:`SlicedDependence`, :class:`HSIC`). The training loop of
-:class:`fairmine.MIUnbiasedClassifier` and :func:`estimate_mi` share the same
-critic networks (:class:`StatisticsNetwork`, :class:`ClassifierCritic`, chosen
-by :func:`make_critic`), update rule (:func:`critic_step`) and marginal terms;
-nothing here imports the estimator.
+[`DependencePenalty`][fairmine.mi.DependencePenalty] for an inner update and a differentiable
+penalty ([`DonskerVaradhan`][fairmine.mi.DonskerVaradhan], the paper's, and
+[`CLUB`][fairmine.mi.CLUB], [`SlicedDependence`][fairmine.mi.SlicedDependence],
+[`HSIC`][fairmine.mi.HSIC]). The training loop of
+[`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier] and [`estimate_mi`][fairmine.estimate_mi]
+share the same critic networks ([`StatisticsNetwork`][fairmine.mi.StatisticsNetwork],
+[`ClassifierCritic`][fairmine.mi.ClassifierCritic], chosen by
+[`make_critic`][fairmine.mi.make_critic]), update rule ([`critic_step`][fairmine.mi.critic_step])
+and marginal terms; nothing here imports the estimator.
 """
 
 from ._audit import MIAudit

@@ -20,7 +20,7 @@ class MIAudit(Callback):
     The training critic's ``train_mi`` scores the very batches that the encoder
     learns to hide the attribute from, so it can read near 0 while ``z``
     still carries the attribute. This callback encodes a set of rows with the
-    current encoder and runs :func:`fairmine.estimate_mi` on them, with the
+    current encoder and runs [`estimate_mi`][fairmine.estimate_mi] on them, with the
     estimator's ``criterion`` (the positive rows only for equal opportunity,
     conditioned on ``y`` for equalized odds). It records ``audit_mi`` and its
     standard error ``audit_mi_std`` (nats) in ``history_``; other epochs have
@@ -40,9 +40,9 @@ class MIAudit(Callback):
         Audit a random subset of at most this many rows (fixed per fit);
         None audits them all.
     random_state : int, default=0
-        Seeds the subset and :func:`fairmine.estimate_mi`.
+        Seeds the subset and [`estimate_mi`][fairmine.estimate_mi].
     **estimate_mi_kwargs
-        Further arguments of :func:`fairmine.estimate_mi`, such as
+        Further arguments of [`estimate_mi`][fairmine.estimate_mi], such as
         ``max_steps``.
 
     Examples

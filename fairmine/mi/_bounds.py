@@ -54,7 +54,7 @@ def donsker_varadhan(t_joint: Tensor, log_marginal: Tensor) -> Tensor:
     log_marginal : Tensor of shape (m,)
         Values whose ``log_mean_exp`` is the marginal term: critic outputs on
         pairs drawn from the product of the marginals, or the per-row terms
-        of :meth:`fairmine.mi.DiscreteMarginal.terms`.
+        of [`DiscreteMarginal.terms`][fairmine.mi.DiscreteMarginal.terms].
 
     Returns
     -------

@@ -10,6 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 from torch import Tensor, nn
 
+from .._mlp import check_layer_widths
 from ._bounds import weighted_mean
 from ._critic import make_critic_optimizer
 from ._marginals import DiscreteMarginal, within_group_permutation
@@ -28,10 +29,10 @@ class CLUB(DependencePenalty):
     Donsker-Varadhan's, needs a critic that keeps up). ``q`` is trained by
     maximum likelihood on the detached ``z``, ``steps`` Adam updates per
     training step. For an attribute with at most 32 distinct encoded values
-    ``q`` is a softmax classifier (:class:`fairmine.mi.ClassifierCritic`) and
+    ``q`` is a softmax classifier ([`ClassifierCritic`][fairmine.mi.ClassifierCritic]) and
     the marginal term is exact: every row's ``z`` scored against every value,
     weighted by its frequency ``p(c | g)``. For a continuous attribute ``q``
-    is a Gaussian (:class:`~fairmine.mi._networks.GaussianConditional`) and
+    is a Gaussian (`GaussianConditional`) and
     the marginal term pairs each ``z`` with the attribute of a row shuffled
     within its group. Under a criterion that conditions on ``y``, ``q`` reads
     the class and the marginal is ``p(c | y)``: the bound is on ``I(Z; C | Y)``.
@@ -69,6 +70,7 @@ class CLUB(DependencePenalty):
 
     def initialize(self, setup: PenaltySetup) -> dict[str, Any]:
         super().initialize(setup)
+        check_layer_widths(self.hidden, "CLUB's hidden", "the layer widths of q(c | z)")
         self.marginal_ = setup.marginal()
         hidden = tuple(self.hidden)
         self.discrete_ = isinstance(self.marginal_, DiscreteMarginal)

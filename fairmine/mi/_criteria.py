@@ -15,15 +15,21 @@ the quantiles of its training target), and ``n_classes`` is their number.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from scipy.stats import hypergeom
 
-__all__ = ["CRITERIA", "Criterion"]
+from ..exceptions import PenaltySkippedWarning
+
+__all__ = ["CRITERIA", "Criterion", "warn_if_groups_outnumber_batches"]
 
 CRITERIA = ("demographic_parity", "equalized_odds", "equal_opportunity")
+"""The fairness criteria, by the name ``criterion=`` takes: what the penalty removes is
+I(Z; C), I(Z; C | Y) and I(Z; C | Y = pos_label) in that order."""
 
 Rows = TypeVar("Rows")
 
@@ -92,6 +98,51 @@ class Criterion:
             return z[keep], c[keep], None, (None if weight is None else weight[keep])
         return z, c, (self._groups(y) if self.name == "equalized_odds" else None), weight
 
+    def minibatch_coverage(self, y: Any, weight: Any, batch_size: int) -> float:
+        """Return the expected share of the weight that a minibatch holds two rows or more of.
+
+        A conditional penalty is measured within each group of ``y`` on a
+        minibatch, and a group with fewer than two rows there contributes
+        nothing. This is the share of the rows' weight in such groups, averaged
+        over the minibatches of ``batch_size`` rows drawn without replacement
+        (hypergeometric counts of the rows of some weight); 1 for the criteria
+        that do not condition on ``y``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Class indices of the training rows, or a continuous target binned
+            by ``edges``.
+        weight : ndarray or None
+            Their sample weights, or None.
+        batch_size : int
+            Rows of a minibatch.
+
+        Returns
+        -------
+        float
+            A value in [0, 1].
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fairmine.mi import Criterion
+        >>> criterion = Criterion("equalized_odds", n_classes=100)
+        >>> criterion.minibatch_coverage(np.arange(200) % 100, None, batch_size=200)
+        1.0
+        >>> round(criterion.minibatch_coverage(np.arange(200) % 100, None, batch_size=20), 2)
+        0.01
+        """
+        if self.n_groups == 0:
+            return 1.0
+        groups = np.asarray(self._groups(y)).ravel()
+        weight = np.ones(len(groups)) if weight is None else np.asarray(weight, np.float64)
+        weighted = weight > 0
+        shares = np.bincount(groups, weights=weight) / weight.sum()
+        rows = np.bincount(groups[weighted], minlength=len(shares))
+        drawn = min(batch_size, len(groups))
+        return float(np.dot(shares, hypergeom.sf(1, len(groups), rows, drawn)))
+
     def _groups(self, y: Any) -> Any:
         """Return ``y``, or with ``edges`` the bin of each row (int64)."""
         if self.edges is None:
@@ -100,3 +151,47 @@ class Criterion:
             edges = torch.tensor(self.edges, dtype=y.dtype, device=y.device)
             return torch.bucketize(y.reshape(-1), edges)
         return np.searchsorted(self.edges, np.ravel(y)).astype(np.int64)
+
+
+def warn_if_groups_outnumber_batches(
+    criterion: Criterion, y: Any, weight: Any, batch_size: int
+) -> None:
+    """Warn when a minibatch holds two rows of few of the criterion's groups.
+
+    Under ``"equalized_odds"`` the penalty is the weighted mean of its value
+    within each group of ``y`` (a class, or a quantile bin of a continuous
+    target) on the minibatch, and a group with fewer than two rows there adds
+    0: with more groups than a minibatch can hold two rows of, the penalty
+    is close to 0 whatever the representation, and nothing else would say so.
+    Warns ([`PenaltySkippedWarning`][fairmine.exceptions.PenaltySkippedWarning]) when less
+    than half of the weight lies in groups that a minibatch is expected to
+    hold two rows of ([`Criterion.minibatch_coverage`][fairmine.mi.Criterion.minibatch_coverage]).
+
+    Parameters
+    ----------
+    criterion : Criterion
+    y : ndarray
+        The training rows' classes, or their continuous target.
+    weight : ndarray or None
+        Their sample weights.
+    batch_size : int
+        The estimator's ``batch_size``.
+    """
+    coverage = criterion.minibatch_coverage(y, weight, batch_size)
+    if coverage >= 0.5:
+        return
+    groups = (
+        f"the {criterion.n_classes} quantile bins of y (n_bins, fewer when y has ties)"
+        if criterion.edges is not None
+        else f"each of the {criterion.n_classes} classes of y"
+    )
+    fewer = "lower n_bins" if criterion.edges is not None else "merge rare classes"
+    warnings.warn(
+        f"criterion={criterion.name!r} measures the MI within {groups}, and a group with "
+        f"fewer than two rows in a minibatch adds nothing to the penalty there: in minibatches "
+        f"of batch_size={batch_size} rows, the groups of only {coverage:.0%} of the rows' "
+        "weight are expected to have two rows or more, so the penalty would act on little or "
+        f"nothing. Raise batch_size, {fewer}, or use criterion='demographic_parity'.",
+        PenaltySkippedWarning,
+        stacklevel=4,
+    )

@@ -1,9 +1,10 @@
 """The critic T: which network, its one update rule, and its evaluation.
 
-The networks are in :mod:`fairmine.mi._networks`. The training loop of
-:class:`fairmine.MIUnbiasedClassifier` and :func:`fairmine.estimate_mi` both
-build critics with :func:`make_critic`, train them with :func:`critic_step`
-and read them with :func:`penalty` or :func:`evaluate_bound`.
+The networks are in `fairmine.mi._networks`. The training loop of
+[`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier] and [`estimate_mi`][fairmine.estimate_mi]
+both build critics with [`make_critic`][fairmine.mi.make_critic], train them with
+[`critic_step`][fairmine.mi.critic_step] and read them with [`penalty`][fairmine.mi.penalty] or
+[`evaluate_bound`][fairmine.mi.evaluate_bound].
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ _FUSED_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW)
 _FUSED_DEVICES = ("cpu", "cuda")
 
 
-#: the critics that ``critic_type`` names; "auto" is "classifier" for an attribute with an
-#: exact marginal term, "concat" otherwise
 CRITIC_TYPES = ("auto", "classifier", "concat")
+"""The critics that ``critic_type`` names; "auto" is "classifier" for an attribute with an exact
+marginal term, "concat" otherwise.
+"""
 
 
 def make_critic(
@@ -55,9 +57,9 @@ def make_critic(
     Parameters
     ----------
     critic_type : {"auto", "classifier", "concat"}
-        ``"concat"`` is MINE's :class:`StatisticsNetwork` on ``[z, c]`` (the
-        paper's); ``"classifier"`` is :class:`ClassifierCritic`, which needs
-        an attribute with few values (a :class:`DiscreteMarginal`);
+        ``"concat"`` is MINE's [`StatisticsNetwork`][fairmine.mi.StatisticsNetwork] on ``[z, c]``
+        (the paper's); ``"classifier"`` is [`ClassifierCritic`][fairmine.mi.ClassifierCritic], which
+        needs an attribute with few values (a [`DiscreteMarginal`][fairmine.mi.DiscreteMarginal]);
         ``"auto"`` takes ``"classifier"`` when it can.
     marginal : DiscreteMarginal or ShuffledMarginal
         The marginal term the critic is trained with.
@@ -105,7 +107,7 @@ def critic_learning_rate(critic_lr: float | str, critic: nn.Module) -> float:
     Parameters
     ----------
     critic_lr : float or "auto"
-        :class:`fairmine.mi.DonskerVaradhan`'s ``lr``.
+        [`DonskerVaradhan`][fairmine.mi.DonskerVaradhan]'s ``lr``.
     critic : nn.Module
         The critic that the rate is for.
 
@@ -182,7 +184,7 @@ def critic_step(
         starts it.
     ema_rate : float or None, default=None
         Rate of that average; None trains on the plain minibatch bound. A
-        :class:`ClassifierCritic` (whose marginal term is exactly 0, so its
+        [`ClassifierCritic`][fairmine.mi.ClassifierCritic] (whose marginal term is exactly 0, so its
         gradient has no bias to correct) keeps no average.
     weight : Tensor of shape (n,) or None, default=None
         Sample weights of the rows (the weighted bound); None weighs all

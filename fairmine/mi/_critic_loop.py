@@ -1,10 +1,10 @@
 """Lines 5-8 of Algorithm 1: K updates of the critic ``T`` on detached ``z``.
 
-The critic's minibatches come from a :class:`RepresentationBank` of the
+The critic's minibatches come from a `RepresentationBank` of the
 encoder's recent rows (``DonskerVaradhan(sampling="bank")``: no encoder pass of their
 own) or from fresh minibatches pushed through the encoder (``"fresh"``, as
-printed). Each update is :func:`fairmine.mi.critic_step`, the same rule that
-:func:`fairmine.mi.estimate_mi` trains with.
+printed). Each update is [`critic_step`][fairmine.mi.critic_step], the same rule that
+[`estimate_mi`][fairmine.mi.estimate_mi] trains with.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class CriticTrainer:
     def train(self, steps: int) -> int:
         """Try ``steps`` updates that raise the Donsker-Varadhan bound; return how many were made.
 
-        A minibatch too small for the bound (:func:`enough_rows`) is skipped.
+        A minibatch too small for the bound (`enough_rows`) is skipped.
         """
         made = 0
         for _ in range(steps):

@@ -1,12 +1,12 @@
 """The paper's penalty: a critic trained by Donsker-Varadhan updates, and its bound.
 
-Lines 5-8 of Algorithm 1 are :meth:`DonskerVaradhan.update` (``steps``
+Lines 5-8 of Algorithm 1 are `DonskerVaradhan.update` (``steps``
 critic updates on detached ``z``, from a representation bank or fresh
 minibatches, after a warm-up); the encoder's penalty is the critic's bound on
 the current minibatch, with MINE's bias-corrected gradient. The statistics
 network on ``[z, c]`` is the paper's critic; ``critic_type="classifier"``
 is a classifier ``q(c | z)`` whose DV marginal term is exactly 0
-(:class:`fairmine.mi.ClassifierCritic`).
+([`ClassifierCritic`][fairmine.mi.ClassifierCritic]).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import Tensor
 
 from .._devices import cuda_devices
+from .._mlp import check_layer_widths
+from .._validation import OPTIMIZER_CLASS
 from ._critic import (
     CRITIC_TYPES,
     critic_learning_rate,
@@ -41,10 +43,8 @@ class DonskerVaradhan(DependencePenalty):
     class with its defaults; ``"classifier_critic"`` is
     ``DonskerVaradhan(critic_type="classifier")``). Pass an object to change
     its settings, ``MIUnbiasedClassifier(penalty=DonskerVaradhan(steps=10))``,
-    and search them with nested names such as ``penalty__steps``. These
-    settings replace the estimator's deprecated ``critic_*`` and
-    ``bias_correction*`` parameters (``critic_steps`` is ``steps``,
-    ``critic_hidden`` is ``hidden``, ``bias_correction`` keeps its name).
+    and search them with nested names such as ``penalty__steps`` (which also
+    work on the default name, turning it into the object).
 
     Parameters
     ----------
@@ -55,7 +55,7 @@ class DonskerVaradhan(DependencePenalty):
         minibatch) whose FLOPs fit into those of the encoder's forward pass on
         a minibatch, within [3, 40], counted once per ``fit`` on two rows
         (deterministic, see the estimator's ``critic_steps_``;
-        :mod:`fairmine.mi._critic_budget`). It gives 40 (the paper's K) on a
+        `fairmine.mi._critic_budget`). It gives 40 (the paper's K) on a
         CNN and 3 on a small MLP, where fewer let the encoder hide the
         attribute from the critic; with ``sampling="fresh"`` every update
         costs an encoder pass, so ``"auto"`` is 1 there.
@@ -63,19 +63,19 @@ class DonskerVaradhan(DependencePenalty):
         Learning rate of the critic. ``"auto"`` is 1e-3 for the ``"concat"``
         network and 3e-3 for the ``"classifier"`` one, which at 1e-3 fell
         behind a German-credit encoder (see
-        :func:`fairmine.mi._critic.critic_learning_rate`).
+        `critic_learning_rate`).
     optimizer : type of torch.optim.Optimizer, default=torch.optim.Adam
         Optimizer class of the critic. ``torch.optim.Adam`` and ``AdamW`` run
         their fused implementation on the CPU and CUDA (``fused=True``: the
         same update in fewer kernels, a quarter cheaper per critic update on
         a small critic).
     critic_type : {"concat", "classifier", "auto"}, default="concat"
-        The critic's network (:func:`fairmine.mi.make_critic`). ``"concat"``
+        The critic's network ([`make_critic`][fairmine.mi.make_critic]). ``"concat"``
         is MINE's statistics network ``T(z, c)`` on the concatenation
         ``[z, c]`` (the paper's). ``"classifier"`` is a classifier of the
         attribute from ``z``, one output per attribute value, with
         ``T(z, c) = log q(c | z) - log p(c)``
-        (:class:`fairmine.mi.ClassifierCritic`): the DV bound's marginal term
+        ([`ClassifierCritic`][fairmine.mi.ClassifierCritic]): the DV bound's marginal term
         is then exactly 0 and the bound is ``H(C) - cross-entropy``, its
         minibatch gradient is unbiased, and one forward pass scores every
         value, so an update costs about two thirds of the statistics
@@ -135,7 +135,7 @@ class DonskerVaradhan(DependencePenalty):
     _parameter_constraints: ClassVar[dict] = {
         "steps": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "optimizer": [type],
+        "optimizer": [OPTIMIZER_CLASS],
         "critic_type": [StrOptions(set(CRITIC_TYPES))],
         "hidden": ["array-like"],
         "warmup_steps": [Interval(Integral, 0, None, closed="left")],
@@ -241,14 +241,7 @@ class DonskerVaradhan(DependencePenalty):
 
     def _check_settings(self, net_batch_size: int) -> None:
         """Refuse critic widths that are not layer widths, and a bank smaller than a batch."""
-        hidden = self.hidden
-        if isinstance(hidden, str) or not all(
-            isinstance(w, Integral) and not isinstance(w, bool) and w >= 1 for w in hidden
-        ):
-            raise ValueError(
-                "DonskerVaradhan's hidden must be a sequence of positive integers (the "
-                f"critic's layer widths), got {hidden!r}."
-            )
+        check_layer_widths(self.hidden, "DonskerVaradhan's hidden", "the critic's layer widths")
         critic_batch = self.batch_size or net_batch_size
         if self.sampling == "bank" and self.bank_size != "auto" and critic_batch > self.bank_size:
             raise ValueError(

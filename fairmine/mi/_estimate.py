@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_array
 from torch import nn
 
 from .._devices import check_device, cuda_devices
+from .._mlp import check_layer_widths
 from .._sensitive import (
     SENSITIVE_ENCODINGS,
     SensitiveEncoding,
@@ -158,13 +159,14 @@ def estimate_mi(
     >>> import numpy as np
     >>> from fairmine import estimate_mi
     >>> rng = np.random.RandomState(0)
-    >>> c = rng.randint(0, 4, 2000)
-    >>> z = np.eye(4)[c] + rng.normal(scale=0.05, size=(2000, 4))
+    >>> c = rng.randint(0, 4, 1000)
+    >>> z = np.eye(4)[c] + rng.normal(scale=0.05, size=(1000, 4))
     >>> mi, std_error = estimate_mi(z, c, return_std=True)
     >>> round(mi, 1), bool(std_error < 0.05)  # ln 4 = 1.386
     (1.4, True)
     """
     check_device(device)
+    check_layer_widths(critic_hidden, "critic_hidden", "the critic's layer widths")
     with naming("Z", "must be a numeric array-like of shape (n_samples, n_features)"):
         Z = check_array(Z, dtype=np.float32, input_name="Z")
     c = encode_sensitive_features(C, encoding=sensitive_encoding, name="C")

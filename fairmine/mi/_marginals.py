@@ -10,14 +10,14 @@ pairs and a vector whose ``log_mean_exp`` is the marginal term, so the
 bound is ``donsker_varadhan(*marginal.terms(critic, z, c, given))``. The
 second vector holds one value per row of the minibatch (per row and draw for
 the shuffled sampler), which is what the standard error of
-:func:`fairmine.mi.evaluate_bound` needs.
+[`evaluate_bound`][fairmine.mi.evaluate_bound] needs.
 
 With sample weights ``w``, both fold the weight of each marginal value into
 that vector (as ``log(v / mean(v))``), so that its ``log_mean_exp`` is the
 weighted marginal term and a row of weight 0 contributes nothing: the
 shuffled sampler weights the pair ``(z_i, c_j)`` by ``w_i * w_j``, the exact
 one weights row ``i`` by ``w_i`` (its frequencies ``p(c | g)`` are weighted
-when :func:`make_marginal` is given the weights).
+when [`make_marginal`][fairmine.mi.make_marginal] is given the weights).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ __all__ = [
     "within_group_permutation",
 ]
 
-#: attributes with at most this many distinct rows get the exact marginal term
 MAX_EXACT_MARGINAL_VALUES = 32
+"""Attributes with at most this many distinct rows get the exact marginal term."""
 
 Critic = Callable[[Tensor, Tensor, Tensor | None], Tensor]
 
@@ -135,7 +135,7 @@ class DiscreteMarginal:
     ``c_k``, weighted by its frequency ``p(c_k | g)`` in its group ``g`` (or
     ``p(c_k)`` without conditioning), which removes the sampling noise of
     shuffling: ``log E[exp T] = log mean_i sum_k p(c_k | g_i) exp T(z_i, c_k, g_i)``.
-    With a :class:`~fairmine.mi.ClassifierCritic`, ``T(z, c_k, g) = log q(c_k | z, g)
+    With a [`ClassifierCritic`][fairmine.mi.ClassifierCritic], ``T(z, c_k, g) = log q(c_k | z, g)
     - log p(c_k | g)`` with these frequencies, so the sum is 1 for every row and
     the term is exactly 0.
 
@@ -168,8 +168,8 @@ class DiscreteMarginal:
     ) -> tuple[Tensor, Tensor]:
         """Critic values on joint pairs, and the exact marginal term of each row.
 
-        The parameters are those of :meth:`ShuffledMarginal.terms`, except
-        that every row of ``c`` must be one of ``values``, ``weight`` weighs
+        The parameters are those of [`ShuffledMarginal.terms`][fairmine.mi.ShuffledMarginal.terms],
+        except that every row of ``c`` must be one of ``values``, ``weight`` weighs
         the rows alone and ``draws`` is ignored: the term is exact.
 
         Returns

@@ -81,16 +81,16 @@ class ClassifierCritic(_CriticNetwork):
 
     It reads ``[standardised z]`` (plus the one-hot group ``g`` when
     ``n_groups > 0``) and returns one logit per attribute value. With the
-    frequencies ``p(c | g)`` of a :class:`DiscreteMarginal`, its statistic is
-    ``T(z, c, g) = log q(c | z, g) - log p(c | g)``. Because
+    frequencies ``p(c | g)`` of a [`DiscreteMarginal`][fairmine.mi.DiscreteMarginal], its statistic
+    is ``T(z, c, g) = log q(c | z, g) - log p(c | g)``. Because
     ``sum_k p(c_k | g) exp T(z, c_k, g) = sum_k q(c_k | z, g) = 1`` for every
     ``z``, the marginal term of the Donsker-Varadhan bound is exactly 0, and
     the bound is ``E[log q(c | z)] - E[log p(c)] = H(C) - cross-entropy``, the
     bound of a classifier of ``c`` from ``z`` (Barber and Agakov's). Its
     minibatch gradient is unbiased (no logarithm of a minibatch mean, so no
     moving-average correction applies), and one forward pass scores every
-    value of ``c`` where :class:`StatisticsNetwork` needs one per value. The
-    best classifier, ``q = p(c | z)``, gives the true MI, as the best DV
+    value of ``c`` where [`StatisticsNetwork`][fairmine.mi.StatisticsNetwork] needs one per value.
+    The best classifier, ``q = p(c | z)``, gives the true MI, as the best DV
     critic does.
 
     Parameters

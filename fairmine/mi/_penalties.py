@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ._club import CLUB
 from ._donsker_varadhan import DonskerVaradhan
 from ._hsic import HSIC
@@ -13,7 +10,6 @@ from ._sliced import SlicedDependence
 
 __all__ = ["PENALTIES", "make_penalty"]
 
-#: the penalties that ``penalty=`` names, and their classes
 PENALTIES: dict[str, type[DependencePenalty]] = {
     "donsker_varadhan": DonskerVaradhan,
     "classifier_critic": DonskerVaradhan,
@@ -21,23 +17,18 @@ PENALTIES: dict[str, type[DependencePenalty]] = {
     "sliced": SlicedDependence,
     "hsic": HSIC,
 }
+"""The penalties that ``penalty=`` names, and their classes."""
 
 
-def make_penalty(
-    penalty: str | DependencePenalty, critic_settings: Mapping[str, Any] | None = None
-) -> DependencePenalty:
+def make_penalty(penalty: str | DependencePenalty) -> DependencePenalty:
     """Return the penalty that a name or an object stands for.
 
     Parameters
     ----------
     penalty : str or DependencePenalty
-        A name of :data:`PENALTIES`, or a penalty object (returned as it is).
-    critic_settings : mapping or None, default=None
-        Settings of :class:`DonskerVaradhan` for the names
-        ``"donsker_varadhan"`` and ``"classifier_critic"`` (the estimator's
-        deprecated ``critic_*`` parameters, by their new names);
-        ``"classifier_critic"`` sets ``critic_type="classifier"`` over them.
-        The other names take their class's defaults and no settings.
+        A name of [`PENALTIES`][fairmine.mi.PENALTIES] (its class with its defaults;
+        ``"classifier_critic"`` is ``DonskerVaradhan(critic_type="classifier")``),
+        or a penalty object (returned as it is).
 
     Returns
     -------
@@ -46,15 +37,8 @@ def make_penalty(
     Raises
     ------
     ValueError
-        For an unknown name, or settings with a name or object that does not
-        take them.
+        For an unknown name.
     """
-    settings = dict(critic_settings or {})
-    if settings and penalty not in ("donsker_varadhan", "classifier_critic"):
-        raise ValueError(
-            f"critic_settings {sorted(settings)} configure the penalties named "
-            f"'donsker_varadhan' and 'classifier_critic', not penalty={penalty!r}."
-        )
     if isinstance(penalty, DependencePenalty):
         return penalty
     if penalty not in PENALTIES:
@@ -62,7 +46,5 @@ def make_penalty(
             f"penalty must be one of {sorted(PENALTIES)} or a DependencePenalty, got {penalty!r}"
         )
     if penalty == "classifier_critic":
-        return DonskerVaradhan(**{**settings, "critic_type": "classifier"})
-    if penalty == "donsker_varadhan":
-        return DonskerVaradhan(**settings)
+        return DonskerVaradhan(critic_type="classifier")
     return PENALTIES[penalty]()

@@ -1,20 +1,20 @@
 """The dependence penalty: what one training step of the estimator asks of it.
 
-A training step of :class:`fairmine.MIUnbiasedClassifier` encodes a
+A training step of [`MIUnbiasedClassifier`][fairmine.MIUnbiasedClassifier] encodes a
 minibatch, keeps the rows of its fairness criterion
-(:meth:`fairmine.mi.Criterion.select`: all rows, or the positive ones, with
+([`Criterion.select`][fairmine.mi.Criterion.select]: all rows, or the positive ones, with
 the class of ``y`` as the conditioning group for equalized odds) and then asks
 its penalty for two things, whatever the penalty is:
 
-1. :meth:`DependencePenalty.update`: an inner update on the detached rows
-   (the K critic updates of Donsker-Varadhan, one likelihood step of CLUB,
+1. [`DependencePenalty.update`][fairmine.mi.DependencePenalty.update]: an inner update on the
+   detached rows (the K critic updates of Donsker-Varadhan, one likelihood step of CLUB,
    nothing for a closed-form penalty);
-2. :meth:`DependencePenalty.penalty`: the differentiable penalty on the
-   current rows, under their weights, and the value the step logs
+2. [`DependencePenalty.penalty`][fairmine.mi.DependencePenalty.penalty]: the differentiable penalty
+   on the current rows, under their weights, and the value the step logs
    (``train_mi``).
 
 Around the steps, a fit builds the penalty's parts from its training rows
-(:meth:`~DependencePenalty.initialize`), their optimizers, and gives it the
+([`initialize`][fairmine.mi.DependencePenalty.initialize]), their optimizers, and gives it the
 encoder's rows at the start of each epoch (a critic's warm-up). A penalty is
 a scikit-learn style object: its constructor arguments are its settings,
 readable and settable with ``get_params``/``set_params`` and so searchable
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: the rows the penalty is measured on: ``z``, ``c``, the conditioning group (or None), weights
-#: (or None), as :meth:`fairmine.mi.Criterion.select` returns them
+#: (or None), as [`Criterion.select`][fairmine.mi.Criterion.select] returns them
 Rows = tuple[Tensor, Tensor, Tensor | None, Tensor | None]
 
 
@@ -119,7 +119,7 @@ class PenaltySetup:
     device: str | torch.device
 
     def marginal(self) -> DiscreteMarginal | ShuffledMarginal:
-        """Return the marginal term of these rows (:func:`fairmine.mi.make_marginal`)."""
+        """Return the marginal term of these rows ([`make_marginal`][fairmine.mi.make_marginal])."""
         return make_marginal(
             self.c, self.given, self.n_groups or None, self.device, weight=self.weight
         )
@@ -144,10 +144,12 @@ class EpochRows:
 class DependencePenalty(BaseEstimator):
     """Base class of the dependence penalties: the interface of the training step.
 
-    A subclass implements :meth:`penalty`, and where it trains something,
-    :meth:`initialize`, :meth:`initialize_optimizers`, :meth:`update` (and
-    :meth:`begin_epoch`). The fitted copy a net uses is a ``clone`` of the
-    object the estimator was given, which stays unfitted.
+    A subclass implements [`penalty`][fairmine.mi.DependencePenalty.penalty], and where it trains
+    something, [`initialize`][fairmine.mi.DependencePenalty.initialize],
+    [`initialize_optimizers`][fairmine.mi.DependencePenalty.initialize_optimizers],
+    [`update`][fairmine.mi.DependencePenalty.update] (and
+    [`begin_epoch`][fairmine.mi.DependencePenalty.begin_epoch]). The fitted copy a net uses is a
+    ``clone`` of the object the estimator was given, which stays unfitted.
 
     Attributes
     ----------
@@ -178,7 +180,7 @@ class DependencePenalty(BaseEstimator):
         return {}
 
     def initialize_optimizers(self) -> dict[str, Any]:
-        """Build the optimizers of the parts; returns them by name, as :meth:`initialize`."""
+        """Build the optimizers of the parts; returns them by name, as `initialize`."""
         return {}
 
     def begin_fit(self, encoder_flops: Callable[[], float], batch_size: int) -> None:

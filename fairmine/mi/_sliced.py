@@ -80,8 +80,11 @@ class SlicedDependence(DependencePenalty):
         u = (x @ (directions / directions.norm(dim=0))).T.unsqueeze(0)  # (1, s, n)
         p = weights.unsqueeze(1)  # (g, 1, n)
         mean = (p * u).sum(-1, keepdim=True)
-        std = ((p * (u - mean).square()).sum(-1, keepdim=True)).sqrt()
-        u = ((u - mean) / std.clamp_min(torch.finfo(x.dtype).eps)).unsqueeze(-1)  # (g, s, n, 1)
+        variance = (p * (u - mean).square()).sum(-1, keepdim=True)
+        # floored before the square root, whose gradient at 0 is infinite: a group with one row
+        # (or none) in the minibatch has variance 0, and would turn the whole gradient NaN
+        std = variance.clamp_min(torch.finfo(x.dtype).eps ** 2).sqrt()
+        u = ((u - mean) / std).unsqueeze(-1)  # (g, s, n, 1)
         waves = torch.sin(self.frequencies_[side] * u + self.phases_[side])
         return torch.cat([u, waves], dim=-1)
 
