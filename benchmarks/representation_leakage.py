@@ -120,17 +120,19 @@ def measure(dataset: str, name: str, run: int, part: dict) -> dict:
 
 
 def table(summary: pd.DataFrame, columns: dict[str, str]) -> list[str]:
+    """A fixed-width table, a column of 16 characters a metric (K: 4)."""
     width = max(len(n) for n in summary.index) + 2
-    lines = [f"{'critic':<{width}}" + "".join(f"{label:>16}" for label in columns.values())]
+    widths = {k: 4 if k == "critic_steps" else 16 for k in columns}
+    lines = [f"{'critic':<{width}}" + "".join(f"{v:>{widths[k]}}" for k, v in columns.items())]
     for name, row in summary.iterrows():
         cells = "".join(
-            f"{'-':>16}"
+            f"{'-':>{widths[k]}}"
             if not np.isfinite(row[k])
-            else f"{row[k]:>16.0f}"
+            else f"{row[k]:>{widths[k]}.0f}"
             if k == "critic_steps"
-            else f"{row[k]:>16.1f}"
+            else f"{row[k]:>{widths[k]}.1f}"
             if k == "fit_seconds"
-            else f"{row[k]:>7.3f} +- {row[k + '_std']:.3f}"
+            else f"{'':{widths[k] - 15}}{row[k]:>6.3f} +- {row[k + '_std']:.3f}"
             for k in columns
         )
         lines.append(f"{name:<{width}}{cells}")
@@ -169,9 +171,12 @@ def report(rows: pd.DataFrame, settings: Settings) -> str:
         )
         text += table(summary, {
             "critic_steps": "K", "auc_hgb": "AUC hgb", "auc_lin": "AUC lin", "auc_mlp": "AUC mlp",
-            "auc_zeros": "AUC zeros", "auc_train_rows": "AUC train rows", "train_mi": "train MI",
-            "fresh_mi": "fresh MI", "fit_seconds": "fit s",
+            "auc_zeros": "AUC zeros",
         })  # fmt: skip
+        text += ["", *table(summary, {
+            "auc_train_rows": "AUC train rows", "train_mi": "train MI", "fresh_mi": "fresh MI",
+            "fit_seconds": "fit s",
+        })]  # fmt: skip
         text += [
             "",
             textwrap.fill(
@@ -181,11 +186,9 @@ def report(rows: pd.DataFrame, settings: Settings) -> str:
                 100,
             ),
         ]
-        text += table(summary, {
-            f"{m}_{k}": f"{label} {k}"
-            for m, label in (("logreg", "lr"), ("logreg_raw_z", "lr raw"), ("hgb", "hgb"))
-            for k in ("accuracy", "dp", "auc")
-        })  # fmt: skip
+        for m, label in (("logreg", "lr"), ("logreg_raw_z", "lr raw"), ("hgb", "hgb")):
+            columns = {f"{m}_{k}": k for k in ("accuracy", "dp", "auc")}
+            text += ["", f"{label}:", *table(summary, columns)]
         text.append("")
     return "\n".join(text)
 

@@ -451,29 +451,28 @@ def cell(row: pd.Series, key: str, digits: int = 3) -> str:
 
 
 def tables(summary: pd.DataFrame, dataset: Dataset) -> list[str]:
-    """A representation table, then one table per downstream model."""
+    """A representation table, then one table per downstream model (rows of at most 93)."""
     width = max(len(name) for name in summary.index) + 2
     columns = {k: v for k, v in REPRESENTATION_METRICS.items() if k != "fit_seconds"}
     lines = [
         f"{'representation':<{width}}"
-        + "".join(f"{label:>17}" for label in columns.values())
-        + f"{'fit s':>9}{'splits':>8}  attribute at transform"
+        + "".join(f"{label:>16}" for label in columns.values())
+        + f"{'fit s':>9}{'splits':>8}"
     ]
     for name, row in summary.iterrows():
         lines.append(
             f"{name:<{width}}"
-            + "".join(f"{cell(row, key):>17}" for key in columns)
-            + f"{row['fit_seconds']:>9.1f}{int(row['splits']):>8}  "
-            + ("yes" if name.startswith("CorrelationRemover") else "no")
+            + "".join(f"{cell(row, key):>16}" for key in columns)
+            + f"{row['fit_seconds']:>9.1f}{int(row['splits']):>8}"
         )
     metrics = CLASSIFICATION_METRICS if dataset.task == "classification" else REGRESSION_METRICS
     for model in DOWNSTREAM:
         lines += ["", f"downstream {model_label(model, dataset.task)}:"]
         lines.append(
-            f"{'representation':<{width}}" + "".join(f"{label:>17}" for label in metrics.values())
+            f"{'representation':<{width}}" + "".join(f"{label:>16}" for label in metrics.values())
         )
         for name, row in summary.iterrows():
-            cells = "".join(f"{cell(row, f'{model}_{key}'):>17}" for key in metrics)
+            cells = "".join(f"{cell(row, f'{model}_{key}'):>16}" for key in metrics)
             lines.append(f"{name:<{width}}{cells}")
     return lines
 
@@ -535,7 +534,7 @@ def done_when(summary: pd.DataFrame, dataset: Dataset) -> list[str]:
             ].tolist()
         verdict = ("yes" if not uncovered else "NO") + ("" if len(front) else " (no peer points)")
         lines.append(
-            f"  {model:<7}{metric.upper():<3} fairmine's points cover the peers' front: {verdict}"
+            f"  {model} {metric.upper()}: fairmine's points cover the peers' front: {verdict}"
             + (f" (not covered: {', '.join(uncovered)})" if uncovered else "")
             + f"; {CHOSEN} beaten by a peer on both: "
             + (", ".join(chosen_beaten) or "none")
@@ -599,7 +598,8 @@ def header(dataset: Dataset, settings: Settings, rows: pd.DataFrame) -> list[str
             if dataset.task == "regression"
             else ""
         )
-        + ". CorrelationRemover a = alpha, the attribute appended as its sensitive column.",
+        + ". CorrelationRemover a = alpha, the attribute appended as its sensitive column "
+        "(the only representation that needs the attribute at transform time).",
         "Mean +- std (ddof 0) over the splits; AUC hgb / AUC lin: a fresh HistGradientBoosting / "
         f"logistic-regression probe's ROC AUC for the attribute, {PROBE_FOLDS}-fold cross-fitted "
         f"on the test rows' representation; MI(z;C): estimate_mi(max_steps={MI_AUDIT_STEPS}) "
