@@ -96,11 +96,9 @@ class MIUnbiasedTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         default critic (the statistics network, 3 updates per step on a
         small MLP encoder) lags behind the encoder: it is enough for the
         estimator's own head but leaves in ``z`` what a fresh probe reads
-        back (on German credit a linear probe read age from such a ``z``
-        with a ROC AUC of about .66 at ``mi_weight=3``; on Adult a boosted
-        probe read sex with about .66 at 10 statistics-network updates and
-        .60 at 10 classifier updates, which also cost less; see the guide
-        "Fair representations for any model").
+        back; more critic updates, and a classifier critic, leave less (the
+        measurements are in the guide "Fair representations for any
+        model").
     embedding_dim, hidden_units, backbone, mi_update, clip_mi_gradient, \
 sensitive_encoding, max_epochs, lr, batch_size, optimizer, device, callbacks, \
 train_split, verbose, random_state
