@@ -439,6 +439,9 @@ def format_table(summary: pd.DataFrame, variances: list[float]) -> str:
 
 
 #: The penalties' rows for the fronts figure: each penalty's settings, by weight.
+#: one marker shape a penalty of PENALTY_ROWS, in its order
+PENALTY_MARKERS = ("s", "D", "^", "o", "v", "P")
+
 PENALTY_ROWS: dict[str, dict[float, str]] = {
     "ERM": {0.0: "ERM"},
     "donsker_varadhan, joint": {
@@ -475,10 +478,11 @@ def plot_penalties(summary: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     variances = sorted(summary.index.get_level_values("variance").unique())
+    # stacked: one panel a row, so that the docs' column shows the figure near its own size
     fig, axes = plt.subplots(
-        1, len(variances), figsize=(6 * len(variances), 5), layout="constrained", squeeze=False
+        len(variances), 1, figsize=(7.2, 4.8 * len(variances)), layout="constrained", squeeze=False
     )
-    for ax, variance in zip(axes[0], variances, strict=True):
+    for ax, variance in zip(axes[:, 0], variances, strict=True):
         for i, (penalty, rows) in enumerate(PENALTY_ROWS.items()):
             points = [
                 (weight, summary.loc[(name, variance)])
@@ -489,12 +493,15 @@ def plot_penalties(summary: pd.DataFrame, path: Path) -> None:
             if not points:
                 continue
             colour = "0.3" if penalty == "ERM" else f"C{i}"
+            marker = PENALTY_MARKERS[i % len(PENALTY_MARKERS)]
             ax.errorbar(
                 [row.audit_mi for _, row in points],
                 [row.accuracy for _, row in points],
                 yerr=[row.accuracy_std for _, row in points],
-                fmt="s" if penalty == "ERM" else "o-",
+                fmt=marker if penalty == "ERM" else f"{marker}-",
                 color=colour,
+                markerfacecolor="none",  # hollow: a point under another stays visible
+                markersize=8,
                 capsize=2,
                 label=penalty,
             )
@@ -510,10 +517,10 @@ def plot_penalties(summary: pd.DataFrame, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize="small")
     fig.suptitle(
-        f"colored MNIST 5k, 8 epochs, bias_reweighting='auto' (ERM: none); rows with "
+        f"colored MNIST 5k, 8 epochs, bias_reweighting='auto' (ERM: none);\nrows with "
         f">= {FIGURE_MIN_SEEDS} seeds, mean +- std"
     )
-    fig.savefig(path, dpi=150)
+    fig.savefig(path, dpi=110)  # 792 px wide, as the other results figures
     plt.close(fig)
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from fairmine.cli import main
 
@@ -48,6 +49,21 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@pytest.mark.usefixtures("brief_mi_audit")
+def test_reproduce_german_prints_the_same_table_on_any_thread_count(capsys):
+    """The README's table must not depend on the core count of the machine that prints it."""
+    argv = ["reproduce", "german", "--runs", "1", "--max-epochs", "3"]
+    tables = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        try:
+            assert main(argv) == 0
+        finally:
+            torch.set_num_threads(1)  # the session's (conftest)
+        tables.append(capsys.readouterr().out)
+    assert tables[0] == tables[1]
 
 
 @pytest.mark.usefixtures("brief_mi_audit")
