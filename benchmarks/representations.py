@@ -678,9 +678,11 @@ def figure(summaries: dict[str, pd.DataFrame], model: str, path: Path, quick: bo
     ]
     if not panels:
         return
-    columns = min(3, len(panels))
+    # two panels a row at 130 dpi: about 940 px wide, drawn at over 70 % of its width in the
+    # docs' 688 px column (benchmarks/check_docs_layout.py asks for 60 %)
+    columns = min(2, len(panels))
     rows = -(-len(panels) // columns)
-    fig, grid = plt.subplots(rows, columns, figsize=(4.6 * columns, 4.2 * rows), squeeze=False)
+    fig, grid = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.3 * rows), squeeze=False)
     axes = grid.ravel()
     for unused in axes[len(panels) :]:
         unused.axis("off")
@@ -702,7 +704,7 @@ def figure(summaries: dict[str, pd.DataFrame], model: str, path: Path, quick: bo
                       ls="none")  # fmt: skip
             for text, row in points.iterrows():
                 short = text.removeprefix("CorrelationRemover ").removeprefix("Prototypes ")
-                axis.annotate(short if family != "raw" else "raw", (row[x], row[y]), fontsize=5,
+                axis.annotate(short if family != "raw" else "raw", (row[x], row[y]), fontsize=6,
                               color=color, xytext=(3, -7), textcoords="offset points")  # fmt: skip
         peers = kept[kept["family"].isin(["CorrelationRemover", "Prototypes"])]
         front = pareto(peers.dropna(subset=[x, y]), y, x)
@@ -714,19 +716,24 @@ def figure(summaries: dict[str, pd.DataFrame], model: str, path: Path, quick: bo
             color = "0.5" if criterion == "ERM" else f"C{[0, 3, 4][i - 1]}"
             axis.plot(points[x], points[y], "o-", color=color, label=f"fairmine {criterion}")
             for label, row in points.iterrows():
-                axis.annotate(label.rsplit(" ", 1)[-1], (row[x], row[y]), fontsize=6,
+                axis.annotate(label.rsplit(" ", 1)[-1], (row[x], row[y]), fontsize=7,
                               xytext=(3, 2), textcoords="offset points")  # fmt: skip
         axis.set_xlabel(f"{(REGRESSION_METRICS | CLASSIFICATION_METRICS)[metric]} (test, lower "
-                        "is fairer)")  # fmt: skip
-        axis.set_ylabel("R^2" if score == "r2" else "accuracy")
+                        "is fairer)", fontsize=8)  # fmt: skip
+        axis.set_ylabel("R^2" if score == "r2" else "accuracy", fontsize=8)
+        axis.tick_params(labelsize=7)
         axis.set_title(f"{name}: {metric.upper()}" if score == "accuracy" else name, fontsize=9)
         axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=6, loc="lower right")
+    if len(axes) > len(panels):  # the legend in the spare panel, off the points
+        axes[len(panels)].legend(*axes[0].get_legend_handles_labels(), loc="center", fontsize=8)
+    else:
+        axes[0].legend(fontsize=6.5, loc="lower right")
     ridge = " (Ridge for the regression)" if model == "logreg" else ""
     fig.suptitle(
-        f"Downstream {model_label(model, 'classification')}{ridge}: means over the splits\n"
-        "the line is the fairlearn learners' Pareto front; hollow points predict one class"
-        + (" (QUICK SMOKE RUN)" if quick else "")
+        f"Downstream {model_label(model, 'classification')}{ridge}:\nmeans over the splits; "
+        "the line is the fairlearn learners' Pareto front;\nhollow points predict one class"
+        + (" (QUICK SMOKE RUN)" if quick else ""),
+        fontsize=10,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=130)
