@@ -44,6 +44,9 @@ FIGURES = {
     "penalties_german_clip-none.png": "penalties_german_clip-none.png",
     "regression_communities.png": "regression_communities.png",
     "sweep_german_fronts.png": "sweep_german/sweep_fronts.png",
+    "representations_fronts_logreg.png": "representations_fronts_logreg.png",
+    "representations_fronts_hgb.png": "representations_fronts_hgb.png",
+    "representations_fronts_mlp.png": "representations_fronts_mlp.png",
 }
 
 #: a cell: "mean +- std" (a negative mean may follow its neighbour after one space; the std may

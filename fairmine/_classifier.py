@@ -434,7 +434,7 @@ class MIUnbiasedClassifier(ClassifierMixin, _MIUnbiasedBase):
         **kwargs
             None accepted; ``sensitive_features`` gets an error that says
             the attribute is used by ``fit`` only (score fairness with
-            `fairmine.metrics` or fairlearn's ``MetricFrame``).
+            [`fairmine.metrics`](metrics.md) or fairlearn's ``MetricFrame``).
 
         Returns
         -------

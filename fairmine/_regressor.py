@@ -246,7 +246,7 @@ net_, history_
         **kwargs
             None accepted; ``sensitive_features`` gets an error that says
             the attribute is used by ``fit`` only (score fairness with
-            `fairmine.metrics`).
+            [`fairmine.metrics`](metrics.md)).
 
         Returns
         -------

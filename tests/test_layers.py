@@ -23,6 +23,7 @@ LAYERS = (
     ("engine", {"_engine"}),
     ("shared face", {"_estimator"}),
     ("face", {"_classifier", "_regressor"}),
+    ("representation step", {"_representation"}),
     ("scikit-learn tools", {"metrics", "model_selection"}),
     ("package", {"__init__"}),
     ("figures", {"plotting"}),

@@ -63,10 +63,11 @@ def test_docs_figures_are_copies_of_the_results_figures(render_docs):
     assert render_docs.stale_figures() == []
 
 
-def test_results_page_takes_every_table_from_a_results_file():
-    page = (ROOT / "docs" / "results.md").read_text()
+@pytest.mark.parametrize("name", ["results.md", "guides/representations.md"])
+def test_results_pages_take_every_table_from_a_results_file(name):
+    page = (ROOT / "docs" / name).read_text()
     included = SNIPPET.findall(page)
-    assert included, "the results page includes no results file"
+    assert included, f"{name} includes no results file"
     for name in included:
         assert (RESULTS / name).is_file(), name
     # no hand-typed tables: code blocks hold one include each, and there are no Markdown tables
