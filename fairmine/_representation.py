@@ -196,10 +196,27 @@ train_split, verbose, random_state
         task: str = "auto",
         standardize: bool = True,
     ) -> None:
-        # scikit-learn reads the parameters from this signature; each is stored as it is
-        for name, value in list(locals().items()):
-            if name != "self":
-                setattr(self, name, value)
+        self.mi_weight = mi_weight
+        self.criterion = criterion
+        self.pos_label = pos_label
+        self.penalty = penalty
+        self.embedding_dim = embedding_dim
+        self.hidden_units = hidden_units
+        self.backbone = backbone
+        self.mi_update = mi_update
+        self.clip_mi_gradient = clip_mi_gradient
+        self.sensitive_encoding = sensitive_encoding
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.device = device
+        self.callbacks = callbacks
+        self.train_split = train_split
+        self.verbose = verbose
+        self.random_state = random_state
+        self.task = task
+        self.standardize = standardize
 
     def fit(
         self,
