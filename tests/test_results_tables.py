@@ -133,7 +133,6 @@ RECORDED_BEFORE_HEADERS = {
 }
 #: included files still recorded from a working tree with uncommitted changes, and why they stay
 KNOWN_UNCOMMITTED = {
-    "colored_mnist_ablation.txt": "the colored-MNIST results are being redone (issue 35)",
     "penalty_cost_2threads.txt": "a timing run: recorded again on the shared 2-core machine "
     "under load, it would measure the load rather than the code",
 }
