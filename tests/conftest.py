@@ -93,3 +93,16 @@ def brief_mi_audit():
     """``brief_mi_audits()`` for one test."""
     with brief_mi_audits():
         yield
+
+
+def write_mnist_npz(path, n_train: int, n_test: int):
+    """Write a tiny MNIST ``.npz`` (random 28x28 uint8 digits, labels 0-9 in turn); its path."""
+    rng = np.random.RandomState(0)
+    np.savez(
+        path,
+        x_train=rng.randint(0, 256, size=(n_train, 28, 28)).astype(np.uint8),
+        y_train=np.arange(n_train) % 10,
+        x_test=rng.randint(0, 256, size=(n_test, 28, 28)).astype(np.uint8),
+        y_test=np.arange(n_test) % 10,
+    )
+    return path

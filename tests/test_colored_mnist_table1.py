@@ -3,9 +3,9 @@
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_mnist_npz
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "colored_mnist_table1.py"
 
@@ -32,15 +32,7 @@ def test_table_runs_keeps_each_fit_and_resumes(tmp_path, monkeypatch, capsys):
     """
     import colored_mnist_table1
 
-    rng = np.random.RandomState(0)
-    source = tmp_path / "digits.npz"
-    np.savez(
-        source,
-        x_train=rng.randint(0, 256, size=(30, 28, 28)).astype(np.uint8),
-        y_train=np.arange(30) % 10,
-        x_test=rng.randint(0, 256, size=(20, 28, 28)).astype(np.uint8),
-        y_test=np.arange(20) % 10,
-    )
+    source = write_mnist_npz(tmp_path / "digits.npz", 30, 20)
     out = tmp_path / "table"
     argv = [str(SCRIPT), "--source", str(source), "--out", str(out), "--seeds", "2"]
     argv += ["--variances", "0.02", "0.025", "--models", "ERM", "ERM, grey digits", "--jobs", "1"]
