@@ -132,10 +132,7 @@ RECORDED_BEFORE_HEADERS = {
     "speed_cpu.txt",
 }
 #: included files still recorded from a working tree with uncommitted changes, and why they stay
-KNOWN_UNCOMMITTED = {
-    "penalty_cost_2threads.txt": "a timing run: recorded again on the shared 2-core machine "
-    "under load, it would measure the load rather than the code",
-}
+KNOWN_UNCOMMITTED: dict[str, str] = {}
 
 
 SNIPPET_ANYWHERE = re.compile(r'^--8<-- "([^"]+)"$', re.M)
